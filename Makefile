@@ -1,0 +1,36 @@
+# polycache: the two commands are `make dev` and `make test`; both bootstrap
+# themselves (scripts/bootstrap.sh installs only what is missing).
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export WRANGLER_SEND_METRICS := false
+WRANGLER := node_modules/.bin/wrangler
+DEV_STATE := .state/dev
+
+.PHONY: dev test build bootstrap deploy bench fmt clean
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+build: bootstrap
+	@bash scripts/build.sh
+
+## make dev: the Worker on http://127.0.0.1:8787 with local D1, KV and Durable Objects.
+dev: build
+	@bash scripts/dev.sh
+
+## make test: every test tier (lint, unit, runtime), as CI runs it.
+test: bootstrap
+	@bash scripts/test.sh
+
+## make deploy: wrangler deploy (needs a Cloudflare account; see README).
+deploy: build
+	POLYCACHE_PREBUILT=1 $(WRANGLER) deploy
+
+bench: build
+	@bash bench/run.sh
+
+fmt:
+	cargo fmt --all
+
+clean:
+	rm -rf build target/wasm32-unknown-unknown .state

@@ -1,0 +1,695 @@
+//! Settings, parsed from the Worker's vars.
+//!
+//! The Worker hands us a lookup function over its environment (vars from
+//! `wrangler.toml`, secrets from `.dev.vars` or `wrangler secret`), so that
+//! parsing needs no runtime and is tested here. Every setting is checked in
+//! one place, and every error names the variable and what is wrong with it,
+//! because a misconfigured deployment is only ever diagnosed from that
+//! message. Non-secret values are quoted back (cut short, escaped); secrets
+//! never are.
+//!
+//! A var set to the empty string counts as unset, since that is how a
+//! `wrangler.toml` line is usually "commented out".
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::DependencyGraph;
+use crate::{Error, Result};
+
+/// Default `CACHE_TTL_SECS`: five minutes, the lifetime of an entry that is
+/// never invalidated (invalidation, not TTL, is what keeps reads fresh).
+const DEFAULT_CACHE_TTL_SECS: u64 = 300;
+/// Largest `CACHE_TTL_SECS`: one year (365 days); KV accepts more, but
+/// an entry outliving that is a configuration mistake.
+const MAX_CACHE_TTL_SECS: u64 = 365 * 24 * 60 * 60;
+/// Default `SSE_HEARTBEAT_SECS`, as in DESIGN.md ("SSE").
+const DEFAULT_HEARTBEAT_SECS: u64 = 15;
+/// Largest `SSE_HEARTBEAT_SECS`: Cloudflare cuts a stream idle for 100 s, and
+/// 10 s of margin absorbs a late alarm or a slow write.
+const MAX_HEARTBEAT_SECS: u64 = 90;
+/// Default `EVENT_LOG_SIZE`: enough to replay several minutes of a busy
+/// site's writes to a client that was offline, at a few MB of Hub memory.
+const DEFAULT_EVENT_LOG_SIZE: u64 = 10_000;
+/// Largest `EVENT_LOG_SIZE`: a Durable Object has 128 MB of memory, and a
+/// million events of ~150 bytes already take a large share of it.
+const MAX_EVENT_LOG_SIZE: u64 = 1_000_000;
+/// Default `MIRROR_MAX_ATTEMPTS`: with exponential backoff this spans
+/// minutes, long enough to ride out a mirror's deploy or restart.
+const DEFAULT_MIRROR_MAX_ATTEMPTS: u64 = 10;
+/// Largest `MIRROR_MAX_ATTEMPTS`: past this a mirror is down, not flaky.
+const MAX_MIRROR_MAX_ATTEMPTS: u64 = 100;
+/// Default `SSE_QUEUE_LIMIT`: events buffered for one slow stream before it
+/// is disconnected (it resumes with `Last-Event-ID`).
+const DEFAULT_SSE_QUEUE_LIMIT: u64 = 256;
+/// Largest `SSE_QUEUE_LIMIT`: bounds the memory one stalled client can hold.
+const MAX_SSE_QUEUE_LIMIT: u64 = 100_000;
+/// Longest `INSTANCE_ID`: it travels in every event's `origin` and in logs.
+const MAX_INSTANCE_ID_LEN: usize = 64;
+/// How much of a bad value an error quotes back.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// Where cached entries live (`CACHE_BACKEND`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Inside the Hub Durable Object: strongly consistent; the default.
+    #[default]
+    Memory,
+    /// Workers KV for entries, generations in the Hub.
+    Kv,
+    /// Upstash Redis over its REST API.
+    Upstash,
+}
+
+impl Backend {
+    /// The name as written in `CACHE_BACKEND`: `"memory"`, `"kv"`, `"upstash"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Kv => "kv",
+            Backend::Upstash => "upstash",
+        }
+    }
+
+    /// Parses a backend name, ignoring ASCII case.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the (escaped, cut short) value.
+    pub fn parse(name: &str) -> Result<Backend> {
+        [Backend::Memory, Backend::Kv, Backend::Upstash]
+            .into_iter()
+            .find(|b| name.eq_ignore_ascii_case(b.as_str()))
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "unknown cache backend {}: expected memory, kv or upstash",
+                    quote(name)
+                ))
+            })
+    }
+}
+
+impl FromStr for Backend {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Backend::parse(s)
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every non-secret setting of a deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `INSTANCE_ID` (required): this deployment's name, 1 to 64 characters
+    /// of `A-Z a-z 0-9 . _ -`; the `origin` of its events.
+    pub instance_id: String,
+    /// `CACHE_BACKEND`, default `memory`.
+    pub backend: Backend,
+    /// `CACHE_DEPENDENCIES` (JSON), default the seed's graph.
+    pub graph: DependencyGraph,
+    /// `CACHE_TTL_SECS`, default 300, 1 to 31 536 000.
+    pub cache_ttl_secs: u64,
+    /// `CACHE_MIRRORS`: comma-separated http(s) base URLs, without trailing
+    /// `/`; default none.
+    pub mirrors: Vec<String>,
+    /// `SSE_HEARTBEAT_SECS`, default 15, 1 to 90 (Cloudflare cuts idle
+    /// streams at 100 s).
+    pub heartbeat_secs: u64,
+    /// `EVENT_LOG_SIZE`, default 10 000, 1 to 1 000 000.
+    pub event_log_size: usize,
+    /// `MIRROR_MAX_ATTEMPTS`, default 10, 1 to 100.
+    pub mirror_max_attempts: u32,
+    /// `SSE_QUEUE_LIMIT`: events buffered per slow stream before it is
+    /// disconnected; default 256, 1 to 100 000.
+    pub sse_queue_limit: usize,
+}
+
+impl Config {
+    /// Reads and checks every setting through `get` (a lookup of the
+    /// Worker's vars).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for the first missing or malformed setting, naming
+    /// the variable and saying what is wrong.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let get = &get;
+        Ok(Config {
+            instance_id: instance_id(get)?,
+            backend: backend(get)?,
+            graph: graph(get)?,
+            cache_ttl_secs: number(
+                get,
+                "CACHE_TTL_SECS",
+                "seconds",
+                DEFAULT_CACHE_TTL_SECS,
+                MAX_CACHE_TTL_SECS,
+            )?,
+            mirrors: mirrors(get)?,
+            heartbeat_secs: number(
+                get,
+                "SSE_HEARTBEAT_SECS",
+                "seconds",
+                DEFAULT_HEARTBEAT_SECS,
+                MAX_HEARTBEAT_SECS,
+            )?,
+            event_log_size: number(
+                get,
+                "EVENT_LOG_SIZE",
+                "events",
+                DEFAULT_EVENT_LOG_SIZE,
+                MAX_EVENT_LOG_SIZE,
+            )?,
+            mirror_max_attempts: number(
+                get,
+                "MIRROR_MAX_ATTEMPTS",
+                "attempts",
+                DEFAULT_MIRROR_MAX_ATTEMPTS,
+                MAX_MIRROR_MAX_ATTEMPTS,
+            )?,
+            sse_queue_limit: number(
+                get,
+                "SSE_QUEUE_LIMIT",
+                "events",
+                DEFAULT_SSE_QUEUE_LIMIT,
+                MAX_SSE_QUEUE_LIMIT,
+            )?,
+        })
+    }
+}
+
+/// Reads a required secret: missing or empty -> `Error::Config { name,
+/// message: "is not set" }`; the value never appears in any error.
+///
+/// # Errors
+/// [`Error::Config`] when the variable is missing or empty.
+pub fn required(get: impl Fn(&str) -> Option<String>, name: &str) -> Result<String> {
+    match get(name) {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(config_error(name, "is not set".to_string())),
+    }
+}
+
+fn config_error(name: &str, message: String) -> Error {
+    Error::Config {
+        name: name.to_string(),
+        message,
+    }
+}
+
+/// A setting with a default: `None` when unset, empty or only whitespace.
+fn optional(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    get(name).filter(|value| !value.trim().is_empty())
+}
+
+/// `value` quoted for an error message: escaped (no raw control characters
+/// reach a log line or a response) and cut to 40 characters.
+fn quote(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
+    }
+}
+
+fn instance_id(get: &impl Fn(&str) -> Option<String>) -> Result<String> {
+    const NAME: &str = "INSTANCE_ID";
+    let id = required(get, NAME)?;
+    // Not trimmed: the id is compared with the `origin` of mirrored events,
+    // so a stray space would make this deployment a stranger to itself.
+    let valid = id.len() <= MAX_INSTANCE_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if valid {
+        Ok(id)
+    } else {
+        Err(config_error(
+            NAME,
+            format!(
+                "must be 1 to {MAX_INSTANCE_ID_LEN} characters of A-Z, a-z, 0-9, '.', '_' and '-', got {}",
+                quote(&id)
+            ),
+        ))
+    }
+}
+
+fn backend(get: &impl Fn(&str) -> Option<String>) -> Result<Backend> {
+    const NAME: &str = "CACHE_BACKEND";
+    let Some(raw) = optional(get, NAME) else {
+        return Ok(Backend::default());
+    };
+    Backend::parse(raw.trim()).map_err(|_| {
+        config_error(
+            NAME,
+            format!("must be memory, kv or upstash, got {}", quote(&raw)),
+        )
+    })
+}
+
+fn graph(get: &impl Fn(&str) -> Option<String>) -> Result<DependencyGraph> {
+    const NAME: &str = "CACHE_DEPENDENCIES";
+    match optional(get, NAME) {
+        None => Ok(DependencyGraph::default()),
+        // The graph's own message names the culprit (a type, a cycle); the
+        // JSON itself may be long and is not quoted.
+        Some(json) => {
+            DependencyGraph::from_json(&json).map_err(|e| config_error(NAME, e.to_string()))
+        }
+    }
+}
+
+/// A whole number in `1..=max` (surrounding whitespace allowed), or
+/// `default` when unset. Only ASCII digits are accepted, so that `+5`,
+/// `1e3` and `15s` are reported rather than half-understood.
+fn number<T: TryFrom<u64>>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    unit: &str,
+    default: u64,
+    max: u64,
+) -> Result<T> {
+    let raw = optional(get, name);
+    let value = match raw.as_deref().map(str::trim) {
+        None => Some(default),
+        Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => {
+            digits.parse::<u64>().ok().filter(|n| (1..=max).contains(n))
+        }
+        Some(_) => None,
+    };
+    value.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
+        config_error(
+            name,
+            format!(
+                "must be a whole number of {unit} between 1 and {max}, got {}",
+                quote(raw.as_deref().unwrap_or_default())
+            ),
+        )
+    })
+}
+
+fn mirrors(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>> {
+    const NAME: &str = "CACHE_MIRRORS";
+    let Some(raw) = optional(get, NAME) else {
+        return Ok(Vec::new());
+    };
+    let mut mirrors: Vec<String> = Vec::new();
+    for item in raw
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        // Checked before the trailing '/' goes, so that "https://" is
+        // reported as a URL without a host rather than without a scheme.
+        check_mirror_url(item)
+            .map_err(|what| config_error(NAME, format!("{what}, got {}", quote(item))))?;
+        let url = item.trim_end_matches('/');
+        // Case-insensitive: two entries differing only in case are one
+        // deployment listed twice, which would receive every event twice.
+        if mirrors.iter().any(|m| m.eq_ignore_ascii_case(url)) {
+            return Err(config_error(NAME, format!("lists {} twice", quote(url))));
+        }
+        mirrors.push(url.to_string());
+    }
+    Ok(mirrors)
+}
+
+/// Why `url` (already trimmed) is not a usable mirror
+/// base URL, if it is not.
+fn check_mirror_url(url: &str) -> std::result::Result<(), &'static str> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("each mirror must be a URL without spaces or control characters");
+    }
+    let has_scheme = |scheme: &str| {
+        url.get(..scheme.len())
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
+    };
+    let rest = if has_scheme("https://") {
+        &url["https://".len()..]
+    } else if has_scheme("http://") {
+        &url["http://".len()..]
+    } else {
+        return Err("each mirror must be an http:// or https:// base URL");
+    };
+    if rest.split('/').next().is_none_or(str::is_empty) {
+        return Err("each mirror must name a host");
+    }
+    // The mirror endpoint's path is appended to the base URL, which a query
+    // or fragment would swallow.
+    if rest.contains(['?', '#']) {
+        return Err("each mirror must be a base URL without a query or fragment");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::types::EntityType;
+    use std::collections::BTreeMap;
+
+    /// A lookup over `pairs`, as the Worker's env would provide.
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    /// `INSTANCE_ID` plus `pairs`.
+    fn config(pairs: &[(&str, &str)]) -> Result<Config> {
+        let mut all = vec![("INSTANCE_ID", "local-dev")];
+        all.extend_from_slice(pairs);
+        Config::from_vars(vars(&all))
+    }
+
+    /// The `(name, message)` of a config error.
+    fn error(result: Result<Config>) -> (String, String) {
+        match result {
+            Err(Error::Config { name, message }) => (name, message),
+            other => panic!("expected Error::Config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(
+            c,
+            Config {
+                instance_id: "local-dev".to_string(),
+                backend: Backend::Memory,
+                graph: DependencyGraph::default(),
+                cache_ttl_secs: 300,
+                mirrors: vec![],
+                heartbeat_secs: 15,
+                event_log_size: 10_000,
+                mirror_max_attempts: 10,
+                sse_queue_limit: 256,
+            }
+        );
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let names = [
+            "CACHE_BACKEND",
+            "CACHE_DEPENDENCIES",
+            "CACHE_TTL_SECS",
+            "CACHE_MIRRORS",
+            "SSE_HEARTBEAT_SECS",
+            "EVENT_LOG_SIZE",
+            "MIRROR_MAX_ATTEMPTS",
+            "SSE_QUEUE_LIMIT",
+        ];
+        for blank in ["", "  "] {
+            let pairs: Vec<_> = names.iter().map(|n| (*n, blank)).collect();
+            assert_eq!(config(&pairs).unwrap(), config(&[]).unwrap(), "{blank:?}");
+        }
+    }
+
+    #[test]
+    fn all_settings_are_read() {
+        let c = config(&[
+            ("CACHE_BACKEND", "upstash"),
+            ("CACHE_DEPENDENCIES", r#"{"post":["category"]}"#),
+            ("CACHE_TTL_SECS", "60"),
+            ("CACHE_MIRRORS", "https://prod.example.com"),
+            ("SSE_HEARTBEAT_SECS", "30"),
+            ("EVENT_LOG_SIZE", "500"),
+            ("MIRROR_MAX_ATTEMPTS", "3"),
+            ("SSE_QUEUE_LIMIT", "64"),
+        ])
+        .unwrap();
+        assert_eq!(c.backend, Backend::Upstash);
+        assert_eq!(
+            c.graph.closure(EntityType::Categories),
+            [EntityType::Categories, EntityType::Posts]
+        );
+        assert_eq!(c.cache_ttl_secs, 60);
+        assert_eq!(c.mirrors, ["https://prod.example.com"]);
+        assert_eq!(c.heartbeat_secs, 30);
+        assert_eq!(c.event_log_size, 500);
+        assert_eq!(c.mirror_max_attempts, 3);
+        assert_eq!(c.sse_queue_limit, 64);
+    }
+
+    #[test]
+    fn instance_id_is_required() {
+        for pairs in [&[][..], &[("INSTANCE_ID", "")][..]] {
+            let (name, message) = error(Config::from_vars(vars(pairs)));
+            assert_eq!(
+                (name.as_str(), message.as_str()),
+                ("INSTANCE_ID", "is not set")
+            );
+        }
+    }
+
+    #[test]
+    fn instance_id_bounds_and_characters() {
+        let longest = "a".repeat(64);
+        for ok in ["a", "Local_dev-1.2", longest.as_str()] {
+            assert_eq!(config(&[("INSTANCE_ID", ok)]).unwrap().instance_id, ok);
+        }
+        let too_long = "a".repeat(65);
+        for bad in [
+            too_long.as_str(),
+            " local",
+            "local dev",
+            "prod/1",
+            "é",
+            "a\nb",
+        ] {
+            let (name, message) = error(config(&[("INSTANCE_ID", bad)]));
+            assert_eq!(name, "INSTANCE_ID");
+            assert!(
+                message.starts_with("must be 1 to 64 characters of A-Z"),
+                "{message}"
+            );
+            assert!(!message.chars().any(char::is_control), "{message:?}");
+        }
+    }
+
+    #[test]
+    fn backend_names() {
+        for (raw, backend) in [
+            ("memory", Backend::Memory),
+            ("KV", Backend::Kv),
+            (" upstash ", Backend::Upstash),
+        ] {
+            assert_eq!(config(&[("CACHE_BACKEND", raw)]).unwrap().backend, backend);
+        }
+        let (name, message) = error(config(&[("CACHE_BACKEND", "redis")]));
+        assert_eq!(name, "CACHE_BACKEND");
+        assert_eq!(message, r#"must be memory, kv or upstash, got "redis""#);
+        for b in [Backend::Memory, Backend::Kv, Backend::Upstash] {
+            assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
+            assert_eq!(serde_json::to_string(&b).unwrap(), format!("\"{b}\""));
+        }
+        assert!(matches!(Backend::parse("d1"), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn dependencies_are_parsed_and_checked() {
+        let (name, message) = error(config(&[(
+            "CACHE_DEPENDENCIES",
+            r#"{"posts":["categories"],"categories":["posts"]}"#,
+        )]));
+        assert_eq!(name, "CACHE_DEPENDENCIES");
+        assert_eq!(
+            message,
+            "invalid dependency graph: cycle: posts -> categories -> posts"
+        );
+
+        let (_, message) = error(config(&[("CACHE_DEPENDENCIES", r#"{"posts":["tags"]}"#)]));
+        assert!(message.contains(r#"unknown type "tags""#), "{message}");
+
+        let (_, message) = error(config(&[("CACHE_DEPENDENCIES", "posts: [categories]")]));
+        assert!(message.contains("malformed JSON"), "{message}");
+    }
+
+    /// `(variable, unit, default, max)` of every numeric setting.
+    const NUMBERS: [(&str, &str, u64, u64); 5] = [
+        ("CACHE_TTL_SECS", "seconds", 300, 31_536_000),
+        ("SSE_HEARTBEAT_SECS", "seconds", 15, 90),
+        ("EVENT_LOG_SIZE", "events", 10_000, 1_000_000),
+        ("MIRROR_MAX_ATTEMPTS", "attempts", 10, 100),
+        ("SSE_QUEUE_LIMIT", "events", 256, 100_000),
+    ];
+
+    /// The value of numeric setting `name` in `c`, widened for comparison.
+    fn numeric(c: &Config, name: &str) -> u64 {
+        match name {
+            "CACHE_TTL_SECS" => c.cache_ttl_secs,
+            "SSE_HEARTBEAT_SECS" => c.heartbeat_secs,
+            "EVENT_LOG_SIZE" => c.event_log_size as u64,
+            "MIRROR_MAX_ATTEMPTS" => u64::from(c.mirror_max_attempts),
+            "SSE_QUEUE_LIMIT" => c.sse_queue_limit as u64,
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn numeric_defaults_and_bounds() {
+        let defaults = config(&[]).unwrap();
+        for (name, _, default, max) in NUMBERS {
+            assert_eq!(numeric(&defaults, name), default, "{name}");
+            for (raw, expected) in [
+                ("1", 1),
+                (&max.to_string()[..], max),
+                (" 7 ", 7),
+                ("007", 7),
+            ] {
+                let c = config(&[(name, raw)]).unwrap();
+                assert_eq!(numeric(&c, name), expected, "{name}={raw:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn numeric_values_out_of_bounds_or_malformed_are_rejected() {
+        for (name, unit, _, max) in NUMBERS {
+            let above = (max + 1).to_string();
+            for bad in [
+                "0",
+                above.as_str(),
+                "abc",
+                "-1",
+                "+5",
+                "1.5",
+                "1e3",
+                "15s",
+                "1 5",
+                "99999999999999999999999",
+            ] {
+                let (got, message) = error(config(&[(name, bad)]));
+                assert_eq!(got, name);
+                assert_eq!(
+                    message,
+                    format!("must be a whole number of {unit} between 1 and {max}, got {bad:?}")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn heartbeat_message_reads_as_documented() {
+        let (_, message) = error(config(&[("SSE_HEARTBEAT_SECS", "abc")]));
+        assert_eq!(
+            message,
+            r#"must be a whole number of seconds between 1 and 90, got "abc""#
+        );
+    }
+
+    #[test]
+    fn quoted_values_are_cut_and_escaped() {
+        let long = format!("{}\u{7}", "9".repeat(100));
+        let (_, message) = error(config(&[("CACHE_TTL_SECS", &long)]));
+        assert!(
+            message.ends_with(&format!("got \"{}\"…", "9".repeat(40))),
+            "{message}"
+        );
+
+        let (_, message) = error(config(&[("CACHE_TTL_SECS", "1\n\u{1b}[31m")]));
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+        assert!(message.ends_with(r#"got "1\n\u{1b}[31m""#), "{message}");
+    }
+
+    #[test]
+    fn mirrors_are_trimmed_and_normalized() {
+        let c = config(&[(
+            "CACHE_MIRRORS",
+            " https://prod.example.com/ ,, http://localhost:8787//,HTTPS://b.example/base/ ,",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.mirrors,
+            [
+                "https://prod.example.com",
+                "http://localhost:8787",
+                "HTTPS://b.example/base"
+            ]
+        );
+        assert_eq!(
+            config(&[("CACHE_MIRRORS", " , ,")]).unwrap().mirrors,
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn mirrors_reject_duplicates() {
+        let (name, message) = error(config(&[(
+            "CACHE_MIRRORS",
+            "https://a.example, https://b.example, https://A.example/",
+        )]));
+        assert_eq!(name, "CACHE_MIRRORS");
+        assert_eq!(message, r#"lists "https://A.example" twice"#);
+    }
+
+    #[test]
+    fn mirrors_reject_malformed_urls() {
+        let cases = [
+            (
+                "ftp://a.example",
+                "each mirror must be an http:// or https:// base URL",
+            ),
+            (
+                "a.example",
+                "each mirror must be an http:// or https:// base URL",
+            ),
+            ("https://", "each mirror must name a host"),
+            ("https:///path", "each mirror must name a host"),
+            (
+                "https://a .example",
+                "each mirror must be a URL without spaces or control characters",
+            ),
+            (
+                "https://a.example/\u{0}",
+                "each mirror must be a URL without spaces or control characters",
+            ),
+            (
+                "https://a.example/?x=1",
+                "each mirror must be a base URL without a query or fragment",
+            ),
+            (
+                "https://a.example#top",
+                "each mirror must be a base URL without a query or fragment",
+            ),
+        ];
+        for (bad, what) in cases {
+            let (name, message) = error(config(&[(
+                "CACHE_MIRRORS",
+                &format!("https://ok.example,{bad}"),
+            )]));
+            assert_eq!(name, "CACHE_MIRRORS");
+            assert_eq!(message, format!("{what}, got {}", quote(bad)), "{bad:?}");
+            assert!(!message.chars().any(char::is_control), "{message:?}");
+        }
+    }
+
+    #[test]
+    fn required_secret() {
+        let get = vars(&[("JWT_SECRET", "s3cret"), ("EMPTY", "")]);
+        assert_eq!(required(&get, "JWT_SECRET").unwrap(), "s3cret");
+        for name in ["EMPTY", "MISSING"] {
+            assert_eq!(
+                required(&get, name),
+                Err(Error::Config {
+                    name: name.to_string(),
+                    message: "is not set".to_string()
+                })
+            );
+        }
+    }
+}

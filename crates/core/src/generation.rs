@@ -1,0 +1,164 @@
+//! Generations: invalidation by counter, never by scanning keys.
+//!
+//! Every type has a generation counter. A cached read is stored under a key
+//! that embeds its type's generation ([`cache_key`]); invalidating a type
+//! bumps the counters of its closure in one step, after which every older
+//! key is simply never read again and ages out by TTL. No backend (memory,
+//! KV, Redis) ever has to list or delete keys, which KV cannot do quickly
+//! and Redis should not do on a hot path.
+//!
+//! One generation per key is enough because dependencies are already folded
+//! into the counters: a `posts` response depends on `categories`, and the
+//! closure of `categories` contains `posts`, so changing a category bumps
+//! the `posts` generation too.
+//!
+//! The race that leases solve in memcache is solved by ordering: a reader
+//! takes the generation *before* it reads the origin and stores its result
+//! under that generation. If a write lands in between, it has bumped the
+//! counter, so the reader's (possibly stale) result goes under a key that no
+//! later reader will ask for.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::EntityType;
+
+/// The generation counter of every type; a type never bumped is at 0.
+///
+/// Serializes as a JSON object `{"posts":3,"feed":4}`, for storage by the Hub.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generations(BTreeMap<EntityType, u64>);
+
+impl Generations {
+    /// The current generation of `t`, 0 when it was never bumped.
+    pub fn get(&self, t: EntityType) -> u64 {
+        self.0.get(&t).copied().unwrap_or(0)
+    }
+
+    /// Bumps each of `types` by one, as one step: callers pass a whole
+    /// closure, so that no reader can see some of its types bumped and not
+    /// others. A type listed twice is still bumped once.
+    pub fn bump(&mut self, types: &[EntityType]) {
+        let mut seen = [false; EntityType::ALL.len()];
+        for t in types {
+            if std::mem::replace(&mut seen[*t as usize], true) {
+                continue;
+            }
+            let g = self.0.entry(*t).or_insert(0);
+            // 2^64 bumps are out of reach; saturating keeps this panic-free
+            // in debug builds all the same.
+            *g = g.saturating_add(1);
+        }
+    }
+
+    /// The current generations of `types`, in [`EntityType::ALL`] order and
+    /// each type once, so that two snapshots of the same set compare equal.
+    pub fn snapshot(&self, types: &[EntityType]) -> Vec<(EntityType, u64)> {
+        EntityType::ALL
+            .into_iter()
+            .filter(|t| types.contains(t))
+            .map(|t| (t, self.get(t)))
+            .collect()
+    }
+
+    /// Whether a `snapshot` taken earlier is still current: false as soon as
+    /// any of its types was bumped since.
+    pub fn is_current(&self, snapshot: &[(EntityType, u64)]) -> bool {
+        snapshot.iter().all(|(t, g)| self.get(*t) == *g)
+    }
+}
+
+/// The cache key of `path` read as type `t` at `generation`, e.g.
+/// `"posts@3:/api/posts"`.
+///
+/// The generation is part of the key, so an entry stored under an older
+/// generation is never read again (see the module docs for why a racing
+/// read cannot re-fill the cache with stale data). The type comes first and
+/// is canonical, so `/api/post` and `/api/posts` of the same type share a
+/// generation.
+pub fn cache_key(t: EntityType, generation: u64, path: &str) -> String {
+    format!("{}@{}:{}", t.as_str(), generation, path)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::graph::DependencyGraph;
+    use EntityType::*;
+
+    #[test]
+    fn never_bumped_is_zero() {
+        let g = Generations::default();
+        for t in EntityType::ALL {
+            assert_eq!(g.get(t), 0);
+        }
+    }
+
+    #[test]
+    fn cache_key_format() {
+        assert_eq!(cache_key(Posts, 3, "/api/posts"), "posts@3:/api/posts");
+        assert_eq!(
+            cache_key(Feed, 0, "/api/feed?page=2"),
+            "feed@0:/api/feed?page=2"
+        );
+    }
+
+    #[test]
+    fn a_key_taken_before_a_bump_differs_from_the_key_after() {
+        let mut g = Generations::default();
+        let before = cache_key(Posts, g.get(Posts), "/api/posts/7");
+        g.bump(&[Posts]);
+        let after = cache_key(Posts, g.get(Posts), "/api/posts/7");
+        assert_ne!(before, after);
+    }
+
+    #[test]
+    fn bumping_a_closure_affects_only_its_types() {
+        let graph = DependencyGraph::default();
+        let closure = graph.closure(Pictures);
+        let mut g = Generations::default();
+        g.bump(&[Auth]);
+        let before = g.clone();
+        g.bump(&closure);
+        for t in EntityType::ALL {
+            let expected = before.get(t) + u64::from(closure.contains(&t));
+            assert_eq!(g.get(t), expected, "{t}");
+        }
+        assert_eq!(g.get(Categories), 0);
+        assert_eq!(g.get(Auth), 1);
+    }
+
+    #[test]
+    fn a_type_listed_twice_is_bumped_once() {
+        let mut g = Generations::default();
+        g.bump(&[Posts, Feed, Posts]);
+        assert_eq!(g.get(Posts), 1);
+        assert_eq!(g.get(Feed), 1);
+    }
+
+    #[test]
+    fn snapshot_is_canonical_and_detects_bumps() {
+        let mut g = Generations::default();
+        g.bump(&[Feed]);
+        let snap = g.snapshot(&[Feed, Posts, Feed]);
+        assert_eq!(snap, [(Posts, 0), (Feed, 1)]);
+        assert_eq!(snap, g.snapshot(&[Posts, Feed]));
+        assert!(g.is_current(&snap));
+        g.bump(&[Pages]);
+        assert!(g.is_current(&snap));
+        g.bump(&[Posts]);
+        assert!(!g.is_current(&snap));
+    }
+
+    #[test]
+    fn serializes_as_an_object_of_canonical_names() {
+        let mut g = Generations::default();
+        g.bump(&[Posts, Feed]);
+        g.bump(&[Feed]);
+        let json = serde_json::to_string(&g).unwrap();
+        assert_eq!(json, r#"{"posts":1,"feed":2}"#);
+        assert_eq!(serde_json::from_str::<Generations>(&json).unwrap(), g);
+    }
+}

@@ -1,0 +1,505 @@
+//! Bearer tokens: the claims a login grants, and HS256 JWTs that carry them.
+//!
+//! `POST /api/auth/login` answers with a token; every write sends it back in
+//! `authorization: Bearer …`. The token is a JWT (RFC 7519) signed with
+//! HMAC-SHA256 under `JWT_SECRET`, so the Worker needs no session storage:
+//! whoever holds a token whose signature checks out and whose `exp` lies in
+//! the future is the account named in `sub`, with the [`Role`] in `role`.
+//!
+//! The algorithm is ours, never the token's. The classic JWT attacks (`"alg":
+//! "none"`, or a token that names another algorithm so that the key is used
+//! the wrong way) rely on a verifier that believes the header; [`verify`]
+//! accepts `HS256` and nothing else, and requires `exp`. Time is passed in as
+//! seconds since the epoch because the core crate has no clock (it runs on
+//! `wasm32-unknown-unknown`, where `SystemTime::now` panics).
+
+use jwt_compact::{
+    alg::{Hs256, Hs256Key},
+    AlgorithmExt as _, Empty, Header, UntrustedToken, ValidationError,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// What an account may do. Reads and the stream are public, so every role
+/// is about writing or watching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A person who edits content: creates, updates and deletes entities.
+    Editor,
+    /// Another application that tells us its data changed, through the
+    /// mirror endpoint `POST /api/cache/invalidate`.
+    Service,
+    /// Both of the above, plus the cache's logs and mirror status.
+    Admin,
+}
+
+impl Role {
+    /// The name used in tokens and in `AUTH_USERS`: `editor`, `service` or
+    /// `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Editor => "editor",
+            Role::Service => "service",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Reads a role from its name, exactly as [`Role::as_str`] writes it.
+    ///
+    /// Case matters: a role is a permission, and `Admin` in a hand-written
+    /// setting is more likely a mistake to report than a spelling to guess.
+    pub fn parse(s: &str) -> Result<Role> {
+        match s {
+            "editor" => Ok(Role::Editor),
+            "service" => Ok(Role::Service),
+            "admin" => Ok(Role::Admin),
+            other => Err(Error::Invalid(format!(
+                "unknown role {other:?}; expected editor, service or admin"
+            ))),
+        }
+    }
+
+    /// Whether this role may create, update and delete entities: `editor`
+    /// and `admin`.
+    pub fn may_write_content(self) -> bool {
+        matches!(self, Role::Editor | Role::Admin)
+    }
+
+    /// Whether this role may call the mirror endpoint: `service` and `admin`.
+    pub fn may_invalidate(self) -> bool {
+        matches!(self, Role::Service | Role::Admin)
+    }
+
+    /// Whether this role may read the cache logs and the mirror status:
+    /// `admin` only.
+    pub fn may_read_logs(self) -> bool {
+        matches!(self, Role::Admin)
+    }
+}
+
+/// What a token says about its holder. Times are seconds since the Unix
+/// epoch, as in RFC 7519.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The account: its canonical email.
+    pub sub: String,
+    /// What the account may do.
+    pub role: Role,
+    /// When the token stops being valid (it is invalid from this second on).
+    pub exp: u64,
+    /// When the token was issued.
+    pub iat: u64,
+}
+
+/// The shortest `JWT_SECRET` accepted, in bytes.
+///
+/// RFC 7518 §3.2: a key used with HS256 must be at least as long as the hash
+/// output, 256 bits; a shorter one makes brute force of the secret from a
+/// single token cheaper than forging the MAC.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The claims besides the registered times, which `jwt-compact` keeps in its
+/// own `Claims` fields (`exp`, `iat`, `nbf`).
+#[derive(Serialize, Deserialize)]
+struct Subject {
+    sub: String,
+    // Read as a string and parsed after the signature check, so that a
+    // token of ours with a role we no longer know says so, rather than
+    // "malformed".
+    role: String,
+}
+
+/// The token header `typ`, as RFC 7519 §5.1 recommends.
+const TOKEN_TYPE: &str = "JWT";
+
+/// Signs `claims` into a compact HS256 JWT.
+///
+/// Fails with [`Error::Config`] naming `JWT_SECRET` when the secret is
+/// shorter than [`MIN_SECRET_LEN`], and with [`Error::Invalid`] when a time
+/// is beyond what a JWT timestamp can hold.
+pub fn issue(claims: &Claims, secret: &[u8]) -> Result<String> {
+    let key = key(secret)?;
+    let subject = Subject {
+        sub: claims.sub.clone(),
+        role: claims.role.as_str().to_owned(),
+    };
+    // jwt-compact keeps `exp` and `iat` as chrono times, and chrono is not a
+    // dependency of ours; its own serde format (integer seconds) is the
+    // bridge, so the times cross without us naming chrono.
+    let times = serde_json::json!({ "exp": claims.exp, "iat": claims.iat });
+    let times: jwt_compact::Claims<Empty> = serde_json::from_value(times)
+        .map_err(|_| Error::Invalid("token times are out of range".to_owned()))?;
+    let mut token_claims = jwt_compact::Claims::new(subject);
+    token_claims.expiration = times.expiration;
+    token_claims.issued_at = times.issued_at;
+    Hs256
+        .token(
+            &Header::empty().with_token_type(TOKEN_TYPE),
+            &token_claims,
+            &key,
+        )
+        .map_err(|_| Error::Token("cannot encode".to_owned()))
+}
+
+/// Checks a token and returns its claims.
+///
+/// Rejected, as [`Error::Token`] with a short reason that never quotes the
+/// token: a malformed token; a header `alg` other than `HS256` (`none`,
+/// `HS384`, `RS256`, or none at all); a bad signature; a missing `exp` or
+/// `iat`; `exp <= now_secs` (no leeway: the Worker and the issuer are the
+/// same clock); an `nbf` after `now_secs`; an unknown role. A secret shorter
+/// than [`MIN_SECRET_LEN`] is an [`Error::Config`] naming `JWT_SECRET`.
+pub fn verify(token: &str, secret: &[u8], now_secs: u64) -> Result<Claims> {
+    let key = key(secret)?;
+    let token = UntrustedToken::new(token).map_err(|_| reject("malformed"))?;
+    // The validator compares the header's `alg` with `Hs256` before it looks
+    // at anything else, so the header never chooses how the key is used.
+    let token = Hs256
+        .validator::<Subject>(&key)
+        .validate(&token)
+        .map_err(|error| match error {
+            ValidationError::AlgorithmMismatch { .. } => reject("unsupported algorithm"),
+            ValidationError::InvalidSignatureLen { .. }
+            | ValidationError::MalformedSignature(_)
+            | ValidationError::InvalidSignature => reject("bad signature"),
+            _ => reject("malformed"),
+        })?;
+    let claims = token.claims();
+
+    let exp = claims.expiration.ok_or_else(|| reject("missing exp"))?;
+    let exp = u64::try_from(exp.timestamp()).map_err(|_| reject("malformed"))?;
+    if exp <= now_secs {
+        return Err(reject("expired"));
+    }
+    if let Some(not_before) = claims.not_before {
+        // A negative `nbf` lies in the past, hence `unwrap_or(0)`.
+        if u64::try_from(not_before.timestamp()).unwrap_or(0) > now_secs {
+            return Err(reject("not yet valid"));
+        }
+    }
+    let iat = claims.issued_at.ok_or_else(|| reject("missing iat"))?;
+    let iat = u64::try_from(iat.timestamp()).map_err(|_| reject("malformed"))?;
+    let role = Role::parse(&claims.custom.role).map_err(|_| reject("unknown role"))?;
+
+    Ok(Claims {
+        sub: claims.custom.sub.clone(),
+        role,
+        exp,
+        iat,
+    })
+}
+
+/// The HS256 key, once the secret is known to be long enough.
+fn key(secret: &[u8]) -> Result<Hs256Key> {
+    if secret.len() < MIN_SECRET_LEN {
+        return Err(Error::Config {
+            name: "JWT_SECRET".to_owned(),
+            message: format!("must be at least {MIN_SECRET_LEN} bytes"),
+        });
+    }
+    Ok(Hs256Key::new(secret))
+}
+
+fn reject(reason: &str) -> Error {
+    Error::Token(reason.to_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+    use hmac::{Hmac, Mac};
+    use proptest::prelude::*;
+    use sha2::{Sha256, Sha384};
+
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const OTHER_SECRET: &[u8] = b"fedcba9876543210fedcba9876543210";
+    const NOW: u64 = 1_800_000_000;
+
+    fn claims() -> Claims {
+        Claims {
+            sub: "ada@example.com".to_owned(),
+            role: Role::Editor,
+            exp: NOW + 3600,
+            iat: NOW,
+        }
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A token assembled by hand from a header and a payload, signed with
+    /// HMAC-SHA256, so that tests do not depend on the code under test.
+    fn hs256_by_hand(header: &str, payload: &str, secret: &[u8]) -> String {
+        let signed = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+        mac.update(signed.as_bytes());
+        format!("{signed}.{}", b64(&mac.finalize().into_bytes()))
+    }
+
+    fn payload(exp: u64) -> String {
+        format!(r#"{{"sub":"ada@example.com","role":"editor","exp":{exp},"iat":{NOW}}}"#)
+    }
+
+    fn token_error(reason: &str) -> Error {
+        Error::Token(reason.to_owned())
+    }
+
+    #[test]
+    fn round_trip() {
+        let token = issue(&claims(), SECRET).unwrap();
+        assert_eq!(verify(&token, SECRET, NOW).unwrap(), claims());
+    }
+
+    #[test]
+    fn round_trip_every_role() {
+        for role in [Role::Editor, Role::Service, Role::Admin] {
+            let claims = Claims { role, ..claims() };
+            let token = issue(&claims, SECRET).unwrap();
+            assert_eq!(verify(&token, SECRET, NOW).unwrap().role, role);
+        }
+    }
+
+    #[test]
+    fn issued_header_names_hs256() {
+        let token = issue(&claims(), SECRET).unwrap();
+        let header = token.split('.').next().unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+        assert_eq!(header["alg"], "HS256");
+        assert_eq!(header["typ"], "JWT");
+    }
+
+    /// The control for the hand-crafted tests below: a correct token made by
+    /// hand verifies, so their rejections are for the reason they test.
+    #[test]
+    fn hand_crafted_hs256_token_verifies() {
+        let token = hs256_by_hand(r#"{"alg":"HS256","typ":"JWT"}"#, &payload(NOW + 60), SECRET);
+        let verified = verify(&token, SECRET, NOW).unwrap();
+        assert_eq!(verified.exp, NOW + 60);
+        assert_eq!(verified.sub, "ada@example.com");
+    }
+
+    #[test]
+    fn tampered_payload_is_rejected() {
+        let token = issue(&claims(), SECRET).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        let admin = Claims {
+            role: Role::Admin,
+            ..claims()
+        };
+        let forged_payload = b64(&serde_json::to_vec(&admin).unwrap());
+        let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+        assert_eq!(
+            verify(&forged, SECRET, NOW),
+            Err(token_error("bad signature"))
+        );
+    }
+
+    #[test]
+    fn tampered_signature_is_rejected() {
+        let mut token = issue(&claims(), SECRET).unwrap();
+        let last = token.pop().unwrap();
+        token.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(matches!(verify(&token, SECRET, NOW), Err(Error::Token(_))));
+    }
+
+    #[test]
+    fn token_of_another_secret_is_rejected() {
+        let token = issue(&claims(), OTHER_SECRET).unwrap();
+        assert_eq!(
+            verify(&token, SECRET, NOW),
+            Err(token_error("bad signature"))
+        );
+    }
+
+    #[test]
+    fn alg_none_is_rejected() {
+        let token = format!("eyJhbGciOiJub25lIn0.{}.", b64(payload(NOW + 60).as_bytes()));
+        assert_eq!(
+            verify(&token, SECRET, NOW),
+            Err(token_error("unsupported algorithm"))
+        );
+    }
+
+    #[test]
+    fn hs384_with_valid_signature_over_same_secret_is_rejected() {
+        let header = r#"{"alg":"HS384","typ":"JWT"}"#;
+        let signed = format!(
+            "{}.{}",
+            b64(header.as_bytes()),
+            b64(payload(NOW + 60).as_bytes())
+        );
+        let mut mac = Hmac::<Sha384>::new_from_slice(SECRET).unwrap();
+        mac.update(signed.as_bytes());
+        let token = format!("{signed}.{}", b64(&mac.finalize().into_bytes()));
+        assert_eq!(
+            verify(&token, SECRET, NOW),
+            Err(token_error("unsupported algorithm"))
+        );
+    }
+
+    #[test]
+    fn rs256_header_is_rejected() {
+        let token = hs256_by_hand(r#"{"alg":"RS256"}"#, &payload(NOW + 60), SECRET);
+        assert_eq!(
+            verify(&token, SECRET, NOW),
+            Err(token_error("unsupported algorithm"))
+        );
+    }
+
+    #[test]
+    fn header_without_alg_is_rejected() {
+        let token = hs256_by_hand(r#"{"typ":"JWT"}"#, &payload(NOW + 60), SECRET);
+        assert!(matches!(verify(&token, SECRET, NOW), Err(Error::Token(_))));
+    }
+
+    #[test]
+    fn missing_exp_is_rejected() {
+        let payload = format!(r#"{{"sub":"ada@example.com","role":"editor","iat":{NOW}}}"#);
+        let token = hs256_by_hand(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, SECRET);
+        assert_eq!(verify(&token, SECRET, NOW), Err(token_error("missing exp")));
+    }
+
+    #[test]
+    fn missing_iat_is_rejected() {
+        let payload = format!(
+            r#"{{"sub":"ada@example.com","role":"editor","exp":{}}}"#,
+            NOW + 60
+        );
+        let token = hs256_by_hand(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, SECRET);
+        assert_eq!(verify(&token, SECRET, NOW), Err(token_error("missing iat")));
+    }
+
+    #[test]
+    fn expired_at_exp_without_leeway() {
+        let token = issue(&claims(), SECRET).unwrap();
+        let exp = claims().exp;
+        assert!(verify(&token, SECRET, exp - 1).is_ok());
+        assert_eq!(verify(&token, SECRET, exp), Err(token_error("expired")));
+        assert_eq!(
+            verify(&token, SECRET, exp + 86_400),
+            Err(token_error("expired"))
+        );
+    }
+
+    #[test]
+    fn future_nbf_is_rejected() {
+        let payload = format!(
+            r#"{{"sub":"a@example.com","role":"admin","exp":{},"iat":{NOW},"nbf":{}}}"#,
+            NOW + 600,
+            NOW + 60
+        );
+        let token = hs256_by_hand(r#"{"alg":"HS256"}"#, &payload, SECRET);
+        assert_eq!(
+            verify(&token, SECRET, NOW),
+            Err(token_error("not yet valid"))
+        );
+        assert!(verify(&token, SECRET, NOW + 60).is_ok());
+    }
+
+    #[test]
+    fn wrong_role_is_rejected() {
+        for role in [r#""root""#, r#""Admin""#, "1", "null", r#"["admin"]"#] {
+            let payload = format!(
+                r#"{{"sub":"a@example.com","role":{role},"exp":{},"iat":{NOW}}}"#,
+                NOW + 60
+            );
+            let token = hs256_by_hand(r#"{"alg":"HS256"}"#, &payload, SECRET);
+            assert!(
+                matches!(verify(&token, SECRET, NOW), Err(Error::Token(_))),
+                "role {role} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected() {
+        for token in [
+            "",
+            "abc",
+            "a.b",
+            "a.b.c.d",
+            "!!.!!.!!",
+            "e30.e30.",
+            "e30.e30.AAAA",
+        ] {
+            assert!(
+                matches!(verify(token, SECRET, NOW), Err(Error::Token(_))),
+                "{token:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn short_secret_is_a_config_error() {
+        let short = &SECRET[..MIN_SECRET_LEN - 1];
+        let expected = Error::Config {
+            name: "JWT_SECRET".to_owned(),
+            message: "must be at least 32 bytes".to_owned(),
+        };
+        assert_eq!(issue(&claims(), short), Err(expected.clone()));
+        let token = issue(&claims(), SECRET).unwrap();
+        assert_eq!(verify(&token, short, NOW), Err(expected));
+    }
+
+    #[test]
+    fn errors_never_quote_the_token() {
+        let token = issue(&claims(), OTHER_SECRET).unwrap();
+        let error = verify(&token, SECRET, NOW).unwrap_err().to_string();
+        for part in token.split('.') {
+            assert!(!error.contains(part), "{error}");
+        }
+    }
+
+    #[test]
+    fn role_names_round_trip() {
+        for role in [Role::Editor, Role::Service, Role::Admin] {
+            assert_eq!(Role::parse(role.as_str()).unwrap(), role);
+            assert_eq!(
+                serde_json::to_string(&role).unwrap(),
+                format!("\"{}\"", role.as_str())
+            );
+        }
+        assert!(matches!(Role::parse("Admin"), Err(Error::Invalid(_))));
+        assert!(matches!(Role::parse(""), Err(Error::Invalid(_))));
+    }
+
+    #[test]
+    fn role_permission_table() {
+        // (role, write content, invalidate, read logs), as in DESIGN.md "Auth".
+        let table = [
+            (Role::Editor, true, false, false),
+            (Role::Service, false, true, false),
+            (Role::Admin, true, true, true),
+        ];
+        for (role, write, invalidate, logs) in table {
+            assert_eq!(role.may_write_content(), write, "{role:?}");
+            assert_eq!(role.may_invalidate(), invalidate, "{role:?}");
+            assert_eq!(role.may_read_logs(), logs, "{role:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_strings_are_rejected_without_panic(token in ".{0,200}") {
+            prop_assert!(verify(&token, SECRET, NOW).is_err());
+        }
+
+        #[test]
+        fn arbitrary_claims_round_trip(
+            sub in ".{0,40}",
+            iat in 0u64..4_000_000_000,
+            lifetime in 1u64..1_000_000,
+        ) {
+            let claims = Claims { sub, role: Role::Service, exp: iat + lifetime, iat };
+            let token = issue(&claims, SECRET).unwrap();
+            prop_assert_eq!(verify(&token, SECRET, iat).unwrap(), claims);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! polycache-core: the logic of cache invalidation, with no dependency on
+//! the Workers runtime, so that it is tested natively and fast.
+//!
+//! Map of the crate:
+//! - [`error`]: the one error type.
+//! - [`types`]: entity types (`posts`, `pages`, ...) and their aliases.
+//! - [`graph`]: the dependency graph, its validation and invalidation closure.
+//! - [`event`]: the invalidation event sent as `app-update`.
+//! - [`sse`]: Server-Sent Events encoding.
+//! - [`event_log`]: the bounded event log with replay after an id.
+//! - [`generation`]: generation counters and generation-stamped cache keys.
+//! - [`store`]: the `CacheStore` trait and the in-memory store.
+//! - [`retry`]: the mirror retry policy (exponential backoff, full jitter).
+//! - [`clock`]: the injected clock.
+//! - [`jwt`]: claims, roles, HS256 issue and verify.
+//! - [`accounts`]: the accounts of `AUTH_USERS` and the service account.
+//! - [`rate_limit`]: the failed-login limiter.
+//! - [`password`]: PBKDF2-SHA256 password hash strings in Django's format.
+//! - [`log`]: pino-format log records and their bounded ring.
+//! - [`config`]: settings parsed from the Worker's vars.
+//!
+//! A write flows through them like this: the Worker names a type
+//! ([`types`]), the Hub bumps the generations of its closure ([`graph`],
+//! [`generation`]), appends an [`event`] to the [`event_log`], and sends it,
+//! encoded by [`sse`], to every stream.
+
+pub mod accounts;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod event_log;
+pub mod generation;
+pub mod graph;
+pub mod jwt;
+pub mod log;
+pub mod password;
+pub mod rate_limit;
+pub mod retry;
+pub mod sse;
+pub mod store;
+pub mod types;
+
+pub use error::{Error, Result};

@@ -1,0 +1,442 @@
+//! Where cached values live: the [`CacheStore`] trait and the in-memory store.
+//!
+//! A store is deliberately dumb: it maps a key to a string for a while. It
+//! knows nothing of invalidation, because invalidation is by generation (see
+//! `generation`): a key carries the generations it was read under, so bumping
+//! a generation makes old keys unreachable, and the store only has to let
+//! them age out. That is why the trait has no delete and no scan, and why
+//! Workers KV (no atomic scan) and Upstash fit behind it.
+//!
+//! [`MemoryStore`] is the `memory` backend kept inside the Hub. A Durable
+//! Object has 128 MB, shared with the streams, so the store is bounded both
+//! in entries and in bytes; past a bound it drops expired entries first, then
+//! the least recently used ones. [`ClockedMemoryStore`] wraps it with a clock
+//! so that it can be used through the trait.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::clock::Clock;
+
+/// A key-value store with expiry, implemented by each cache backend.
+///
+/// Futures are not `Send`: everything runs on the single thread of a Worker
+/// isolate, and the runtime's own futures are not `Send` either.
+#[allow(async_fn_in_trait)]
+pub trait CacheStore {
+    /// The value stored under `key`, unless absent or expired.
+    async fn get(&self, key: &str) -> crate::Result<Option<String>>;
+    /// Stores `value` under `key` for `ttl_secs` seconds. A backend may keep it
+    /// shorter (eviction) or longer (KV's 60-second minimum), never serve it
+    /// under another key.
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> crate::Result<()>;
+}
+
+#[derive(Debug)]
+struct Entry {
+    value: String,
+    expires_at_ms: u64,
+    /// Position in the recency order; larger is more recent.
+    tick: u64,
+}
+
+impl Entry {
+    fn size(&self, key: &str) -> usize {
+        key.len() + self.value.len()
+    }
+}
+
+/// An in-memory store bounded in entries and in bytes, with TTL and LRU
+/// eviction.
+///
+/// Bytes count the UTF-8 lengths of keys and values, not the bookkeeping
+/// around them: a bound on what callers control, proportional to real use.
+///
+/// Ordered maps rather than a `HashMap`: keys come from request URLs, and on
+/// `wasm32-unknown-unknown` std's hasher has no random seed, so a hash map
+/// would be open to collision flooding; a B-tree costs `O(log n)` whatever
+/// the keys.
+#[derive(Debug)]
+pub struct MemoryStore {
+    max_entries: usize,
+    max_bytes: usize,
+    bytes: usize,
+    next_tick: u64,
+    entries: BTreeMap<String, Entry>,
+    /// tick -> key, oldest first: the eviction order.
+    by_recency: BTreeMap<u64, String>,
+    /// (expires_at_ms, tick), soonest first, so that purging expired entries
+    /// touches only those.
+    by_expiry: BTreeSet<(u64, u64)>,
+}
+
+impl MemoryStore {
+    /// An empty store holding at most `max_entries` entries and `max_bytes`
+    /// bytes of keys and values.
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            max_entries,
+            max_bytes,
+            bytes: 0,
+            next_tick: 0,
+            entries: BTreeMap::new(),
+            by_recency: BTreeMap::new(),
+            by_expiry: BTreeSet::new(),
+        }
+    }
+
+    /// The value under `key` if it has not expired at `now_ms`; marks it as
+    /// recently used. An expired entry is removed.
+    pub fn get(&mut self, key: &str, now_ms: u64) -> Option<&str> {
+        let (expires_at_ms, old_tick) = {
+            let entry = self.entries.get(key)?;
+            (entry.expires_at_ms, entry.tick)
+        };
+        if now_ms >= expires_at_ms {
+            self.remove(key);
+            return None;
+        }
+        let tick = self.take_tick();
+        let name = self.by_recency.remove(&old_tick)?;
+        self.by_recency.insert(tick, name);
+        self.by_expiry.remove(&(expires_at_ms, old_tick));
+        self.by_expiry.insert((expires_at_ms, tick));
+        let entry = self.entries.get_mut(key)?;
+        entry.tick = tick;
+        Some(entry.value.as_str())
+    }
+
+    /// Stores `value` under `key` until `now_ms + ttl_ms`, replacing any
+    /// older value. Past a bound it evicts expired entries first, then the
+    /// least recently used.
+    ///
+    /// An entry that could never fit (bigger than `max_bytes`, or a store of
+    /// no entries) is not stored, and a `ttl_ms` of 0 means already expired;
+    /// in each case the old value under `key` is removed all the same, since
+    /// the caller meant to replace it.
+    pub fn put(&mut self, key: String, value: String, ttl_ms: u64, now_ms: u64) {
+        self.remove(&key);
+        let size = key.len() + value.len();
+        if size > self.max_bytes || self.max_entries == 0 || ttl_ms == 0 {
+            return;
+        }
+        if !self.fits(size) {
+            self.purge_expired(now_ms);
+        }
+        while !self.fits(size) {
+            let Some((_, oldest)) = self.by_recency.pop_first() else {
+                break;
+            };
+            self.remove(&oldest);
+        }
+        let tick = self.take_tick();
+        let expires_at_ms = now_ms.saturating_add(ttl_ms);
+        self.by_recency.insert(tick, key.clone());
+        self.by_expiry.insert((expires_at_ms, tick));
+        self.bytes += size;
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                expires_at_ms,
+                tick,
+            },
+        );
+    }
+
+    /// How many entries are held (expired ones included until they are
+    /// read, purged or evicted).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The bytes of keys and values held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Removes every entry expired at `now_ms`; returns how many.
+    pub fn purge_expired(&mut self, now_ms: u64) -> usize {
+        let mut purged = 0;
+        while let Some(&(expires_at_ms, tick)) = self.by_expiry.first() {
+            if expires_at_ms > now_ms {
+                break;
+            }
+            match self.by_recency.get(&tick).cloned() {
+                Some(key) => {
+                    self.remove(&key);
+                }
+                // Unreachable while the indexes agree; drop the stray index
+                // entry rather than loop forever.
+                None => {
+                    self.by_expiry.remove(&(expires_at_ms, tick));
+                }
+            }
+            purged += 1;
+        }
+        purged
+    }
+
+    fn fits(&self, size: usize) -> bool {
+        self.entries.len() < self.max_entries && self.bytes + size <= self.max_bytes
+    }
+
+    fn take_tick(&mut self) -> u64 {
+        self.next_tick += 1;
+        self.next_tick
+    }
+
+    fn remove(&mut self, key: &str) -> Option<Entry> {
+        let entry = self.entries.remove(key)?;
+        self.by_recency.remove(&entry.tick);
+        self.by_expiry.remove(&(entry.expires_at_ms, entry.tick));
+        self.bytes -= entry.size(key);
+        Some(entry)
+    }
+}
+
+/// A [`MemoryStore`] with its clock, usable as a [`CacheStore`].
+///
+/// A `RefCell` suffices: a Worker isolate is single-threaded and no borrow
+/// is held across an `await` (the store never awaits).
+#[derive(Debug)]
+pub struct ClockedMemoryStore<C: Clock> {
+    store: RefCell<MemoryStore>,
+    clock: C,
+}
+
+impl<C: Clock> ClockedMemoryStore<C> {
+    /// Wraps `store`, reading the time from `clock`.
+    pub fn new(store: MemoryStore, clock: C) -> Self {
+        Self {
+            store: RefCell::new(store),
+            clock,
+        }
+    }
+
+    /// The clock, e.g. to move a test clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// How many entries are held.
+    pub fn len(&self) -> usize {
+        self.store.borrow().len()
+    }
+
+    /// Whether no entry is held.
+    pub fn is_empty(&self) -> bool {
+        self.store.borrow().is_empty()
+    }
+
+    /// The bytes of keys and values held.
+    pub fn bytes(&self) -> usize {
+        self.store.borrow().bytes()
+    }
+
+    /// Removes every expired entry; returns how many (for the Hub's alarm).
+    pub fn purge_expired(&self) -> usize {
+        self.store.borrow_mut().purge_expired(self.clock.now_ms())
+    }
+}
+
+impl<C: Clock> CacheStore for ClockedMemoryStore<C> {
+    async fn get(&self, key: &str) -> crate::Result<Option<String>> {
+        let now = self.clock.now_ms();
+        Ok(self.store.borrow_mut().get(key, now).map(str::to_owned))
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> crate::Result<()> {
+        let now = self.clock.now_ms();
+        self.store.borrow_mut().put(
+            key.to_owned(),
+            value.to_owned(),
+            ttl_secs.saturating_mul(1_000),
+            now,
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use futures::executor::block_on;
+    use proptest::prelude::*;
+
+    fn put(store: &mut MemoryStore, key: &str, value: &str, ttl_ms: u64, now_ms: u64) {
+        store.put(key.to_owned(), value.to_owned(), ttl_ms, now_ms);
+    }
+
+    #[test]
+    fn entries_expire_at_their_ttl() {
+        let mut s = MemoryStore::new(10, 1_000);
+        put(&mut s, "k", "v", 100, 1_000);
+        assert_eq!(s.get("k", 1_099), Some("v"));
+        assert_eq!(s.get("k", 1_100), None);
+        assert!(s.is_empty());
+        assert_eq!(s.bytes(), 0);
+    }
+
+    #[test]
+    fn replacing_a_value_keeps_the_byte_count_right() {
+        let mut s = MemoryStore::new(10, 1_000);
+        put(&mut s, "k", "12345", 100, 0);
+        put(&mut s, "k", "1", 100, 0);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.bytes(), 2);
+        assert_eq!(s.get("k", 0), Some("1"));
+    }
+
+    #[test]
+    fn an_entry_that_cannot_fit_is_not_stored_and_drops_the_old_value() {
+        let mut s = MemoryStore::new(10, 10);
+        put(&mut s, "k", "old", 100, 0);
+        put(&mut s, "k", "a value far too long", 100, 0);
+        assert_eq!(s.get("k", 0), None);
+        assert_eq!(s.bytes(), 0);
+        // Exactly max_bytes fits.
+        put(&mut s, "k", "123456789", 100, 0);
+        assert_eq!(s.get("k", 0), Some("123456789"));
+    }
+
+    #[test]
+    fn zero_ttl_and_zero_capacity_store_nothing() {
+        let mut s = MemoryStore::new(10, 100);
+        put(&mut s, "k", "v", 0, 0);
+        assert!(s.is_empty());
+        let mut s = MemoryStore::new(0, 100);
+        put(&mut s, "k", "v", 10, 0);
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn evicts_the_least_recently_used() {
+        let mut s = MemoryStore::new(3, 1_000);
+        put(&mut s, "a", "1", 1_000, 0);
+        put(&mut s, "b", "2", 1_000, 0);
+        put(&mut s, "c", "3", 1_000, 0);
+        // Reading "a" makes "b" the least recently used.
+        assert_eq!(s.get("a", 1), Some("1"));
+        put(&mut s, "d", "4", 1_000, 2);
+        assert_eq!(s.get("b", 3), None);
+        assert_eq!(s.get("a", 3), Some("1"));
+        assert_eq!(s.get("c", 3), Some("3"));
+        assert_eq!(s.get("d", 3), Some("4"));
+    }
+
+    #[test]
+    fn evicts_by_bytes_too() {
+        let mut s = MemoryStore::new(100, 10);
+        put(&mut s, "a", "1234", 1_000, 0); // 5 bytes
+        put(&mut s, "b", "1234", 1_000, 0); // 10 bytes
+        put(&mut s, "c", "12", 1_000, 0); // needs "a" out
+        assert_eq!(s.bytes(), 8);
+        assert_eq!(s.get("a", 0), None);
+        assert_eq!(s.get("b", 0), Some("1234"));
+    }
+
+    #[test]
+    fn expired_entries_go_before_recent_ones() {
+        let mut s = MemoryStore::new(2, 1_000);
+        put(&mut s, "fresh", "1", 10_000, 0);
+        put(&mut s, "short", "2", 10, 0);
+        // "fresh" is the least recently used, but "short" has expired.
+        put(&mut s, "new", "3", 10_000, 100);
+        assert_eq!(s.get("fresh", 100), Some("1"));
+        assert_eq!(s.get("new", 100), Some("3"));
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn purge_removes_only_expired_entries() {
+        let mut s = MemoryStore::new(10, 1_000);
+        put(&mut s, "a", "1", 10, 0);
+        put(&mut s, "b", "1", 20, 0);
+        put(&mut s, "c", "1", 30, 0);
+        assert_eq!(s.purge_expired(20), 2);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.get("c", 20), Some("1"));
+        assert_eq!(s.purge_expired(20), 0);
+    }
+
+    #[test]
+    fn the_trait_reads_the_clock() {
+        let clock = ManualClock::new(1_000_000);
+        let store = ClockedMemoryStore::new(MemoryStore::new(10, 1_000), &clock);
+        block_on(store.put("k", "v", 60)).unwrap();
+        assert_eq!(block_on(store.get("k")).unwrap().as_deref(), Some("v"));
+        assert_eq!(store.len(), 1);
+        clock.advance(59_999);
+        assert_eq!(block_on(store.get("k")).unwrap().as_deref(), Some("v"));
+        clock.advance(1);
+        assert_eq!(block_on(store.get("k")).unwrap(), None);
+        assert!(store.is_empty());
+
+        block_on(store.put("x", "y", 1)).unwrap();
+        store.clock().advance(1_000);
+        assert_eq!(store.purge_expired(), 1);
+        assert_eq!(store.bytes(), 0);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put(u8, usize, u64),
+        Get(u8),
+        Tick(u64),
+        Purge,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..20, 0usize..40, 0u64..50).prop_map(|(k, n, t)| Op::Put(k, n, t)),
+            2 => (0u8..20).prop_map(Op::Get),
+            1 => (0u64..30).prop_map(Op::Tick),
+            1 => Just(Op::Purge),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn bounds_hold_after_any_sequence(
+            max_entries in 0usize..8,
+            max_bytes in 0usize..100,
+            ops in proptest::collection::vec(op(), 0..60),
+        ) {
+            let mut s = MemoryStore::new(max_entries, max_bytes);
+            let mut now = 0u64;
+            for op in ops {
+                match op {
+                    Op::Put(k, n, ttl) => {
+                        let key = format!("k{k}");
+                        let value = "v".repeat(n);
+                        let fits = key.len() + n <= max_bytes && max_entries > 0 && ttl > 0;
+                        s.put(key.clone(), value.clone(), ttl, now);
+                        // The newest entry is always kept when it can fit.
+                        prop_assert_eq!(s.get(&key, now).map(str::to_owned), fits.then_some(value));
+                    }
+                    Op::Get(k) => {
+                        let _ = s.get(&format!("k{k}"), now);
+                    }
+                    Op::Tick(t) => now += t,
+                    Op::Purge => {
+                        s.purge_expired(now);
+                    }
+                }
+                prop_assert!(s.len() <= max_entries);
+                prop_assert!(s.bytes() <= max_bytes);
+                let counted: usize = s.entries.iter().map(|(k, e)| e.size(k)).sum();
+                prop_assert_eq!(s.bytes(), counted);
+                prop_assert_eq!(s.by_recency.len(), s.len());
+                prop_assert_eq!(s.by_expiry.len(), s.len());
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the Worker (wasm + JS shim) into build/ without downloading anything:
+# worker-build would fetch wasm-bindgen, esbuild and wasm-opt from the
+# internet, so it is pointed at the copies the bootstrap installed from
+# crates.io and npm (DESIGN.md, "Building offline").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+# The test harness builds once and then starts many `wrangler dev` instances,
+# each of which would run this build again: it sets POLYCACHE_PREBUILT=1.
+if [ "${POLYCACHE_PREBUILT:-}" = 1 ] && [ -f build/worker/shim.mjs ]; then
+  exit 0
+fi
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$HOME/.cargo/bin/wasm-bindgen}"
+export ESBUILD_BIN="${ESBUILD_BIN:-$PWD/node_modules/@esbuild/linux-x64/bin/esbuild}"
+opt=(--no-opt)
+if [ -x node_modules/.bin/wasm-opt ] && [ "${POLYCACHE_WASM_OPT:-1}" = 1 ]; then
+  export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
+  opt=()
+fi
+exec worker-build --release "${opt[@]}"

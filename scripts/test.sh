@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make test`: every tier, cheapest first, stopping at the first failure.
+#   1. lint: cargo fmt, clippy (native and wasm32) with warnings as errors, cargo doc
+#   2. unit: native cargo tests of the pure crates
+#   3. build: the Worker bundle, and `wrangler deploy --dry-run` with a size check
+#   4. runtime: end-to-end tests against `wrangler dev` (real workerd, D1, KV, DOs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export WRANGLER_SEND_METRICS=false
+start=$(date +%s)
+step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+native=(-p polycache-core)
+wasm=(-p polycache -p polycache-hub)
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (native: ${native[*]})"
+cargo clippy "${native[@]}" --all-targets -- -D warnings
+step "cargo clippy (wasm32: ${wasm[*]})"
+cargo clippy "${wasm[@]}" --target wasm32-unknown-unknown -- -D warnings
+
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps "${native[@]}" --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps "${wasm[@]}" --target wasm32-unknown-unknown --quiet
+
+step "unit tests (native)"
+cargo test "${native[@]}" --quiet
+
+step "build the Worker"
+bash scripts/build.sh
+
+step "wrangler deploy --dry-run"
+bash scripts/check-bundle.sh
+
+step "runtime tests (wrangler dev)"
+POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 tests/runtime/
+
+step "all tiers passed"

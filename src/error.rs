@@ -1,0 +1,158 @@
+//! The one error type of the Worker and the one place where an error becomes
+//! an HTTP response: `{"error": {"code": "...", "message": "..."}}` with the
+//! right status. A 5xx is a bug, so only [`ApiError::Internal`] and
+//! [`ApiError::Unavailable`] map to one, and their messages never carry
+//! secrets or runtime internals.
+
+use serde_json::json;
+use worker::{Headers, Response};
+
+/// Everything a request can fail with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400: the request is malformed (bad JSON, bad id, bad query).
+    BadRequest(String),
+    /// 401: no valid credentials.
+    Unauthenticated(String),
+    /// 403: valid credentials of a role that may not do this.
+    Forbidden(String),
+    /// 404: no such route or entity.
+    NotFound(String),
+    /// 405: the route exists but not with this method; lists the allowed ones.
+    MethodNotAllowed {
+        /// The methods the route accepts, for the `allow` header.
+        allowed: &'static [&'static str],
+    },
+    /// 409: the request conflicts with the state (e.g. a mirror loop).
+    Conflict(String),
+    /// 413: the body exceeds the limit.
+    PayloadTooLarge(usize),
+    /// 415: the body is not JSON.
+    UnsupportedMediaType,
+    /// 422: well-formed, but names an unknown type or field or an invalid value.
+    Unprocessable(String),
+    /// 429: too many attempts; retry after this many seconds.
+    TooManyRequests(u64),
+    /// 500: a setting is missing or malformed; the message names it.
+    Config(String),
+    /// 503: a dependency (D1, the Hub, a backend) failed; the message is generic.
+    Unavailable(String),
+    /// 500: a bug. The message is logged, not shown.
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthenticated(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::Conflict(_) => 409,
+            ApiError::PayloadTooLarge(_) => 413,
+            ApiError::UnsupportedMediaType => 415,
+            ApiError::Unprocessable(_) => 422,
+            ApiError::TooManyRequests(_) => 429,
+            ApiError::Config(_) | ApiError::Internal(_) => 500,
+            ApiError::Unavailable(_) => 503,
+        }
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthenticated(_) => "unauthenticated",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::Unprocessable(_) => "unprocessable",
+            ApiError::TooManyRequests(_) => "too_many_requests",
+            ApiError::Config(_) => "configuration",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The human-readable message shown to the client.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::BadRequest(m)
+            | ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::Conflict(m)
+            | ApiError::Unprocessable(m)
+            | ApiError::Config(m)
+            | ApiError::Unavailable(m) => m.clone(),
+            ApiError::MethodNotAllowed { allowed } => {
+                format!("method not allowed; use {}", allowed.join(", "))
+            }
+            ApiError::PayloadTooLarge(limit) => format!("body larger than {limit} bytes"),
+            ApiError::UnsupportedMediaType => {
+                "body must be JSON (content-type: application/json)".into()
+            }
+            ApiError::TooManyRequests(secs) => format!("too many attempts; retry in {secs} s"),
+            ApiError::Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// The response for this error: the one place errors become HTTP.
+    pub fn into_response(self) -> Response {
+        if let ApiError::Internal(detail) = &self {
+            worker::console_error!("internal error: {detail}");
+        }
+        let body = json!({ "error": { "code": self.code(), "message": self.message() } });
+        let headers = Headers::new();
+        let _ = headers.set("content-type", "application/json");
+        let _ = headers.set("cache-control", "no-store");
+        match &self {
+            ApiError::MethodNotAllowed { allowed } => {
+                let _ = headers.set("allow", &allowed.join(", "));
+            }
+            ApiError::TooManyRequests(secs) => {
+                let _ = headers.set("retry-after", &secs.to_string());
+            }
+            _ => {}
+        }
+        Response::from_bytes(body.to_string().into_bytes())
+            .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable_response()))
+            .with_status(self.status())
+            .with_headers(headers)
+    }
+}
+
+/// `Response::from_bytes` and `Response::empty` only fail when the runtime
+/// cannot build a response at all; this keeps the error path panic-free.
+fn unreachable_response() -> Response {
+    Response::builder().with_status(500).empty()
+}
+
+impl From<polycache_core::Error> for ApiError {
+    fn from(e: polycache_core::Error) -> Self {
+        use polycache_core::Error as E;
+        match e {
+            E::UnknownType(_) => ApiError::Unprocessable(e.to_string()),
+            E::Config { .. } | E::Graph(_) => ApiError::Config(e.to_string()),
+            E::Token(_) => ApiError::Unauthenticated(e.to_string()),
+            E::PasswordHash(_) => ApiError::Config(e.to_string()),
+            E::Invalid(_) => ApiError::Unprocessable(e.to_string()),
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// The result type of handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

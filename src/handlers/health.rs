@@ -1,0 +1,27 @@
+//! `GET /api/health`: `{ok, version, instance, backend}`, so that a deploy,
+//! a test harness or a load balancer can tell the Worker is up and how it is
+//! configured.
+
+use serde_json::json;
+use worker::{Env, Response};
+
+use crate::error::ApiResult;
+use crate::router::json_response;
+use crate::settings;
+
+/// The crate version, from Cargo.toml.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Answers the health check.
+pub fn get(env: &Env) -> ApiResult<Response> {
+    let config = settings::load(env)?;
+    json_response(
+        200,
+        &json!({
+            "ok": true,
+            "version": VERSION,
+            "instance": config.instance_id,
+            "backend": config.backend.as_str(),
+        }),
+    )
+}

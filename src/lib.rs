@@ -1,0 +1,31 @@
+//! polycache, the Cloudflare Worker: cache invalidation and mirroring for an
+//! edge application.
+//!
+//! Map of the crate:
+//! - `lib.rs`: the `#[event(fetch)]` entry point, nothing else.
+//! - [`router`]: matches method and path to a handler; built apart from the
+//!   entry point so that it reads like the API table in DESIGN.md.
+//! - [`handlers`]: one module per resource.
+//! - [`settings`]: the [`polycache_core::config::Config`] read from the Worker's vars.
+//! - [`error`]: the one error type and its mapping to a JSON HTTP response.
+//!
+//! The Hub Durable Object lives in the `polycache-hub` crate
+//! (`durable_objects/`) and is compiled into this Worker; it is re-exported
+//! here so that its class is part of the bundle.
+
+pub mod error;
+pub mod handlers;
+pub mod router;
+pub mod settings;
+
+pub use polycache_hub::Hub;
+
+use worker::{event, Context, Env, Request, Response};
+
+/// The Worker's fetch handler: every request goes through [`router::handle`],
+/// which never fails (errors become JSON responses there).
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    console_error_panic_hook::set_once();
+    Ok(router::handle(req, env, ctx).await)
+}

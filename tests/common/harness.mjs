@@ -1,0 +1,140 @@
+// Starts and stops `wrangler dev` instances for the runtime tests: each on a
+// free port of 127.0.0.1, with its own state directory (D1, KV and Durable
+// Object storage), its own vars, stopped by its process group id (never by
+// name). The Worker is built once by `make test`; POLYCACHE_PREBUILT=1 keeps
+// wrangler's [build] step from rebuilding it for every instance.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+
+/** The secrets every test instance gets unless a test overrides them. */
+export const TEST_SECRETS = {
+  JWT_SECRET: 'test-secret-0123456789abcdef0123456789abcdef',
+  SERVICE_EMAIL: 'service@polycache.test',
+  SERVICE_PASSWORD: 'service-password',
+};
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function run(args, env, { quiet = true } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`wrangler ${args.join(' ')} exited ${code}:\n${out}`));
+    });
+    if (!quiet) child.stdout.pipe(process.stderr);
+  });
+}
+
+/**
+ * A `wrangler dev` instance of the Worker.
+ * Options: vars (object of vars and secrets), stateDir (reuse one, e.g. for a
+ * restart on the same state), port (reuse one), migrate (apply D1 migrations),
+ * requireHealthy (false: any answer of /api/health counts as started).
+ */
+export class WorkerInstance {
+  constructor({ vars = {}, stateDir, port, migrate = true, name = 'worker', requireHealthy = true } = {}) {
+    this.requireHealthy = requireHealthy;
+    this.vars = { ...TEST_SECRETS, ...vars };
+    this.ownsState = !stateDir;
+    this.stateDir = stateDir ?? mkdtempSync(join(tmpdir(), 'polycache-state-'));
+    this.port = port;
+    this.migrate = migrate;
+    this.name = name;
+    this.child = null;
+    this.output = '';
+  }
+
+  get url() { return `http://127.0.0.1:${this.port}`; }
+
+  env() {
+    return { ...process.env, WRANGLER_SEND_METRICS: 'false', POLYCACHE_PREBUILT: '1', NO_COLOR: '1', CI: 'true' };
+  }
+
+  async start() {
+    this.port ??= await freePort();
+    const inspectorPort = await freePort();
+    if (this.migrate) {
+      await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', this.stateDir], this.env())
+        .catch((e) => { if (!/No migrations/.test(String(e))) throw e; });
+    }
+    const args = ['dev', '--ip', '127.0.0.1', '--port', String(this.port),
+      '--inspector-port', String(inspectorPort), '--persist-to', this.stateDir,
+      '--show-interactive-dev-session=false'];
+    for (const [k, v] of Object.entries(this.vars)) args.push('--var', `${k}:${v}`);
+    this.output = '';
+    // detached: its own process group, so stop() ends wrangler and workerd together.
+    this.child = spawn(WRANGLER, args, { cwd: ROOT, env: this.env(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d) => { this.output = (this.output + d).slice(-20000); };
+    this.child.stdout.on('data', keep);
+    this.child.stderr.on('data', keep);
+    const exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+    this.exited = exited;
+    const deadline = Date.now() + 90_000;
+    let early = null;
+    exited.then((code) => { early = code; });
+    while (Date.now() < deadline) {
+      if (early !== null) throw new Error(`${this.name}: wrangler dev exited ${early}:\n${this.output}`);
+      try {
+        const res = await fetch(`${this.url}/api/health`, { signal: AbortSignal.timeout(2000) });
+        // A misconfigured instance answers, with an error: that is up, too.
+        if (res.ok || !this.requireHealthy) { await res.arrayBuffer(); return this; }
+        await res.body?.cancel();
+      } catch { /* not up yet */ }
+      await sleep(200);
+    }
+    await this.stop();
+    throw new Error(`${this.name}: no health within 90 s:\n${this.output}`);
+  }
+
+  async stop() {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) { this.child = null; return; }
+    try { process.kill(-child.pid, 'SIGTERM'); } catch { /* already gone */ }
+    const timer = setTimeout(() => { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }, 5000);
+    await this.exited;
+    clearTimeout(timer);
+    // workerd may outlive wrangler for a moment; the group kill reaches it too.
+    try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
+    this.child = null;
+  }
+
+  async restart() { await this.stop(); await this.start(); }
+
+  /** Stops the instance and removes its state directory if the harness made it. */
+  async dispose() {
+    await this.stop();
+    if (this.ownsState) rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  /** fetch() relative to the instance. */
+  fetch(path, init) { return fetch(`${this.url}${path}`, init); }
+}
+
+/** Starts an instance; stop it with dispose(). */
+export async function startWorker(options) {
+  return new WorkerInstance(options).start();
+}
