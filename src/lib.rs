@@ -6,6 +6,11 @@
 //! - [`router`]: matches method and path to a handler; built apart from the
 //!   entry point so that it reads like the API table in DESIGN.md.
 //! - [`handlers`]: one module per resource.
+//! - [`cache`]: the cache service: read-through by generation, invalidation.
+//! - [`hub_client`]: typed calls to the Hub Durable Object.
+//! - [`db`]: D1 queries of the origin data.
+//! - [`auth`]: bearer tokens and roles.
+//! - [`body`]: JSON request bodies with their limits.
 //! - [`settings`]: the [`polycache_core::config::Config`] read from the Worker's vars.
 //! - [`error`]: the one error type and its mapping to a JSON HTTP response.
 //!
@@ -13,8 +18,13 @@
 //! (`durable_objects/`) and is compiled into this Worker; it is re-exported
 //! here so that its class is part of the bundle.
 
+pub mod auth;
+pub mod body;
+pub mod cache;
+pub mod db;
 pub mod error;
 pub mod handlers;
+pub mod hub_client;
 pub mod router;
 pub mod settings;
 

@@ -2,39 +2,130 @@
 //! reads like the API table in DESIGN.md. Unknown paths answer 404 and known
 //! paths with the wrong method 405, both as JSON errors.
 
+use polycache_core::config::Config;
+use polycache_core::types::EntityType;
 use serde::Serialize;
 use worker::{Context, Env, Headers, Method, Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::handlers;
+use crate::settings;
+
+/// What every handler may need besides the request: the bindings, the
+/// configuration, and the execution context (for `wait_until`).
+pub struct Ctx {
+    /// The Worker's bindings and vars.
+    pub env: Env,
+    /// The configuration read from the vars.
+    pub config: Config,
+    /// The execution context of this request.
+    pub exec: Context,
+}
 
 /// Handles one request; never fails: errors become JSON responses here.
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
-    match route(req, env, ctx).await {
+pub async fn handle(req: Request, env: Env, exec: Context) -> Response {
+    match route(req, env, exec).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
 }
 
-async fn route(req: Request, env: Env, _ctx: Context) -> ApiResult<Response> {
+async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
     let url = req
         .url()
         .map_err(|_| ApiError::BadRequest("malformed URL".into()))?;
     let path = url.path().to_owned();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let method = req.method();
-    match segments.as_slice() {
-        ["api", "health"] => match method {
-            Method::Get | Method::Head => handlers::health::get(&env),
-            _ => Err(ApiError::MethodNotAllowed { allowed: &["GET"] }),
-        },
+    if !matches!(segments.first(), Some(&"api")) {
+        return Err(ApiError::NotFound(format!("no route for {path}")));
+    }
+    let config = settings::load(&env)?;
+    let ctx = Ctx { env, config, exec };
+    use Method::{Delete, Get, Head, Patch, Post};
+    match (segments.as_slice(), method) {
+        (["api", "health"], Get | Head) => handlers::health::get(&ctx),
+        (["api", "health"], _) => not_allowed(&["GET"]),
+
+        (["api", "status"], Get | Head) => handlers::status::get(&ctx).await,
+        (["api", "status"], _) => not_allowed(&["GET"]),
+
+        (["api", "auth", "login"], Post) => handlers::auth::login(&ctx, req).await,
+        (["api", "auth", "login"], _) => not_allowed(&["POST"]),
+
+        (["api", "stream"], Get) => handlers::stream::get(&ctx, req).await,
+        (["api", "stream"], _) => not_allowed(&["GET"]),
+
+        (["api", "cache", "invalidate"], Post) => handlers::invalidate::post(&ctx, req).await,
+        (["api", "cache", "invalidate"], _) => not_allowed(&["POST"]),
+
+        (["api", "feed"], Get | Head) => handlers::feed::get(&ctx, &url).await,
+        (["api", "feed"], _) => not_allowed(&["GET"]),
+
+        (["api", name], m) => {
+            let t = content_type(name)?;
+            match m {
+                Get | Head => handlers::content::list(&ctx, t, &url).await,
+                Post => handlers::content::create(&ctx, t, name, req).await,
+                _ => not_allowed(&["GET", "POST"]),
+            }
+        }
+        (["api", name, id], m) => {
+            let t = content_type(name)?;
+            let id = parse_id(id)?;
+            match m {
+                Get | Head => handlers::content::get(&ctx, t, id, &url).await,
+                Patch => handlers::content::update(&ctx, t, name, id, req).await,
+                Delete => handlers::content::delete(&ctx, t, name, id).await,
+                _ => not_allowed(&["GET", "PATCH", "DELETE"]),
+            }
+        }
         _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+    }
+}
+
+fn not_allowed(allowed: &'static [&'static str]) -> ApiResult<Response> {
+    Err(ApiError::MethodNotAllowed { allowed })
+}
+
+/// A path segment naming a content type (plural or singular); other types
+/// (`feed`, `auth`) and unknown names have no such route.
+fn content_type(name: &str) -> ApiResult<EntityType> {
+    match EntityType::parse(name) {
+        Ok(t) if t.is_content() => Ok(t),
+        _ => Err(ApiError::NotFound(format!(
+            "unknown type {:?}; one of posts, pages, categories, pictures, translations, types",
+            truncate(name, 64)
+        ))),
+    }
+}
+
+/// An entity id: a positive integer that fits SQLite's INTEGER.
+fn parse_id(id: &str) -> ApiResult<i64> {
+    match id.parse::<i64>() {
+        Ok(n) if n > 0 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
+        _ => Err(ApiError::BadRequest(format!(
+            "id must be a positive integer, got {:?}",
+            truncate(id, 64)
+        ))),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
     }
 }
 
 /// A JSON response with the given status.
 pub fn json_response<T: Serialize>(status: u16, body: &T) -> ApiResult<Response> {
     let text = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    json_text_response(status, text)
+}
+
+/// A response whose body is already JSON text.
+pub fn json_text_response(status: u16, text: String) -> ApiResult<Response> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
     Ok(Response::from_bytes(text.into_bytes())?

@@ -5,14 +5,25 @@
 //! the Hub named `"hub"` reaches the same object. That is what makes it the
 //! right place for what must be consistent across the deployment: the
 //! generation counters, the event log and its ids, the set of open streams,
-//! the mirror outbox.
+//! the memory cache backend, the failed-login limiter.
 //!
 //! Map of the crate:
-//! - [`hub`]: the `Hub` object and its request dispatch.
+//! - [`hub`]: the `Hub` object: request dispatch and WebSocket callbacks.
+//! - [`state`]: what the Hub remembers, loaded from and saved to storage.
+//! - [`streams`]: the stream sockets and the fan-out of events to them.
+//! - [`storage`]: JSON values in Durable Object storage.
+//! - [`reply`]: JSON responses and errors of the Hub's internal routes.
+//!
+//! The Hub only answers the Worker (`https://hub/...` through its stub); the
+//! Worker does all validation of client input before calling it.
 
 // `#[durable_object]` generates undocumented wasm-bindgen glue; the logic
 // of the Hub lives in the other modules, where docs are required.
 #[allow(missing_docs)]
 pub mod hub;
+pub mod reply;
+pub mod state;
+pub mod storage;
+pub mod streams;
 
 pub use hub::Hub;

@@ -3,18 +3,17 @@
 //! configured.
 
 use serde_json::json;
-use worker::{Env, Response};
+use worker::Response;
 
 use crate::error::ApiResult;
-use crate::router::json_response;
-use crate::settings;
+use crate::router::{json_response, Ctx};
 
 /// The crate version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Answers the health check.
-pub fn get(env: &Env) -> ApiResult<Response> {
-    let config = settings::load(env)?;
+pub fn get(ctx: &Ctx) -> ApiResult<Response> {
+    let config = &ctx.config;
     json_response(
         200,
         &json!({

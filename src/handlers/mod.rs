@@ -1,3 +1,9 @@
 //! One module per resource of the API table in DESIGN.md.
 
+pub mod auth;
+pub mod content;
+pub mod feed;
 pub mod health;
+pub mod invalidate;
+pub mod status;
+pub mod stream;

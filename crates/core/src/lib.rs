@@ -18,6 +18,7 @@
 //! - [`password`]: PBKDF2-SHA256 password hash strings in Django's format.
 //! - [`log`]: pino-format log records and their bounded ring.
 //! - [`config`]: settings parsed from the Worker's vars.
+//! - [`hub_api`]: the messages between the Worker and the Hub.
 //!
 //! A write flows through them like this: the Worker names a type
 //! ([`types`]), the Hub bumps the generations of its closure ([`graph`],
@@ -32,6 +33,7 @@ pub mod event;
 pub mod event_log;
 pub mod generation;
 pub mod graph;
+pub mod hub_api;
 pub mod jwt;
 pub mod log;
 pub mod password;

@@ -1,0 +1,140 @@
+//! What the Hub remembers: generations, the event log, the receipts of
+//! mirrored events, and (not durably) the memory cache and the login limiter.
+//!
+//! The durable parts are loaded once per life of the object (after a restart
+//! or an eviction) and every change to them is written in one atomic `put`
+//! before it is acknowledged or sent to any stream, so that a restart neither
+//! resurrects stale entries (generations only go up) nor reuses event ids.
+//!
+//! Storage keys:
+//! - `gen`: the [`Generations`];
+//! - `last_id`: the highest event id ever assigned;
+//! - `ev:<id, 20 digits>`: one logged event (the newest `EVENT_LOG_SIZE`);
+//! - `dd:<origin>:<event id>`: our event id for a received mirror delivery.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+
+use polycache_core::event::InvalidationEvent;
+use polycache_core::event_log::EventLog;
+use polycache_core::generation::Generations;
+use polycache_core::hub_api::DedupeKey;
+use polycache_core::rate_limit::LoginLimiter;
+use polycache_core::store::MemoryStore;
+use worker::{Result, Storage};
+
+use crate::storage;
+
+/// How many received mirror deliveries are remembered for deduplication:
+/// far more than a mirror's outbox retries within the time an entry is
+/// re-sent (at most `MIRROR_MAX_ATTEMPTS` tries over minutes).
+pub const DEDUPE_CAPACITY: usize = 10_000;
+
+/// Entries of the memory cache backend: a bound on count...
+pub const CACHE_MAX_ENTRIES: usize = 20_000;
+/// ...and on bytes, a quarter of a Durable Object's 128 MB memory.
+pub const CACHE_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// The storage key of an event.
+pub fn event_key(id: u64) -> String {
+    format!("ev:{id:020}")
+}
+
+fn dedupe_key(key: &DedupeKey) -> String {
+    format!("dd:{}:{}", key.origin, key.event_id)
+}
+
+/// The durable memory of the Hub, loaded.
+pub struct Durable {
+    /// Generation of every type.
+    pub generations: Generations,
+    /// The newest events, for replay.
+    pub log: EventLog<InvalidationEvent>,
+    /// Received mirror deliveries: storage key to our event id.
+    seen: HashMap<String, u64>,
+    /// The same keys, oldest first, for eviction.
+    seen_order: VecDeque<String>,
+}
+
+impl Durable {
+    /// Our event id for an already applied delivery.
+    pub fn seen(&self, key: &DedupeKey) -> Option<u64> {
+        self.seen.get(&dedupe_key(key)).copied()
+    }
+
+    /// Remembers a delivery; returns the storage entry to write and the key
+    /// evicted to stay within [`DEDUPE_CAPACITY`].
+    pub fn remember(&mut self, key: &DedupeKey, event_id: u64) -> (String, Option<String>) {
+        let k = dedupe_key(key);
+        self.seen.insert(k.clone(), event_id);
+        self.seen_order.push_back(k.clone());
+        let evicted = if self.seen_order.len() > DEDUPE_CAPACITY {
+            self.seen_order.pop_front().inspect(|old| {
+                self.seen.remove(old);
+            })
+        } else {
+            None
+        };
+        (k, evicted)
+    }
+}
+
+/// Everything the Hub holds in memory.
+pub struct HubState {
+    loaded: Cell<bool>,
+    /// The durable part; `None` until loaded.
+    pub durable: RefCell<Option<Durable>>,
+    /// The memory cache backend: entries under generation-stamped keys.
+    pub cache: RefCell<MemoryStore>,
+    /// Failed logins per client address.
+    pub limiter: RefCell<LoginLimiter>,
+}
+
+impl Default for HubState {
+    fn default() -> Self {
+        Self {
+            loaded: Cell::new(false),
+            durable: RefCell::new(None),
+            cache: RefCell::new(MemoryStore::new(CACHE_MAX_ENTRIES, CACHE_MAX_BYTES)),
+            limiter: RefCell::new(LoginLimiter::standard()),
+        }
+    }
+}
+
+impl HubState {
+    /// Loads the durable part from storage, once per life of the object.
+    /// No borrow is held across the awaits.
+    pub async fn ensure_loaded(&self, storage: &Storage, log_size: usize) -> Result<()> {
+        if self.loaded.get() {
+            return Ok(());
+        }
+        let generations: Generations = storage::get(storage, "gen").await?.unwrap_or_default();
+        let last_id: u64 = storage::get(storage, "last_id").await?.unwrap_or(0);
+        let events: Vec<(String, InvalidationEvent)> = storage::list(storage, "ev:").await?;
+        let seen: Vec<(String, u64)> = storage::list(storage, "dd:").await?;
+        if self.loaded.get() {
+            return Ok(());
+        }
+        let entries = events.into_iter().map(|(_, e)| (e.id, e)).collect();
+        let mut seen_sorted = seen;
+        seen_sorted.sort_by_key(|(_, id)| *id);
+        let durable = Durable {
+            generations,
+            log: EventLog::restore(log_size, last_id, entries),
+            seen: seen_sorted.iter().cloned().collect(),
+            seen_order: seen_sorted.into_iter().map(|(k, _)| k).collect(),
+        };
+        *self.durable.borrow_mut() = Some(durable);
+        self.loaded.set(true);
+        Ok(())
+    }
+
+    /// Runs `f` on the loaded durable part.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Durable) -> R) -> Result<R> {
+        let mut guard = self.durable.borrow_mut();
+        let durable = guard
+            .as_mut()
+            .ok_or_else(|| worker::Error::RustError("hub state not loaded".into()))?;
+        Ok(f(durable))
+    }
+}

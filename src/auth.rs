@@ -1,0 +1,95 @@
+//! Bearer tokens and roles: who may do what.
+//!
+//! Tokens are HS256 JWTs signed with `JWT_SECRET`; the algorithm is fixed by
+//! us (see [`polycache_core::jwt`]). A missing `JWT_SECRET` fails every auth
+//! route with a configuration error rather than ever issuing or accepting an
+//! unsigned token.
+
+use polycache_core::accounts::{parse_auth_users, Accounts, ServiceAccount};
+use polycache_core::config::required;
+use polycache_core::jwt::{self, Claims, Role};
+use worker::{Date, Request};
+
+use crate::error::{ApiError, ApiResult};
+use crate::router::Ctx;
+use crate::settings;
+
+/// How long an issued token lives: one hour, long enough for a mirror to
+/// reuse it for many deliveries, short enough that a leaked one expires soon.
+pub const TOKEN_TTL_SECS: u64 = 3600;
+
+/// Seconds since the epoch, from the runtime's clock.
+pub fn now_secs() -> u64 {
+    Date::now().as_millis() / 1000
+}
+
+/// The signing key.
+pub fn secret(ctx: &Ctx) -> ApiResult<Vec<u8>> {
+    let secret = required(|n| settings::var(&ctx.env, n), "JWT_SECRET")?;
+    if secret.len() < jwt::MIN_SECRET_LEN {
+        return Err(ApiError::Config(format!(
+            "setting JWT_SECRET: must be at least {} bytes",
+            jwt::MIN_SECRET_LEN
+        )));
+    }
+    Ok(secret.into_bytes())
+}
+
+/// The accounts that may log in: `AUTH_USERS` plus the service account.
+pub fn accounts(ctx: &Ctx) -> ApiResult<Accounts> {
+    let users = match settings::var(&ctx.env, "AUTH_USERS") {
+        Some(json) if !json.trim().is_empty() => parse_auth_users(&json)?,
+        _ => Vec::new(),
+    };
+    let service = match (
+        settings::var(&ctx.env, "SERVICE_EMAIL"),
+        settings::var(&ctx.env, "SERVICE_PASSWORD"),
+    ) {
+        (Some(email), Some(password)) if !email.is_empty() && !password.is_empty() => {
+            Some(ServiceAccount { email, password })
+        }
+        _ => None,
+    };
+    Ok(Accounts::new(users, service))
+}
+
+/// Issues a token for an authenticated account.
+pub fn issue(ctx: &Ctx, email: &str, role: Role) -> ApiResult<(String, u64)> {
+    let now = now_secs();
+    let claims = Claims {
+        sub: email.to_owned(),
+        role,
+        iat: now,
+        exp: now + TOKEN_TTL_SECS,
+    };
+    Ok((jwt::issue(&claims, &secret(ctx)?)?, claims.exp))
+}
+
+/// The claims of the request's bearer token, which must be valid and of a
+/// role that `allowed` accepts: 401 without a valid token, 403 for a role
+/// that may not.
+pub fn require(ctx: &Ctx, req: &Request, allowed: fn(Role) -> bool) -> ApiResult<Claims> {
+    let header = req
+        .headers()
+        .get("authorization")?
+        .ok_or_else(|| ApiError::Unauthenticated("missing Authorization: Bearer <token>".into()))?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthenticated("expected Authorization: Bearer <token>".into())
+        })?;
+    let claims = jwt::verify(token, &secret(ctx)?, now_secs()).map_err(|e| match e {
+        polycache_core::Error::Config { .. } => ApiError::from(e),
+        other => ApiError::Unauthenticated(other.to_string()),
+    })?;
+    if !allowed(claims.role) {
+        return Err(ApiError::Forbidden(format!(
+            "role {} may not do this",
+            claims.role.as_str()
+        )));
+    }
+    Ok(claims)
+}

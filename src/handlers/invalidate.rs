@@ -1,0 +1,121 @@
+//! `POST /api/cache/invalidate` (role `service` or `admin`): the receiving
+//! end of a mirror, and a manual purge for operators.
+//!
+//! `{type, id?, action?, mirror?, origin?, eventId?}` -> `{ok, eventId, types}`.
+//! With `origin` and `eventId` the delivery is remembered, so a repeat (at
+//! least once delivery) is acknowledged without a second event. An `origin`
+//! equal to our own `INSTANCE_ID` is refused: that is a mirror loop.
+
+use polycache_core::event::Action;
+use polycache_core::hub_api::DedupeKey;
+use polycache_core::jwt::Role;
+use polycache_core::types::EntityType;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Request, Response};
+
+use crate::auth;
+use crate::body;
+use crate::cache::{self, Invalidation};
+use crate::error::{ApiError, ApiResult};
+use crate::router::{json_response, Ctx};
+
+/// The longest entity id or origin accepted.
+const MAX_NAME_LEN: usize = 128;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Body {
+    #[serde(rename = "type")]
+    type_name: String,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    mirror: Option<bool>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    event_id: Option<u64>,
+}
+
+/// Invalidates on request.
+pub async fn post(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
+    auth::require(ctx, &req, Role::may_invalidate)?;
+    let body: Body = body::json(&mut req).await?;
+    let t = EntityType::parse(&body.type_name)?;
+    let entity_id = match body.id {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        Some(_) => {
+            return Err(ApiError::Unprocessable(
+                "id must be a string, a number or null".into(),
+            ))
+        }
+    };
+    if let Some(id) = &entity_id {
+        check_name("id", id)?;
+    }
+    let action = match &body.action {
+        Some(a) => Action::parse(a)?,
+        None => Action::Update,
+    };
+    let origin = body
+        .origin
+        .clone()
+        .unwrap_or_else(|| ctx.config.instance_id.clone());
+    check_name("origin", &origin)?;
+    let from_elsewhere = origin != ctx.config.instance_id;
+    if body.origin.is_some() && !from_elsewhere {
+        return Err(ApiError::Conflict(format!(
+            "origin {origin:?} is this instance: refusing a mirror loop"
+        )));
+    }
+    let dedupe = match body.event_id {
+        Some(event_id) if from_elsewhere => Some(DedupeKey {
+            origin: origin.clone(),
+            event_id,
+        }),
+        Some(_) => {
+            return Err(ApiError::Unprocessable(
+                "eventId needs the origin it was assigned by".into(),
+            ))
+        }
+        None => None,
+    };
+    let outcome = cache::invalidate(
+        ctx,
+        Invalidation {
+            type_name: body.type_name.clone(),
+            entity_type: t,
+            entity_id,
+            action,
+            origin,
+            // Mirrored deliveries arrive with mirror:false; a manual purge
+            // mirrors unless told not to.
+            mirror: body.mirror.unwrap_or(true) && !from_elsewhere,
+            dedupe,
+        },
+    )
+    .await?;
+    json_response(
+        200,
+        &json!({
+            "ok": true,
+            "eventId": outcome.event_id,
+            "types": outcome.types,
+            "duplicate": outcome.duplicate,
+        }),
+    )
+}
+
+fn check_name(field: &str, value: &str) -> ApiResult<()> {
+    if value.is_empty() || value.len() > MAX_NAME_LEN || value.chars().any(char::is_control) {
+        return Err(ApiError::Unprocessable(format!(
+            "{field} must be 1 to {MAX_NAME_LEN} characters without control characters"
+        )));
+    }
+    Ok(())
+}

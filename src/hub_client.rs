@@ -1,0 +1,69 @@
+//! The typed client of the Hub Durable Object: one function per Hub route,
+//! JSON in and out (types from [`polycache_core::hub_api`]).
+
+use polycache_core::hub_api::HUB_NAME;
+use serde::{de::DeserializeOwned, Serialize};
+use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+
+use crate::error::{ApiError, ApiResult};
+
+/// The stub of this deployment's one Hub.
+pub fn stub(env: &Env) -> ApiResult<Stub> {
+    Ok(env.durable_object("HUB")?.get_by_name(HUB_NAME)?)
+}
+
+/// `POST https://hub/<path>` with a JSON body, answering JSON.
+pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
+    env: &Env,
+    path: &str,
+    body: &Req,
+) -> ApiResult<Resp> {
+    let mut resp = send(env, Method::Post, path, Some(body)).await?;
+    Ok(resp.json().await?)
+}
+
+/// `GET https://hub/<path>`, answering JSON.
+pub async fn get<Resp: DeserializeOwned>(env: &Env, path: &str) -> ApiResult<Resp> {
+    let mut resp = send::<()>(env, Method::Get, path, None).await?;
+    Ok(resp.json().await?)
+}
+
+async fn send<Req: Serialize>(
+    env: &Env,
+    method: Method,
+    path: &str,
+    body: Option<&Req>,
+) -> ApiResult<Response> {
+    let mut init = RequestInit::new();
+    init.with_method(method);
+    if let Some(body) = body {
+        let text = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let headers = Headers::new();
+        headers.set("content-type", "application/json")?;
+        init.with_headers(headers).with_body(Some(text.into()));
+    }
+    let req = Request::new_with_init(&format!("https://hub{path}"), &init)?;
+    let resp = stub(env)?.fetch_with_request(req).await?;
+    if resp.status_code() >= 400 {
+        return Err(hub_error(resp).await);
+    }
+    Ok(resp)
+}
+
+/// The Hub answers its errors as our JSON error shape; pass 4xx on, and
+/// turn anything else into a 503 (the Hub failed, not the client).
+async fn hub_error(mut resp: Response) -> ApiError {
+    let status = resp.status_code();
+    let message = resp
+        .json::<serde_json::Value>()
+        .await
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("hub answered {status}"));
+    match status {
+        400 => ApiError::BadRequest(message),
+        409 => ApiError::Conflict(message),
+        422 => ApiError::Unprocessable(message),
+        _ => ApiError::Unavailable(format!("hub: {message}")),
+    }
+}
