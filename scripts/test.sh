@@ -12,6 +12,8 @@ start=$(date +%s)
 step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 
 native=(-p polycache-core)
+# The Worker crates compile natively too; their pure parts (schema validation) have unit tests.
+native_worker=(-p polycache -p polycache-hub --lib)
 wasm=(-p polycache -p polycache-hub)
 
 step "cargo fmt --check"
@@ -19,6 +21,7 @@ cargo fmt --all -- --check
 
 step "cargo clippy (native: ${native[*]})"
 cargo clippy "${native[@]}" --all-targets -- -D warnings
+cargo clippy "${native_worker[@]}" --tests -- -D warnings
 step "cargo clippy (wasm32: ${wasm[*]})"
 cargo clippy "${wasm[@]}" --target wasm32-unknown-unknown -- -D warnings
 
@@ -28,6 +31,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps "${wasm[@]}" --target wasm32-unkn
 
 step "unit tests (native)"
 cargo test "${native[@]}" --quiet
+cargo test "${native_worker[@]}" --quiet
 
 step "build the Worker"
 bash scripts/build.sh

@@ -59,6 +59,14 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
         (["api", "cache", "invalidate"], Post) => handlers::invalidate::post(&ctx, req).await,
         (["api", "cache", "invalidate"], _) => not_allowed(&["POST"]),
 
+        (["api", "cache", "mirrors"], Get | Head) => handlers::mirrors::get(&ctx, req).await,
+        (["api", "cache", "mirrors"], _) => not_allowed(&["GET"]),
+        (["api", "cache", "mirrors", "retry"], Post) => handlers::mirrors::retry(&ctx, req).await,
+        (["api", "cache", "mirrors", "retry"], _) => not_allowed(&["POST"]),
+
+        (["api", "cache", "logs"], Get | Head) => handlers::logs::get(&ctx, req, &url).await,
+        (["api", "cache", "logs"], _) => not_allowed(&["GET"]),
+
         (["api", "feed"], Get | Head) => handlers::feed::get(&ctx, &url).await,
         (["api", "feed"], _) => not_allowed(&["GET"]),
 
@@ -76,7 +84,7 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
             match m {
                 Get | Head => handlers::content::get(&ctx, t, id, &url).await,
                 Patch => handlers::content::update(&ctx, t, name, id, req).await,
-                Delete => handlers::content::delete(&ctx, t, name, id).await,
+                Delete => handlers::content::delete(&ctx, t, name, id, req).await,
                 _ => not_allowed(&["GET", "PATCH", "DELETE"]),
             }
         }

@@ -9,16 +9,20 @@ use polycache_core::hub_api::{
     InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, ReadRequest, ReadResponse,
     StatusResponse, WriteRequest,
 };
+use polycache_core::log::Level;
+use polycache_core::outbox::{mirror_id, AfterFailure, MirrorQueue, OutboxEntry};
+use polycache_core::retry::SplitMix64;
 use polycache_core::sse;
 use polycache_core::types::EntityType;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{json, Value};
 use worker::{
     durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
 };
 
+use crate::mirror::{self, Credentials};
 use crate::reply;
-use crate::state::{event_key, HubState};
+use crate::state::{event_key, outbox_key, parked_key, stats_key, HubState};
 use crate::storage;
 use crate::streams::{Fanout, FilterSet, Streams};
 
@@ -49,6 +53,13 @@ impl DurableObject for Hub {
                 reply::error(500, "hub", "the hub failed; see its log")
             }
         }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let config = self.config()?;
+        self.load(&config).await?;
+        self.deliver_due(&config).await?;
+        Response::ok("delivered")
     }
 
     async fn websocket_message(
@@ -133,8 +144,15 @@ impl Hub {
                     .limiter
                     .borrow_mut()
                     .record_failure(&attempt.addr, now_ms());
+                self.log(Level::Warn, "login failed", json!({ "addr": attempt.addr }));
                 reply::json(200, &json!({}))
             }
+            (Method::Get, "/mirrors") => self.mirrors(&config),
+            (Method::Post, "/mirrors/retry") => {
+                drain(&mut req).await;
+                self.retry_parked().await
+            }
+            (Method::Get, "/logs") => self.logs(&url),
             _ => reply::error(404, "not_found", "no such hub route"),
         }
     }
@@ -144,6 +162,11 @@ impl Hub {
     async fn invalidate(&self, config: &Config, req: InvalidateRequest) -> Result<Response> {
         if let Some(key) = &req.dedupe {
             if let Some(event_id) = self.memory.with(|d| d.seen(key))? {
+                self.log(
+                    Level::Info,
+                    "duplicate delivery acknowledged",
+                    json!({ "origin": key.origin, "remoteEventId": key.event_id, "eventId": event_id }),
+                );
                 return reply::json(
                     200,
                     &InvalidateResponse {
@@ -187,13 +210,63 @@ impl Hub {
                 writes.push(storage::entry(k, &id)?);
                 stale.extend(evicted);
             }
+            // The outbox entries go in the same atomic write as the event:
+            // an acknowledged invalidation is never missing from a mirror.
+            if req.mirror && !config.mirrors.is_empty() {
+                for url in &config.mirrors {
+                    let seq = d.next_seq;
+                    d.next_seq += 1;
+                    let mid = mirror_id(url);
+                    let queue = d
+                        .outbox
+                        .entry(mid.clone())
+                        .or_insert_with(|| MirrorQueue::new(url));
+                    queue.stats.url.clone_from(url);
+                    let entry = OutboxEntry {
+                        seq,
+                        event_id: id,
+                        type_name: req.type_name.clone(),
+                        entity_id: req.entity_id.clone(),
+                        action: req.action,
+                        origin: req.origin.clone(),
+                        attempts: 0,
+                        next_at: ts,
+                        created_at: ts,
+                        last_error: None,
+                    };
+                    writes.push(storage::entry(outbox_key(&mid, seq), &entry)?);
+                    writes.push(storage::entry(stats_key(&mid), &queue.stats)?);
+                    queue.pending.push_back(entry);
+                }
+                writes.push(storage::entry("ob_seq", &d.next_seq)?);
+            }
             Ok((event, writes, stale))
         })??;
         let storage = self.state.storage();
         storage::put_all(&storage, &writes).await?;
         storage::delete(&storage, stale).await?;
+        let mirrored = req.mirror && !config.mirrors.is_empty();
+        if mirrored {
+            // Deliver now; the alarm reschedules itself for retries.
+            storage.set_alarm(0).await?;
+        }
         let frame = sse::event(Some(event.id), Some("app-update"), &event.to_json());
-        self.streams().publish(&event, &frame);
+        let streams = self.streams();
+        streams.publish(&event, &frame);
+        self.log(
+            Level::Info,
+            "invalidate",
+            json!({
+                "eventId": event.id, "type": event.type_name, "types": event.types,
+                "entityId": event.entity_id, "action": event.action, "origin": event.origin,
+                "mirror": mirrored,
+            }),
+        );
+        self.log(
+            Level::Info,
+            "notify",
+            json!({ "eventId": event.id, "subscribers": streams.subscribers() }),
+        );
         reply::json(
             200,
             &InvalidateResponse {
@@ -285,6 +358,230 @@ impl Hub {
         self.streams().accept(&filter, &preamble)
     }
 
+    /// Appends a record to the cache log.
+    fn log(&self, level: Level, msg: &str, fields: Value) {
+        let fields = match fields {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        self.memory
+            .logs
+            .borrow_mut()
+            .push(level, now_ms(), msg, fields);
+    }
+
+    /// `GET /logs?since=N&limit=M`: records after seq N, oldest first.
+    fn logs(&self, url: &worker::Url) -> Result<Response> {
+        let mut since = 0;
+        let mut limit = 500;
+        for (k, v) in url.query_pairs() {
+            match k.as_ref() {
+                "since" => since = v.parse().unwrap_or(0),
+                "limit" => limit = v.parse::<usize>().unwrap_or(500).clamp(1, 2_000),
+                _ => {}
+            }
+        }
+        let logs = self.memory.logs.borrow();
+        let records: Vec<Value> = logs
+            .since(since, limit)
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.to_json_line()).ok())
+            .collect();
+        reply::json(
+            200,
+            &json!({ "records": records, "lastSeq": logs.last_seq() }),
+        )
+    }
+
+    /// Delivers every mirror's due entries, mirrors side by side so that a
+    /// slow one holds up nobody, then schedules the next alarm.
+    async fn deliver_due(&self, config: &Config) -> Result<()> {
+        let creds = Credentials::from_env(&self.env);
+        let targets: Vec<(String, String)> = config
+            .mirrors
+            .iter()
+            .map(|url| (mirror_id(url), url.clone()))
+            .collect();
+        let runs = targets
+            .iter()
+            .map(|(id, url)| self.deliver_mirror(config, id, url, creds.as_ref()));
+        for result in futures::future::join_all(runs).await {
+            if let Err(e) = result {
+                worker::console_error!("hub: mirror delivery: {e}");
+            }
+        }
+        self.schedule(config).await
+    }
+
+    /// Delivers one mirror's due entries in order, until one fails.
+    async fn deliver_mirror(
+        &self,
+        config: &Config,
+        id: &str,
+        url: &str,
+        creds: Option<&Credentials>,
+    ) -> Result<()> {
+        // Bounded so that one alarm stays within its time budget; the next
+        // alarm goes on where this one stopped.
+        const MAX_PER_ALARM: usize = 200;
+        let policy = config.mirror_retry();
+        let mut rng = SplitMix64::new((js_sys::Math::random() * 9_007_199_254_740_992.0) as u64);
+        let storage = self.state.storage();
+        for _ in 0..MAX_PER_ALARM {
+            let Some(entry) = self
+                .memory
+                .with(|d| d.outbox.get(id).and_then(|q| q.due(now_ms()).cloned()))?
+            else {
+                break;
+            };
+            let attempt = mirror::deliver(&self.memory, id, url, creds, &entry, now_ms()).await;
+            let now = now_ms();
+            let outcome = self.memory.with(|d| {
+                let queue = d.outbox.get_mut(id)?;
+                let result = queue.record(entry.seq, attempt, now, &policy, &mut rng)?;
+                Some((result, queue.stats.clone()))
+            })?;
+            let Some((result, stats)) = outcome else {
+                break;
+            };
+            let fields = |e: &OutboxEntry, error: Option<&str>| {
+                json!({ "mirror": url, "eventId": e.event_id, "type": e.type_name,
+                        "attempts": e.attempts, "error": error })
+            };
+            match result {
+                Ok(done) => {
+                    storage::put_all(&storage, &[storage::entry(stats_key(id), &stats)?]).await?;
+                    storage::delete(&storage, vec![outbox_key(id, done.seq)]).await?;
+                    self.log(Level::Info, "mirror delivered", fields(&done, None));
+                }
+                Err((failed, AfterFailure::RetryAt(at))) => {
+                    storage::put_all(
+                        &storage,
+                        &[
+                            storage::entry(outbox_key(id, failed.seq), &failed)?,
+                            storage::entry(stats_key(id), &stats)?,
+                        ],
+                    )
+                    .await?;
+                    let mut f = fields(&failed, failed.last_error.as_deref());
+                    f["retryInMs"] = json!(at.saturating_sub(now));
+                    self.log(Level::Warn, "mirror retry", f);
+                    break;
+                }
+                Err((failed, AfterFailure::Parked)) => {
+                    storage::put_all(
+                        &storage,
+                        &[
+                            storage::entry(parked_key(id, failed.seq), &failed)?,
+                            storage::entry(stats_key(id), &stats)?,
+                        ],
+                    )
+                    .await?;
+                    storage::delete(&storage, vec![outbox_key(id, failed.seq)]).await?;
+                    self.log(
+                        Level::Error,
+                        "mirror parked",
+                        fields(&failed, failed.last_error.as_deref()),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the alarm for the earliest due entry of any configured mirror.
+    async fn schedule(&self, config: &Config) -> Result<()> {
+        let ids: Vec<String> = config.mirrors.iter().map(|u| mirror_id(u)).collect();
+        let next = self.memory.with(|d| {
+            ids.iter()
+                .filter_map(|id| d.outbox.get(id).and_then(MirrorQueue::next_due))
+                .min()
+        })?;
+        if let Some(at) = next {
+            let offset = at.saturating_sub(now_ms());
+            self.state
+                .storage()
+                .set_alarm(i64::try_from(offset).unwrap_or(i64::MAX))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// `GET /mirrors`: per mirror, what is pending, delivered and parked.
+    fn mirrors(&self, config: &Config) -> Result<Response> {
+        let now = now_ms();
+        let list = self.memory.with(|d| {
+            let mut ids: Vec<(String, bool)> = config
+                .mirrors
+                .iter()
+                .map(|u| (mirror_id(u), true))
+                .collect();
+            for id in d.outbox.keys() {
+                if !ids.iter().any(|(i, _)| i == id) {
+                    ids.push((id.clone(), false));
+                }
+            }
+            ids.iter()
+                .map(|(id, configured)| {
+                    let empty = MirrorQueue::default();
+                    let q = d.outbox.get(id).unwrap_or(&empty);
+                    let url = config
+                        .mirrors
+                        .iter()
+                        .find(|u| mirror_id(u) == *id)
+                        .cloned()
+                        .unwrap_or_else(|| q.stats.url.clone());
+                    json!({
+                        "url": url,
+                        "configured": configured,
+                        "pending": q.pending.len(),
+                        "oldestPendingAgeMs": q.pending.front().map(|e| now.saturating_sub(e.created_at)),
+                        "nextAttemptAt": q.next_due(),
+                        "delivered": q.stats.delivered,
+                        "lastSuccess": q.stats.last_success,
+                        "lastError": q.stats.last_error,
+                        "parked": q.parked.iter().map(|e| json!({
+                            "eventId": e.event_id, "type": e.type_name, "id": e.entity_id,
+                            "attempts": e.attempts, "lastError": e.last_error,
+                            "createdAt": e.created_at,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect::<Vec<_>>()
+        })?;
+        reply::json(200, &json!({ "mirrors": list }))
+    }
+
+    /// `POST /mirrors/retry`: puts every parked entry back in its queue.
+    async fn retry_parked(&self) -> Result<Response> {
+        let now = now_ms();
+        let (writes, stale, count) = self.memory.with(|d| -> Result<_> {
+            let mut writes = Vec::new();
+            let mut stale = Vec::new();
+            let mut count = 0;
+            for (id, queue) in d.outbox.iter_mut() {
+                for e in queue.unpark(now) {
+                    stale.push(parked_key(id, e.seq));
+                    writes.push(storage::entry(outbox_key(id, e.seq), &e)?);
+                    count += 1;
+                }
+            }
+            Ok((writes, stale, count))
+        })??;
+        let storage = self.state.storage();
+        storage::put_all(&storage, &writes).await?;
+        storage::delete(&storage, stale).await?;
+        if count > 0 {
+            storage.set_alarm(0).await?;
+        }
+        self.log(
+            Level::Info,
+            "mirror retry requested",
+            json!({ "requeued": count }),
+        );
+        reply::json(200, &json!({ "requeued": count }))
+    }
+
     fn status(&self) -> Result<Response> {
         let (last_event_id, event_log_len, generations) = self
             .memory
@@ -304,6 +601,12 @@ impl Hub {
 
 fn now_ms() -> u64 {
     Date::now().as_millis()
+}
+
+/// Reads and drops a body nobody needs: an unread body keeps the request
+/// open in the runtime.
+async fn drain(req: &mut Request) {
+    let _ = req.bytes().await;
 }
 
 async fn read_json<T: DeserializeOwned>(req: &mut Request) -> Result<T> {

@@ -10,6 +10,7 @@
 //! Map of the crate:
 //! - [`hub`]: the `Hub` object: request dispatch and WebSocket callbacks.
 //! - [`state`]: what the Hub remembers, loaded from and saved to storage.
+//! - [`mirror`]: delivery of outbox entries to a mirror (login, POST, classify).
 //! - [`streams`]: the stream sockets and the fan-out of events to them.
 //! - [`storage`]: JSON values in Durable Object storage.
 //! - [`reply`]: JSON responses and errors of the Hub's internal routes.
@@ -21,6 +22,7 @@
 // of the Hub lives in the other modules, where docs are required.
 #[allow(missing_docs)]
 pub mod hub;
+pub mod mirror;
 pub mod reply;
 pub mod state;
 pub mod storage;

@@ -10,15 +10,20 @@
 //! - `gen`: the [`Generations`];
 //! - `last_id`: the highest event id ever assigned;
 //! - `ev:<id, 20 digits>`: one logged event (the newest `EVENT_LOG_SIZE`);
-//! - `dd:<origin>:<event id>`: our event id for a received mirror delivery.
+//! - `dd:<origin>:<event id>`: our event id for a received mirror delivery;
+//! - `ob:<mirror id>:<seq>` / `pk:<mirror id>:<seq>`: a pending / parked
+//!   outbox entry of a mirror ([`polycache_core::outbox`]);
+//! - `ms:<mirror id>`: a mirror's counters; `ob_seq`: the next outbox seq.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use polycache_core::event::InvalidationEvent;
 use polycache_core::event_log::EventLog;
 use polycache_core::generation::Generations;
 use polycache_core::hub_api::DedupeKey;
+use polycache_core::log::LogRing;
+use polycache_core::outbox::{MirrorQueue, MirrorStats, OutboxEntry};
 use polycache_core::rate_limit::LoginLimiter;
 use polycache_core::store::MemoryStore;
 use worker::{Result, Storage};
@@ -34,6 +39,30 @@ pub const DEDUPE_CAPACITY: usize = 10_000;
 pub const CACHE_MAX_ENTRIES: usize = 20_000;
 /// ...and on bytes, a quarter of a Durable Object's 128 MB memory.
 pub const CACHE_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// Records kept in the cache log ring (`GET /api/cache/logs`): enough for a
+/// follower polling every second to miss nothing under heavy write load.
+pub const LOG_CAPACITY: usize = 2_000;
+
+/// The storage key of a pending outbox entry.
+pub fn outbox_key(mirror: &str, seq: u64) -> String {
+    format!("ob:{mirror}:{seq:020}")
+}
+
+/// The storage key of a parked outbox entry.
+pub fn parked_key(mirror: &str, seq: u64) -> String {
+    format!("pk:{mirror}:{seq:020}")
+}
+
+/// The storage key of a mirror's counters.
+pub fn stats_key(mirror: &str) -> String {
+    format!("ms:{mirror}")
+}
+
+/// The mirror id in an outbox key (`ob:<id>:<seq>`).
+fn key_mirror(key: &str) -> Option<&str> {
+    key.split(':').nth(1)
+}
 
 /// The storage key of an event.
 pub fn event_key(id: u64) -> String {
@@ -54,6 +83,10 @@ pub struct Durable {
     seen: HashMap<String, u64>,
     /// The same keys, oldest first, for eviction.
     seen_order: VecDeque<String>,
+    /// Every mirror's queue, by mirror id.
+    pub outbox: BTreeMap<String, MirrorQueue>,
+    /// The seq of the next outbox entry.
+    pub next_seq: u64,
 }
 
 impl Durable {
@@ -88,6 +121,10 @@ pub struct HubState {
     pub cache: RefCell<MemoryStore>,
     /// Failed logins per client address.
     pub limiter: RefCell<LoginLimiter>,
+    /// The cache log (memory only: it is for following, not for audit).
+    pub logs: RefCell<LogRing>,
+    /// Tokens for each mirror: mirror id to (token, expiry in ms).
+    pub tokens: RefCell<HashMap<String, (String, u64)>>,
 }
 
 impl Default for HubState {
@@ -97,6 +134,8 @@ impl Default for HubState {
             durable: RefCell::new(None),
             cache: RefCell::new(MemoryStore::new(CACHE_MAX_ENTRIES, CACHE_MAX_BYTES)),
             limiter: RefCell::new(LoginLimiter::standard()),
+            logs: RefCell::new(LogRing::new(LOG_CAPACITY)),
+            tokens: RefCell::new(HashMap::new()),
         }
     }
 }
@@ -112,17 +151,43 @@ impl HubState {
         let last_id: u64 = storage::get(storage, "last_id").await?.unwrap_or(0);
         let events: Vec<(String, InvalidationEvent)> = storage::list(storage, "ev:").await?;
         let seen: Vec<(String, u64)> = storage::list(storage, "dd:").await?;
+        let pending: Vec<(String, OutboxEntry)> = storage::list(storage, "ob:").await?;
+        let parked: Vec<(String, OutboxEntry)> = storage::list(storage, "pk:").await?;
+        let stats: Vec<(String, MirrorStats)> = storage::list(storage, "ms:").await?;
+        let next_seq: u64 = storage::get(storage, "ob_seq").await?.unwrap_or(1);
         if self.loaded.get() {
             return Ok(());
         }
         let entries = events.into_iter().map(|(_, e)| (e.id, e)).collect();
         let mut seen_sorted = seen;
         seen_sorted.sort_by_key(|(_, id)| *id);
+        let mut outbox: BTreeMap<String, MirrorQueue> = BTreeMap::new();
+        for (key, stats) in stats {
+            if let Some(id) = key.strip_prefix("ms:") {
+                outbox.entry(id.to_owned()).or_default().stats = stats;
+            }
+        }
+        for (key, entry) in pending {
+            if let Some(id) = key_mirror(&key) {
+                outbox
+                    .entry(id.to_owned())
+                    .or_default()
+                    .pending
+                    .push_back(entry);
+            }
+        }
+        for (key, entry) in parked {
+            if let Some(id) = key_mirror(&key) {
+                outbox.entry(id.to_owned()).or_default().parked.push(entry);
+            }
+        }
         let durable = Durable {
             generations,
             log: EventLog::restore(log_size, last_id, entries),
             seen: seen_sorted.iter().cloned().collect(),
             seen_order: seen_sorted.into_iter().map(|(k, _)| k).collect(),
+            outbox,
+            next_seq,
         };
         *self.durable.borrow_mut() = Some(durable);
         self.loaded.set(true);

@@ -5,5 +5,7 @@ pub mod content;
 pub mod feed;
 pub mod health;
 pub mod invalidate;
+pub mod logs;
+pub mod mirrors;
 pub mod status;
 pub mod stream;

@@ -4,21 +4,30 @@
 // name). The Worker is built once by `make test`; POLYCACHE_PREBUILT=1 keeps
 // wrangler's [build] step from rebuilding it for every instance.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AUTH_USERS, SERVICE } from './accounts.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 
-/** The secrets every test instance gets unless a test overrides them. */
+/**
+ * The secrets every test instance gets unless a test overrides them (a var
+ * given as null or undefined is left out). AUTH_USERS holds the accounts of
+ * accounts.mjs. Values go to `wrangler dev --var KEY:VALUE`; wrangler splits
+ * at the first colon only, so JSON with colons and quotes arrives intact
+ * (spawn passes arguments without a shell), and `--var` overrides both
+ * wrangler.toml and a developer's `.dev.vars`.
+ */
 export const TEST_SECRETS = {
   JWT_SECRET: 'test-secret-0123456789abcdef0123456789abcdef',
-  SERVICE_EMAIL: 'service@polycache.test',
-  SERVICE_PASSWORD: 'service-password',
+  SERVICE_EMAIL: SERVICE.email,
+  SERVICE_PASSWORD: SERVICE.password,
+  AUTH_USERS,
 };
 
 /** A free TCP port on 127.0.0.1. */
@@ -81,10 +90,16 @@ export class WorkerInstance {
       await run(['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', this.stateDir], this.env())
         .catch((e) => { if (!/No migrations/.test(String(e))) throw e; });
     }
+    // An empty env file of our own: without one, wrangler would also load a
+    // developer's `.dev.vars` (written by `make dev`) into every test instance.
+    const envFile = join(this.stateDir, 'test.env');
+    writeFileSync(envFile, '# vars come from --var\n');
     const args = ['dev', '--ip', '127.0.0.1', '--port', String(this.port),
       '--inspector-port', String(inspectorPort), '--persist-to', this.stateDir,
-      '--show-interactive-dev-session=false'];
-    for (const [k, v] of Object.entries(this.vars)) args.push('--var', `${k}:${v}`);
+      '--env-file', envFile, '--show-interactive-dev-session=false'];
+    for (const [k, v] of Object.entries(this.vars)) {
+      if (v !== undefined && v !== null) args.push('--var', `${k}:${v}`);
+    }
     this.output = '';
     // detached: its own process group, so stop() ends wrangler and workerd together.
     this.child = spawn(WRANGLER, args, { cwd: ROOT, env: this.env(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -128,6 +143,32 @@ export class WorkerInstance {
   async dispose() {
     await this.stop();
     if (this.ownsState) rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  /**
+   * The processes of this instance (wrangler, workerd, ...), from /proc: those
+   * of its process group. Returns [{pid, comm, fds}] (fds: open descriptors).
+   */
+  processes() {
+    if (!this.child) return [];
+    const out = [];
+    for (const name of readdirSync('/proc')) {
+      if (!/^[0-9]+$/.test(name)) continue;
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        const close = stat.lastIndexOf(')');
+        const comm = stat.slice(stat.indexOf('(') + 1, close);
+        const pgrp = Number(stat.slice(close + 2).split(' ')[2]);
+        if (pgrp !== this.child.pid) continue;
+        out.push({ pid: Number(name), comm, fds: readdirSync(`/proc/${name}/fd`).length });
+      } catch { /* gone meanwhile */ }
+    }
+    return out;
+  }
+
+  /** Open file descriptors of the instance's workerd processes. */
+  workerdFds() {
+    return this.processes().filter((p) => p.comm.startsWith('workerd')).reduce((n, p) => n + p.fds, 0);
   }
 
   /** fetch() relative to the instance. */

@@ -17,6 +17,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::graph::DependencyGraph;
+use crate::retry::RetryPolicy;
 use crate::{Error, Result};
 
 /// Default `CACHE_TTL_SECS`: five minutes, the lifetime of an entry that is
@@ -41,6 +42,13 @@ const MAX_EVENT_LOG_SIZE: u64 = 1_000_000;
 const DEFAULT_MIRROR_MAX_ATTEMPTS: u64 = 10;
 /// Largest `MIRROR_MAX_ATTEMPTS`: past this a mirror is down, not flaky.
 const MAX_MIRROR_MAX_ATTEMPTS: u64 = 100;
+/// Default `MIRROR_RETRY_BASE_MS`: the first retry of a failed mirror
+/// delivery waits up to a second (core `retry`, full jitter).
+const DEFAULT_MIRROR_RETRY_BASE_MS: u64 = 1_000;
+/// Default `MIRROR_RETRY_CAP_MS`: no retry waits more than five minutes.
+const DEFAULT_MIRROR_RETRY_CAP_MS: u64 = 300_000;
+/// Largest retry delay setting: one hour.
+const MAX_MIRROR_RETRY_MS: u64 = 3_600_000;
 /// Default `SSE_QUEUE_LIMIT`: events buffered for one slow stream before it
 /// is disconnected (it resumes with `Last-Event-ID`).
 const DEFAULT_SSE_QUEUE_LIMIT: u64 = 256;
@@ -130,9 +138,22 @@ pub struct Config {
     /// `SSE_QUEUE_LIMIT`: events buffered per slow stream before it is
     /// disconnected; default 256, 1 to 100 000.
     pub sse_queue_limit: usize,
+    /// `MIRROR_RETRY_BASE_MS`: the backoff's first ceiling; default 1 000.
+    pub mirror_retry_base_ms: u64,
+    /// `MIRROR_RETRY_CAP_MS`: the backoff's largest ceiling; default 300 000.
+    pub mirror_retry_cap_ms: u64,
 }
 
 impl Config {
+    /// The retry policy of mirror deliveries.
+    pub fn mirror_retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            base_ms: self.mirror_retry_base_ms,
+            cap_ms: self.mirror_retry_cap_ms.max(self.mirror_retry_base_ms),
+            max_attempts: self.mirror_max_attempts,
+        }
+    }
+
     /// Reads and checks every setting through `get` (a lookup of the
     /// Worker's vars).
     ///
@@ -180,6 +201,20 @@ impl Config {
                 "events",
                 DEFAULT_SSE_QUEUE_LIMIT,
                 MAX_SSE_QUEUE_LIMIT,
+            )?,
+            mirror_retry_base_ms: number(
+                get,
+                "MIRROR_RETRY_BASE_MS",
+                "milliseconds",
+                DEFAULT_MIRROR_RETRY_BASE_MS,
+                MAX_MIRROR_RETRY_MS,
+            )?,
+            mirror_retry_cap_ms: number(
+                get,
+                "MIRROR_RETRY_CAP_MS",
+                "milliseconds",
+                DEFAULT_MIRROR_RETRY_CAP_MS,
+                MAX_MIRROR_RETRY_MS,
             )?,
         })
     }
@@ -397,6 +432,8 @@ mod tests {
                 event_log_size: 10_000,
                 mirror_max_attempts: 10,
                 sse_queue_limit: 256,
+                mirror_retry_base_ms: 1_000,
+                mirror_retry_cap_ms: 300_000,
             }
         );
     }
@@ -412,6 +449,8 @@ mod tests {
             "EVENT_LOG_SIZE",
             "MIRROR_MAX_ATTEMPTS",
             "SSE_QUEUE_LIMIT",
+            "MIRROR_RETRY_BASE_MS",
+            "MIRROR_RETRY_CAP_MS",
         ];
         for blank in ["", "  "] {
             let pairs: Vec<_> = names.iter().map(|n| (*n, blank)).collect();
@@ -520,7 +559,9 @@ mod tests {
     }
 
     /// `(variable, unit, default, max)` of every numeric setting.
-    const NUMBERS: [(&str, &str, u64, u64); 5] = [
+    const NUMBERS: [(&str, &str, u64, u64); 7] = [
+        ("MIRROR_RETRY_BASE_MS", "milliseconds", 1_000, 3_600_000),
+        ("MIRROR_RETRY_CAP_MS", "milliseconds", 300_000, 3_600_000),
         ("CACHE_TTL_SECS", "seconds", 300, 31_536_000),
         ("SSE_HEARTBEAT_SECS", "seconds", 15, 90),
         ("EVENT_LOG_SIZE", "events", 10_000, 1_000_000),
@@ -536,6 +577,8 @@ mod tests {
             "EVENT_LOG_SIZE" => c.event_log_size as u64,
             "MIRROR_MAX_ATTEMPTS" => u64::from(c.mirror_max_attempts),
             "SSE_QUEUE_LIMIT" => c.sse_queue_limit as u64,
+            "MIRROR_RETRY_BASE_MS" => c.mirror_retry_base_ms,
+            "MIRROR_RETRY_CAP_MS" => c.mirror_retry_cap_ms,
             other => panic!("{other}"),
         }
     }

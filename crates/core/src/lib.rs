@@ -17,6 +17,7 @@
 //! - [`rate_limit`]: the failed-login limiter.
 //! - [`password`]: PBKDF2-SHA256 password hash strings in Django's format.
 //! - [`log`]: pino-format log records and their bounded ring.
+//! - [`outbox`]: the mirror outbox: ordered delivery, retries, parking.
 //! - [`config`]: settings parsed from the Worker's vars.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
 //!
@@ -36,6 +37,7 @@ pub mod graph;
 pub mod hub_api;
 pub mod jwt;
 pub mod log;
+pub mod outbox;
 pub mod password;
 pub mod rate_limit;
 pub mod retry;

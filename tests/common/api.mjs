@@ -1,0 +1,159 @@
+// Helpers for talking to a test instance: JSON requests with a token, login,
+// the status route, bounded polling, and hand-made JWTs for the tests of
+// forged, expired and unsigned tokens.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** How long any single request of a test may take. */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * One request. `body`: an object is sent as JSON (content-type
+ * application/json unless headers say otherwise), a string or Buffer as is.
+ * Returns {status, headers, text, json, ms} (json undefined when the body is
+ * not JSON); never throws on an HTTP status.
+ */
+export async function request(worker, method, path, { token, body, headers = {}, timeoutMs = REQUEST_TIMEOUT_MS } = {}) {
+  const h = { ...headers };
+  let payload;
+  if (body !== undefined) {
+    if (typeof body === 'string' || body instanceof Uint8Array) {
+      payload = body;
+    } else {
+      payload = JSON.stringify(body);
+      if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['content-type'] = 'application/json';
+    }
+  }
+  if (token) h.authorization = `Bearer ${token}`;
+  const started = performance.now();
+  const res = await fetch(`${worker.url}${path}`, { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  const ms = performance.now() - started;
+  let json;
+  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, text, json, ms };
+}
+
+export const get = (worker, path, opts) => request(worker, 'GET', path, opts);
+export const post = (worker, path, body, opts = {}) => request(worker, 'POST', path, { ...opts, body });
+export const patch = (worker, path, body, opts = {}) => request(worker, 'PATCH', path, { ...opts, body });
+export const del = (worker, path, opts) => request(worker, 'DELETE', path, opts);
+
+/** A short description of a response for assertion messages. */
+export function show(res) {
+  return `${res.status} ${res.text.slice(0, 400)}`;
+}
+
+/** Asserts the status and returns the parsed JSON body. */
+export function expectStatus(res, status, what = '') {
+  assert.equal(res.status, status, `${what} expected ${status}, got ${show(res)}`);
+  return res.json;
+}
+
+/** Asserts a JSON error {"error":{"code","message"}} with this status (and code, if given). */
+export function expectError(res, status, code, what = '') {
+  const statuses = Array.isArray(status) ? status : [status];
+  assert.ok(statuses.includes(res.status), `${what}: expected ${statuses.join('|')}, got ${show(res)}`);
+  assert.match(res.headers.get('content-type') ?? '', /application\/json/, `${what}: content-type of the error`);
+  assert.ok(res.json && typeof res.json.error === 'object', `${what}: body is not {"error":{...}}: ${res.text.slice(0, 300)}`);
+  assert.equal(typeof res.json.error.code, 'string', `${what}: error.code`);
+  assert.equal(typeof res.json.error.message, 'string', `${what}: error.message`);
+  assert.ok(res.json.error.message.length > 0, `${what}: empty error.message`);
+  if (code) assert.equal(res.json.error.code, code, `${what}: error.code`);
+  return res.json.error;
+}
+
+/** POST /api/auth/login; returns the whole response. */
+export function loginRequest(worker, { email, password }, opts = {}) {
+  return post(worker, '/api/auth/login', { email, password }, opts);
+}
+
+/** Logs in and returns the token (asserting 200 {token, expiresAt}). */
+export async function login(worker, creds) {
+  const res = await loginRequest(worker, creds);
+  const body = expectStatus(res, 200, `login of ${creds.email}`);
+  assert.equal(typeof body.token, 'string', 'login: token');
+  return body.token;
+}
+
+/** GET /api/status as JSON. */
+export async function status(worker) {
+  return expectStatus(await get(worker, '/api/status'), 200, 'GET /api/status');
+}
+
+/**
+ * Polls check() (sync or async) every intervalMs until it returns a truthy
+ * value, which is returned; fails after timeoutMs with the last value seen.
+ */
+export async function waitUntil(check, { timeoutMs = 10_000, intervalMs = 100, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await check();
+    if (last) return last;
+    if (Date.now() >= deadline) throw new Error(`${what} not reached within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** The x-invalidation-event header of a write, as a number (asserting it is one). */
+export function eventIdOf(res) {
+  const raw = res.headers.get('x-invalidation-event');
+  assert.match(raw ?? '', /^[0-9]+$/, `x-invalidation-event header of ${show(res)}`);
+  return Number(raw);
+}
+
+// --- JWTs made by hand ---------------------------------------------------
+
+const b64url = (buf) => Buffer.from(buf).toString('base64url');
+
+/** The decoded header and payload of a JWT (no verification). */
+export function decodeJwt(token) {
+  const [h, p] = token.split('.');
+  return { header: JSON.parse(Buffer.from(h, 'base64url')), payload: JSON.parse(Buffer.from(p, 'base64url')) };
+}
+
+/** An HS256 JWT of this payload signed with this secret (header overridable; alg HS384/HS512 sign accordingly). */
+export function signJwt(payload, secret, header = { alg: 'HS256', typ: 'JWT' }) {
+  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
+  const hash = { HS384: 'sha384', HS512: 'sha512' }[header.alg] ?? 'sha256';
+  const sig = createHmac(hash, secret).update(input).digest();
+  return `${input}.${b64url(sig)}`;
+}
+
+/** An unsigned JWT: header {alg: "none"} and an empty signature. */
+export function unsignedJwt(payload) {
+  return `${b64url(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${b64url(JSON.stringify(payload))}.`;
+}
+
+/** Seconds since the epoch. */
+export const nowSecs = () => Math.floor(Date.now() / 1000);
+
+// --- content and invalidation ---------------------------------------------
+
+/** The entities of a list response: a JSON array, or {items: [...]}. */
+export function itemsOf(json) {
+  if (Array.isArray(json)) return json;
+  if (json && Array.isArray(json.items)) return json.items;
+  throw new assert.AssertionError({ message: `not a list: ${JSON.stringify(json)?.slice(0, 300)}` });
+}
+
+/** GET that asserts 200 and returns {json, cache (x-cache), res}. */
+export async function read(worker, path) {
+  const res = await get(worker, path);
+  assert.equal(res.status, 200, `GET ${path}: ${show(res)}`);
+  return { json: res.json, cache: res.headers.get('x-cache'), res };
+}
+
+/** POST /api/cache/invalidate with this token; asserts 200 and returns the body. */
+export async function invalidate(worker, token, body) {
+  const res = await post(worker, '/api/cache/invalidate', body, { token });
+  const json = expectStatus(res, 200, `invalidate ${JSON.stringify(body)}`);
+  assert.equal(json.ok, true, `invalidate ok: ${res.text}`);
+  assert.equal(typeof json.eventId, 'number', `invalidate eventId: ${res.text}`);
+  return json;
+}
+
+/** Sorted copy of a list of strings, for set comparisons. */
+export const sorted = (list) => [...list].sort();
