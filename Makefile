@@ -26,8 +26,10 @@ test: bootstrap
 deploy: build
 	POLYCACHE_PREBUILT=1 $(WRANGLER) deploy
 
+## make bench: fan-out, mirroring and reads against a peer (bench/README.md);
+## BENCH_ARGS="--only runtime --streams 1000" for one configuration.
 bench: build
-	@bash bench/run.sh
+	@bash bench/run.sh $(BENCH_ARGS)
 
 fmt:
 	cargo fmt --all

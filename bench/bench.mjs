@@ -1,0 +1,245 @@
+#!/usr/bin/env node
+// polycache's benchmark: fan-out to N SSE streams under the runtime alone,
+// under `wrangler dev` and in better-sse (the peer), side by side from one
+// run; a PATCH row for the product path; mirror propagation; cached reads.
+// Prints one markdown table and writes bench/results/<timestamp>.json.
+// Run by `make bench` through bench/run.sh (which raises the fd limit and
+// installs the peer); bench/README.md explains every column. Options:
+//   --only LIST            parts to run, of runtime,dev,peer,mirror,reads (default: all)
+//   --streams LIST         concurrent streams (default 1000,2000,5000,10000)
+//   --events N             events per round (20)        --interval-ms MS  between events (200)
+//   --patch-streams N      where the PATCH /api/posts/1 row runs (1000; 0: none)
+//   --threads N            load-client worker threads (2)
+//   --mirror-writes N      writes of the mirror row (120)   --mirror-system runtime|dev (dev)
+//   --reads-secs S         wrk duration per read row (5)    --reads-conns N (10)
+//   --reads-systems LIST   where the read rows run (runtime,dev)
+//   --drain-ms MS          how long to wait for the last receipts after the last event (15000)
+//   --connect-budget-ms MS how long opening the N streams may take in all (180000)
+//   --max-minutes M        skip what is left after this long (14)
+//   --out DIR              where the JSON goes (bench/results)
+//   --perf                 profile each fan-out row's events with perf (bench/lib/profile.mjs)
+// Example, one configuration quickly: bash bench/run.sh --only runtime --streams 1000
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT } from '../tests/common/harness.mjs';
+import { makeSystem, stopAll } from './lib/systems.mjs';
+import { measureFanout } from './lib/fanout.mjs';
+import { measureMirror } from './lib/mirror.mjs';
+import { measureReads } from './lib/reads.mjs';
+import { closeAgent } from './lib/http.mjs';
+import { fanoutTable, mirrorTable, readsTable } from './lib/report.mjs';
+import { nowMs } from './lib/clock.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    only: { type: 'string', default: 'runtime,dev,peer,mirror,reads' },
+    streams: { type: 'string', default: '1000,2000,5000,10000' },
+    events: { type: 'string', default: '20' },
+    'interval-ms': { type: 'string', default: '200' },
+    'patch-streams': { type: 'string', default: '1000' },
+    threads: { type: 'string', default: '2' },
+    'mirror-writes': { type: 'string', default: '120' },
+    'mirror-system': { type: 'string', default: 'dev' },
+    'reads-secs': { type: 'string', default: '5' },
+    'reads-conns': { type: 'string', default: '10' },
+    'reads-systems': { type: 'string', default: 'runtime,dev' },
+    'drain-ms': { type: 'string', default: '15000' },
+    'connect-timeout-ms': { type: 'string', default: '60000' },
+    'connect-budget-ms': { type: 'string', default: '180000' },
+    'max-minutes': { type: 'string', default: '14' },
+    out: { type: 'string', default: join(ROOT, 'bench', 'results') },
+    perf: { type: 'boolean', default: false },
+  },
+});
+const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
+const parts = new Set(list(opt.only));
+for (const p of parts) {
+  if (!['runtime', 'dev', 'peer', 'mirror', 'reads'].includes(p)) throw new Error(`--only: unknown part ${p}`);
+}
+const streamCounts = list(opt.streams).map(Number).sort((a, b) => a - b);
+const systems = ['runtime', 'dev', 'peer'].filter((s) => parts.has(s));
+const patchAt = Number(opt['patch-streams']) === 0 ? null
+  : (streamCounts.includes(Number(opt['patch-streams'])) ? Number(opt['patch-streams']) : streamCounts[0]);
+const started = nowMs();
+const deadline = started + Number(opt['max-minutes']) * 60_000;
+const log = (msg) => process.stderr.write(`${msg}\n`);
+
+/** The open-files limit of this process (run.sh raised it; children inherit it). */
+function fdLimit() {
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+}
+
+/**
+ * Descriptors one process of the system needs per stream: the load client
+ * holds one socket per stream; workerd one; under `wrangler dev` the proxy
+ * workerd holds the client's and one towards the Worker's workerd.
+ */
+const FDS_PER_STREAM = { runtime: 1, dev: 2, peer: 1 };
+// Room for everything else a process has open (libraries, pipes, listeners).
+const FD_HEADROOM = 500;
+
+function version(pkg) {
+  try { return JSON.parse(readFileSync(join(ROOT, pkg, 'package.json'), 'utf8')).version; } catch { return null; }
+}
+
+const startedAt = new Date().toISOString();
+const stamp = startedAt.replace(/[:.]/g, '-');
+mkdirSync(opt.out, { recursive: true });
+const results = {
+  startedAt,
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, loadBefore: loadavg(), node: process.version, fdLimit: fdLimit() },
+  versions: {
+    wrangler: version('node_modules/wrangler'),
+    miniflare: version('node_modules/miniflare'),
+    workerd: version('node_modules/workerd'),
+    betterSse: version('bench/peers/node_modules/better-sse'),
+  },
+  config: { ...opt, streams: streamCounts, systems, patchAt },
+  fanout: [],
+  mirror: [],
+  reads: [],
+  notes: [],
+};
+const note = (msg) => { results.notes.push(msg); log(`note: ${msg}`); };
+
+let interrupted = false;
+async function shutdown(code) {
+  await stopAll();
+  closeAgent();
+  process.exit(code);
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`\n${sig}: stopping everything the bench started ...`);
+    shutdown(130);
+  });
+}
+
+const outOfTime = (what) => {
+  if (nowMs() < deadline) return false;
+  note(`skipped ${what}: the run passed --max-minutes ${opt['max-minutes']}`);
+  return true;
+};
+
+async function fanoutPart() {
+  const limit = fdLimit();
+  const instances = Object.fromEntries(systems.map((k) => [k, makeSystem(k)]));
+  try {
+    for (const n of streamCounts) {
+      for (const kind of systems) {
+        if (outOfTime(`${kind} at ${n} streams`)) continue;
+        const system = instances[kind];
+        const need = Math.max(n, n * FDS_PER_STREAM[kind]) + FD_HEADROOM;
+        if (need > limit) {
+          note(`${system.label} at ${n} streams skipped: needs about ${need} open files in one process, the limit is ${limit} (ulimit -Hn)`);
+          results.fanout.push({ system: kind, label: system.label, streams: n, trigger: 'invalidate', error: `skipped: needs ~${need} fds, limit ${limit}` });
+          continue;
+        }
+        const rounds = ['invalidate'];
+        if (kind !== 'peer' && n === patchAt) rounds.push('patch');
+        log(`${system.label}, ${n} streams (${rounds.join(', ')}) ...`);
+        try {
+          const measure = async () => {
+            await system.restart();
+            return measureFanout(system, {
+              streams: n,
+              rounds,
+              events: Number(opt.events),
+              intervalMs: Number(opt['interval-ms']),
+              threads: Number(opt.threads),
+              connectTimeoutMs: Number(opt['connect-timeout-ms']),
+              connectBudgetMs: Number(opt['connect-budget-ms']),
+              drainMs: Number(opt['drain-ms']),
+              log,
+              perfBase: opt.perf ? join(opt.out, `${stamp}-${kind}-${n}`) : null,
+            });
+          };
+          let rows;
+          try {
+            rows = await measure();
+          } catch (e) {
+            if (!e.restarted) throw e;
+            note(`${system.label} at ${n} streams measured again: ${e.message} (a file watched by wrangler dev changed)`);
+            rows = await measure();
+          }
+          results.fanout.push(...rows);
+        } catch (e) {
+          note(`${system.label} at ${n} streams failed: ${e.message}\n${system.output?.slice(-2000) ?? ''}`);
+          results.fanout.push({ system: kind, label: system.label, streams: n, trigger: 'invalidate', error: e.message });
+        } finally {
+          await system.stop();
+        }
+      }
+    }
+  } finally {
+    await Promise.allSettled(Object.values(instances).map((s) => s.dispose()));
+  }
+}
+
+async function mirrorPart() {
+  if (outOfTime('mirror propagation')) return;
+  const kind = opt['mirror-system'];
+  log(`mirror propagation, two instances (${kind}) ...`);
+  try {
+    results.mirror.push(await measureMirror(kind, { writes: Number(opt['mirror-writes']), log }));
+  } catch (e) {
+    note(`mirror propagation failed: ${e.message}`);
+    results.mirror.push({ system: kind, error: e.message });
+  }
+}
+
+async function readsPart() {
+  for (const kind of list(opt['reads-systems'])) {
+    if (outOfTime(`reads on ${kind}`)) continue;
+    log(`cached reads on ${kind} ...`);
+    const system = makeSystem(kind);
+    try {
+      await system.start();
+      results.reads.push(...await measureReads(system, { secs: Number(opt['reads-secs']), conns: Number(opt['reads-conns']), log }));
+    } catch (e) {
+      note(`reads on ${kind} failed: ${e.message}`);
+      results.reads.push({ system: kind, error: e.message });
+    } finally {
+      await system.dispose();
+    }
+  }
+}
+
+function render() {
+  const m = results.machine;
+  const out = [
+    `## polycache bench, ${results.startedAt}`,
+    '',
+    `${m.cpus} cores (${m.model}), load average ${m.loadBefore.map((x) => x.toFixed(2)).join(' ')} before and ${m.loadAfter?.map((x) => x.toFixed(2)).join(' ')} after; `
+      + `Node ${m.node}, wrangler ${results.versions.wrangler}, workerd ${results.versions.workerd}, better-sse ${results.versions.betterSse}; `
+      + `open-files limit ${m.fdLimit}; ${opt.events} events ${opt['interval-ms']} ms apart per row; ${Math.round(results.durationSecs)} s in all.`,
+  ];
+  if (results.fanout.length) out.push('', '### Fan-out', '', fanoutTable(results.fanout));
+  if (results.mirror.length) out.push('', '### Mirror propagation', '', mirrorTable(results.mirror));
+  if (results.reads.length) out.push('', `### Reads (wrk, 1 thread, ${opt['reads-conns']} connections, ${opt['reads-secs']} s each)`, '', readsTable(results.reads));
+  if (results.notes.length) out.push('', '### Notes', '', ...results.notes.map((n) => `- ${n.split('\n')[0]}`));
+  return out.join('\n');
+}
+
+try {
+  if (systems.length) await fanoutPart();
+  if (parts.has('mirror')) await mirrorPart();
+  if (parts.has('reads')) await readsPart();
+} finally {
+  await stopAll();
+  closeAgent();
+}
+results.machine.loadAfter = loadavg();
+results.finishedAt = new Date().toISOString();
+results.durationSecs = (nowMs() - started) / 1000;
+const file = join(opt.out, `${stamp}.json`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+console.log(render());
+console.log(`\n(JSON: ${file})`);
+const failed = [...results.fanout, ...results.mirror, ...results.reads].some((r) => r.error && !r.error.startsWith('skipped'));
+process.exitCode = failed ? 1 : 0;

@@ -1,0 +1,158 @@
+// One fan-out measurement: N streams on a freshly started system, then one
+// or more rounds of events (each round: `events` triggering requests sent
+// `intervalMs` apart on a fixed schedule, not waiting for the previous
+// acknowledgement), each round giving one row of the table.
+//
+// What is measured, per round:
+//   connect     from the first connection attempt until every stream has
+//               seen its `hello` (or failed, or ran out of the budget)
+//   delivery    receipt on a stream minus the time just before the
+//               triggering request was written, over every (stream, event)
+//   delivered   receipts / (streams that saw hello x events)
+//   ack         the triggering request's round trip
+//   memory      RSS of the system's processes with the N streams open (after
+//               the first round) minus before connecting (after a warm-up),
+//               divided by N
+import { connect as connectSse } from '../../tests/common/sse.mjs';
+import { SseLoad } from './sse-load.mjs';
+import { memory } from './procs.mjs';
+import { nowMs, sleep } from './clock.mjs';
+import { rounded, summary } from './stats.mjs';
+import { startPerf } from './profile.mjs';
+
+/**
+ * Warms a started system up: the first requests compile the Worker, create
+ * the Hub and start the relay; none of that belongs in the first event.
+ */
+async function warmUp(system, kind) {
+  const stream = await connectSse(`${system.url}${system.streamPath}`, { timeoutMs: 30_000 });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const { eventId } = await system.trigger(kind, i);
+      await stream.waitFor((e) => e.type === 'app-update' && Number(e.json?.id) === eventId, 10_000, `warm-up event ${eventId}`);
+    }
+  } finally {
+    stream.close();
+  }
+}
+
+/** Sends `events` triggers on a fixed schedule; resolves with their results (or errors). */
+async function round(system, kind, { events, intervalMs }) {
+  const started = nowMs() + 20;
+  const pending = [];
+  for (let i = 0; i < events; i++) {
+    const wait = started + i * intervalMs - nowMs();
+    if (wait > 0) await sleep(wait);
+    pending.push(system.trigger(kind, i).catch((e) => ({ error: String(e.message ?? e) })));
+  }
+  return Promise.all(pending);
+}
+
+/**
+ * Runs the measurement on a started system. rounds: list of trigger kinds
+ * ('invalidate', 'patch'); returns one result object per round.
+ */
+export async function measureFanout(system, {
+  streams, rounds, events, intervalMs, threads, connectTimeoutMs, connectBudgetMs, drainMs, log, perfBase,
+}) {
+  await warmUp(system, rounds[0]);
+  await sleep(300);
+  const before = memory(system.processes());
+  const reloadsBefore = system.reloads?.() ?? 0;
+  const restarted = () => {
+    const pids = new Set(before.processes.map((p) => p.pid));
+    const fresh = system.processes().filter((p) => !pids.has(p.pid));
+    const reloads = (system.reloads?.() ?? 0) - reloadsBefore;
+    if (!fresh.length && !reloads) return null;
+    return [...fresh.map((p) => `${p.comm} ${p.pid}`), ...(reloads ? [`${reloads} reload(s) of the Worker`] : [])].join(', ');
+  };
+  const load = new SseLoad({ url: system.url, path: system.streamPath, streams, threads, connectTimeoutMs, connectBudgetMs });
+  const results = [];
+  try {
+    const conn = await load.connect();
+    log(`  ${conn.helloCount}/${streams} streams open in ${(conn.ms / 1000).toFixed(1)} s${conn.failed ? ` (${conn.failed} failed: ${JSON.stringify(conn.errors)})` : ''}`);
+    await sleep(500);
+    const connectedMem = memory(system.processes());
+    const subscribers = await system.subscribers().catch(() => null);
+    let openMem = null;
+    for (const kind of rounds) {
+      const cpuBefore = memory(system.processes()).cpuMs;
+      const clientBefore = process.cpuUsage();
+      const perf = perfBase ? startPerf(system.processes().map((p) => p.pid), `${perfBase}-${kind}`) : null;
+      if (perf) await sleep(300); // perf attaches to every thread first
+      const sends = await round(system, kind, { events, intervalMs });
+      const ok = sends.filter((s) => !s.error);
+      const live = conn.helloCount;
+      const progress = await load.waitReceived(live * ok.length, drainMs);
+      const afterRound = memory(system.processes());
+      const client = process.cpuUsage(clientBefore);
+      const profile = perf ? await perf.stop() : null;
+      if (profile) log(`  profile: ${profile.report}`);
+      openMem ??= afterRound;
+      const collected = await load.collect();
+      const fresh = restarted();
+      if (fresh) {
+        // `wrangler dev` reloads the Worker when a watched file changes
+        // (its [build] watch_dir): streams are cut and the row is void.
+        throw Object.assign(new Error(`new processes during the measurement (${fresh}): the Worker was restarted`), { restarted: true });
+      }
+      const latencies = [];
+      const perEvent = [];
+      for (const s of ok) {
+        const mine = [];
+        for (const slots of collected.receipts.get(s.eventId) ?? []) {
+          for (let i = 0; i < slots.length; i++) if (slots[i] !== 0) mine.push(slots[i] - s.sentAt);
+        }
+        const e = summary(mine);
+        perEvent.push({ eventId: s.eventId, ackMs: s.ms, delivered: mine.length, p50: e?.p50, p99: e?.p99, max: e?.max });
+        for (const x of mine) latencies.push(x);
+      }
+      const expected = live * events;
+      const delivery = summary(latencies);
+      const perStream = (m) => (live > 0 ? (m.totalKiB - before.totalKiB) / live : null);
+      const result = {
+        system: system.kind,
+        label: system.label,
+        trigger: kind,
+        streams,
+        connected: live,
+        connectFailed: conn.failed,
+        connectErrors: conn.errors,
+        connectMs: conn.ms,
+        subscribers,
+        events,
+        intervalMs,
+        eventsAcked: ok.length,
+        triggerErrors: sends.filter((s) => s.error).map((s) => s.error).slice(0, 5),
+        delivered: latencies.length,
+        deliveredFraction: expected > 0 ? latencies.length / expected : null,
+        lostAfterHello: progress.lostAfterHello,
+        duplicates: collected.duplicates,
+        deliveryMs: rounded(delivery),
+        ackMs: rounded(summary(ok.map((s) => s.ms))),
+        perEvent: perEvent.map((e) => rounded(e)),
+        // CPU time spent from the first event until the last receipt (or
+        // the drain timeout): by the system's processes, and by the load
+        // client (this process, all its threads; it also sent the events).
+        cpuMs: { system: afterRound.cpuMs - cpuBefore, client: (client.user + client.system) / 1000 },
+        profile,
+        memory: {
+          beforeKiB: before.totalKiB,
+          connectedKiB: connectedMem.totalKiB,
+          openKiB: openMem.totalKiB,
+          perStreamKiB: perStream(openMem),
+          perStreamConnectedKiB: perStream(connectedMem),
+          processes: openMem.processes.map((p) => ({
+            ...p, beforeKiB: before.processes.find((b) => b.pid === p.pid)?.rssKiB ?? null,
+          })),
+        },
+      };
+      log(`  ${kind}: p50 ${delivery?.p50.toFixed(1) ?? '-'} ms, p99 ${delivery?.p99.toFixed(1) ?? '-'} ms, max ${delivery?.max.toFixed(1) ?? '-'} ms, delivered ${(100 * (result.deliveredFraction ?? 0)).toFixed(2)} %, ack p50 ${result.ackMs?.p50 ?? '-'} ms, ${result.memory.perStreamKiB?.toFixed(1) ?? '-'} KiB/stream`);
+      results.push(result);
+    }
+  } finally {
+    await load.close().catch(() => {});
+    await load.terminate();
+  }
+  return results;
+}

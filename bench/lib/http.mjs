@@ -1,0 +1,44 @@
+// The requests that trigger events, over one keep-alive agent so that a
+// connection set-up is never part of an acknowledgement's time. The send time
+// is taken just before the request is written (`end()` writes head and body).
+import http from 'node:http';
+import { nowMs } from './clock.mjs';
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+
+/**
+ * One request to base (http://127.0.0.1:P). Resolves with {status, headers,
+ * text, json, sentAt, ackAt, ms}: sentAt just before the request is written,
+ * ackAt when the whole response is in. Rejects on a network error or after
+ * timeoutMs.
+ */
+export function send(base, method, path, { token, body, timeoutMs = 30_000 } = {}) {
+  const url = new URL(path, base);
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers = {};
+  if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length; }
+  if (token) headers.authorization = `Bearer ${token}`;
+  return new Promise((resolve, reject) => {
+    const req = http.request({ agent, host: url.hostname, port: url.port, method, path: url.pathname + url.search, headers, timeout: timeoutMs }, (res) => {
+      const parts = [];
+      res.on('data', (d) => parts.push(d));
+      res.on('end', () => {
+        const ackAt = nowMs();
+        const text = Buffer.concat(parts).toString('utf8');
+        let json;
+        try { json = JSON.parse(text); } catch { json = undefined; }
+        resolve({ status: res.statusCode, headers: res.headers, text, json, sentAt, ackAt, ms: ackAt - sentAt });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    const sentAt = nowMs();
+    req.end(payload);
+  });
+}
+
+/** Closes the agent's idle connections (at the end of a run). */
+export function closeAgent() {
+  agent.destroy();
+}

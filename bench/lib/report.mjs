@@ -1,0 +1,50 @@
+// The printed table (markdown) of a run's results.
+
+const f = (x, digits = 0) => (x === null || x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
+const EVENT = { invalidate: 'invalidate', patch: 'PATCH /api/posts/1' };
+
+/** A markdown table; the first `left` columns are text, the rest numbers (right-aligned). */
+function table(head, rows, left) {
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i < left ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const r of rows) lines.push(`| ${r.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+const SYSTEM_ORDER = { runtime: 0, dev: 1, peer: 2 };
+
+export function fanoutTable(results) {
+  const rows = [...results]
+    .sort((a, b) => a.streams - b.streams || (a.trigger === 'patch') - (b.trigger === 'patch') || SYSTEM_ORDER[a.system] - SYSTEM_ORDER[b.system])
+    .map((r) => {
+      if (r.error) return [r.label, f(r.streams), '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', ''];
+      return [
+        r.label,
+        f(r.streams),
+        r.system === 'peer' ? 'broadcast' : EVENT[r.trigger],
+        r.connected === r.streams ? f(r.connected) : `${r.connected} of ${r.streams}`,
+        f(r.connectMs / 1000, 1),
+        f(r.deliveryMs?.p50, 1),
+        f(r.deliveryMs?.p99, 1),
+        f(r.deliveryMs?.max, 1),
+        r.deliveredFraction === null ? '-' : `${(100 * r.deliveredFraction).toFixed(r.deliveredFraction === 1 ? 0 : 2)} %`,
+        `${f(r.ackMs?.p50, 1)} / ${f(r.ackMs?.p99, 1)}`,
+        f(r.memory?.perStreamKiB, 1),
+      ];
+    });
+  return table(['system', 'streams', 'event', 'connected', 'connect s', 'p50 ms', 'p99 ms', 'max ms', 'delivered', 'ack p50 / p99 ms', 'RSS KiB / stream'], rows, 3);
+}
+
+export function mirrorTable(results) {
+  const rows = results.map((r) => (r.error
+    ? [`A -> B (${r.system})`, `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '']
+    : [`A -> B (${r.system})`, `${r.received} of ${r.writes}`, f(r.ackToB?.p50, 1), f(r.ackToB?.p99, 1), f(r.ackToB?.max, 1), f(r.sendToB?.p50, 1), f(r.sendToB?.p99, 1)]));
+  return table(['mirror', 'writes', 'ack on A -> B p50 ms', 'p99 ms', 'max ms', 'send -> B p50 ms', 'p99 ms'], rows, 2);
+}
+
+export function readsTable(results) {
+  const label = { hit: 'hit: GET /api/posts', miss: 'uncached: GET /api/posts/<new id>' };
+  const rows = results.map((r) => (r.error
+    ? [r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '']
+    : [r.system, label[r.read], f(r.rps), f(r.latencyMs.p50, 2), f(r.latencyMs.p99, 2), f(r.latencyMs.max, 2), f(r.errors)]));
+  return table(['system', 'read', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'], rows, 2);
+}

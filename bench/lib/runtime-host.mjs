@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// polycache under the runtime alone, as production runs it: the built Worker
+// (build/index.js + build/index_bg.wasm) in workerd through Miniflare, with
+// no inspector and without wrangler's dev proxy, so that a request goes from
+// the socket straight into workerd. Run by bench/lib/systems.mjs as a child
+// process of its own, so that the bench's load and timing code never shares
+// an event loop with it; the runtime's memory is then workerd's alone (this
+// Node process only starts it and answers nothing per request).
+//
+// Why Miniflare and not wrangler's unstable_startWorker: startWorker always
+// puts wrangler's ProxyWorker (a second workerd) in front of the Worker, which
+// is the very dev-only hop DESIGN.md says distorts the timings. The bindings,
+// vars and compatibility date and flags (enable_request_signal) come from
+// wrangler.toml through wrangler's own unstable_getMiniflareWorkerOptions, so
+// this runs what `wrangler dev` runs, minus the dev tooling.
+//
+//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--migrate]
+// prints one JSON line {"ready": url, "pid": pid} once the Worker answers,
+// then runs until SIGTERM or SIGINT.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Log, LogLevel, Miniflare } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler';
+import { ROOT } from '../../tests/common/harness.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    state: { type: 'string' },
+    vars: { type: 'string', default: '{}' },
+    migrate: { type: 'boolean', default: false },
+  },
+});
+if (!args.port || !args.state) throw new Error('usage: runtime-host.mjs --port P --state DIR [--vars JSON]');
+
+const BUILD = join(ROOT, 'build');
+const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
+delete workerOptions.modulesRules; // the modules are listed below
+
+// The same on-disk layout as `wrangler dev --persist-to DIR`: SQLite files for
+// D1 and the Hub, so that writes cost what they cost under the dev command.
+const persist = (what) => join(args.state, 'v3', what);
+const mf = new Miniflare({
+  host: '127.0.0.1',
+  port: Number(args.port),
+  log: new Log(LogLevel.WARN),
+  // Offline: no download of Request.cf data (wrangler dev warns and falls back).
+  cf: false,
+  d1Persist: persist('d1'),
+  kvPersist: persist('kv'),
+  durableObjectsPersist: persist('do'),
+  cachePersist: persist('cache'),
+  workers: [{
+    ...workerOptions,
+    name: 'polycache',
+    modulesRoot: BUILD,
+    modules: [
+      { type: 'ESModule', path: join(BUILD, 'index.js') },
+      { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
+    ],
+    bindings: { ...workerOptions.bindings, ...JSON.parse(args.vars) },
+  }],
+});
+
+let stopping = false;
+async function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  try { await mf.dispose(); } catch { /* already gone */ }
+  process.exit(code);
+}
+process.on('SIGTERM', () => stop(0));
+process.on('SIGINT', () => stop(0));
+
+try {
+  const url = await mf.ready;
+  // D1 migrations (--migrate, on a new state directory), applied through the
+  // binding in the order wrangler applies them (file name), split into
+  // statements by wrangler's own splitter.
+  if (args.migrate) {
+    const db = await mf.getD1Database('DB');
+    const dir = join(ROOT, 'migrations');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+      const statements = unstable_splitSqlQuery(readFileSync(join(dir, file), 'utf8'));
+      await db.batch(statements.map((s) => db.prepare(s)));
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ ready: url.href.replace(/\/$/, ''), pid: process.pid })}\n`);
+} catch (e) {
+  process.stderr.write(`runtime-host: ${e?.stack ?? e}\n`);
+  await stop(1);
+}

@@ -1,0 +1,243 @@
+// One worker thread of the load client: holds `count` SSE streams on raw
+// `net` sockets and timestamps every app-update as it arrives.
+//
+// Cheap on purpose, because it shares two cores with the server it measures:
+// one hand-written HTTP/1.1 GET per socket, a de-chunker and a line scanner
+// that keep only the `event` and `id` fields (the data is looked at only when
+// an event has no `id:`), no EventSource, no fetch, no per-event objects
+// beyond a few short strings. A receipt is recorded in a Float64Array per
+// event id (one slot per stream), timestamped with the process-wide monotonic
+// clock (process.hrtime) so that the main thread's send times compare.
+//
+// Messages from the main thread: {cmd: 'connect'} | {cmd: 'progress'} |
+// {cmd: 'collect'} | {cmd: 'close'}; each is answered with one message.
+import { connect as netConnect } from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { nowMs } from './clock.mjs';
+
+const { host, port, path, count, inflight, connectTimeoutMs, connectBudgetMs } = workerData;
+const REQUEST = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`, 'latin1');
+
+/** receipts: event id -> Float64Array(count), 0 where not (yet) received. */
+let receipts = new Map();
+let received = 0; // app-updates received, first copy of each (stream, id) only
+let duplicates = 0;
+let helloCount = 0;
+let failed = 0; // streams that never saw their hello
+let lostAfterHello = 0; // streams that ended after their hello
+const errors = new Map(); // message -> count, for the report
+const streams = [];
+
+function noteError(msg) {
+  errors.set(msg, (errors.get(msg) ?? 0) + 1);
+}
+
+function receipt(index, idText, at) {
+  const id = Number(idText);
+  if (!Number.isInteger(id)) return;
+  let slots = receipts.get(id);
+  if (!slots) {
+    slots = new Float64Array(count);
+    receipts.set(id, slots);
+  }
+  if (slots[index] !== 0) { duplicates++; return; }
+  slots[index] = at;
+  received++;
+}
+
+/** One stream: the socket and its parser state. */
+class Stream {
+  constructor(index, onHello, onFail) {
+    this.index = index;
+    this.onHello = onHello;
+    this.onFail = onFail;
+    this.head = ''; // response head until the blank line
+    this.inBody = false;
+    this.chunked = false;
+    this.remain = 0; // bytes left in the current chunk
+    this.sizeLine = '';
+    this.line = ''; // partial SSE line
+    this.event = '';
+    this.id = '';
+    this.data = '';
+    this.hello = false;
+    this.done = false;
+    this.socket = netConnect({ host, port, noDelay: true });
+    this.socket.setNoDelay(true);
+    this.timer = setTimeout(() => this.fail('no hello in time'), connectTimeoutMs);
+    this.socket.on('connect', () => this.socket.write(REQUEST));
+    this.socket.on('data', (buf) => this.onData(buf));
+    this.socket.on('error', (e) => this.fail(e.code ?? e.message));
+    this.socket.on('close', () => this.fail('closed'));
+  }
+
+  fail(why) {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.socket.destroy();
+    if (this.hello) {
+      if (!closing) { lostAfterHello++; noteError(`after hello: ${why}`); }
+    } else {
+      failed++;
+      noteError(why);
+      this.onFail();
+    }
+  }
+
+  onData(buf) {
+    const at = nowMs();
+    let s = buf.toString('latin1');
+    if (!this.inBody) {
+      this.head += s;
+      const end = this.head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (this.head.length > 16384) this.fail('response head too long');
+        return;
+      }
+      const head = this.head.slice(0, end);
+      s = this.head.slice(end + 4);
+      this.head = '';
+      this.inBody = true;
+      const status = head.slice(9, 12);
+      if (status !== '200') { this.fail(`HTTP ${status}`); return; }
+      this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(head);
+    }
+    if (this.chunked) this.dechunk(s, at);
+    else this.scan(s, at);
+  }
+
+  dechunk(s, at) {
+    let i = 0;
+    while (i < s.length) {
+      if (this.remain > 0) {
+        const take = Math.min(this.remain, s.length - i);
+        this.scan(take === s.length && i === 0 ? s : s.slice(i, i + take), at);
+        i += take;
+        this.remain -= take;
+        continue;
+      }
+      // A size line (the CRLF that ends a chunk's data reads as an empty one).
+      const nl = s.indexOf('\n', i);
+      if (nl < 0) { this.sizeLine += s.slice(i); return; }
+      const line = (this.sizeLine + s.slice(i, nl)).trim();
+      this.sizeLine = '';
+      i = nl + 1;
+      if (line === '') continue;
+      const size = parseInt(line, 16);
+      if (size === 0) { this.fail('stream ended'); return; }
+      if (!(size > 0)) { this.fail('bad chunk size'); return; }
+      this.remain = size;
+    }
+  }
+
+  scan(s, at) {
+    let text = this.line + s;
+    let start = 0;
+    for (;;) {
+      const nl = text.indexOf('\n', start);
+      if (nl < 0) break;
+      let end = nl;
+      if (end > start && text.charCodeAt(end - 1) === 13) end--;
+      this.field(text, start, end, at);
+      start = nl + 1;
+    }
+    this.line = start === 0 ? text : text.slice(start);
+  }
+
+  field(text, start, end, at) {
+    if (end === start) { this.dispatch(at); return; }
+    const c = text.charCodeAt(start);
+    if (c === 58) return; // ':' a comment (heartbeat)
+    const colon = text.indexOf(':', start);
+    if (colon < 0 || colon > end) return;
+    let v = colon + 1;
+    if (text.charCodeAt(v) === 32) v++;
+    const name = text.slice(start, colon);
+    if (name === 'event') this.event = text.slice(v, end);
+    else if (name === 'id') this.id = text.slice(v, end);
+    else if (name === 'data' && this.data === '') this.data = text.slice(v, Math.min(end, v + 64));
+  }
+
+  dispatch(at) {
+    const { event, id, data } = this;
+    this.event = '';
+    this.id = '';
+    this.data = '';
+    if (event === 'app-update') {
+      receipt(this.index, id !== '' ? id : (/"id":(\d+)/.exec(data)?.[1] ?? ''), at);
+    } else if (event === 'hello' && !this.hello) {
+      this.hello = true;
+      clearTimeout(this.timer);
+      helloCount++;
+      this.onHello();
+    }
+  }
+}
+
+let closing = false;
+
+function connectAll() {
+  return new Promise((resolve) => {
+    const started = nowMs();
+    let next = 0;
+    let settled = 0;
+    const finished = () => {
+      settled++;
+      if (next < count) open();
+      if (settled === count) resolve({ ms: nowMs() - started });
+    };
+    const open = () => {
+      if (nowMs() - started > connectBudgetMs) {
+        // Out of time: the streams not yet opened count as failed, at once.
+        const left = count - next;
+        next = count;
+        failed += left;
+        errors.set('connect budget exhausted', (errors.get('connect budget exhausted') ?? 0) + left);
+        settled += left - 1;
+        finished();
+        return;
+      }
+      const i = next++;
+      streams[i] = new Stream(i, finished, finished);
+    };
+    if (count === 0) { resolve({ ms: 0 }); return; }
+    for (let k = 0; k < Math.min(inflight, count); k++) open();
+  });
+}
+
+function progress() {
+  return { helloCount, failed, lostAfterHello, received, duplicates, errors: Object.fromEntries(errors) };
+}
+
+parentPort.on('message', async (msg) => {
+  switch (msg.cmd) {
+    case 'connect': {
+      const { ms } = await connectAll();
+      parentPort.postMessage({ ...progress(), ms });
+      break;
+    }
+    case 'progress':
+      parentPort.postMessage(progress());
+      break;
+    case 'collect': {
+      const ids = [...receipts.keys()];
+      const arrays = ids.map((id) => receipts.get(id));
+      receipts = new Map();
+      const p = progress();
+      received = 0;
+      duplicates = 0;
+      parentPort.postMessage({ ...p, ids, arrays }, arrays.map((a) => a.buffer));
+      break;
+    }
+    case 'close': {
+      closing = true;
+      for (const s of streams) if (s) { s.done = true; clearTimeout(s.timer); s.socket.destroy(); }
+      streams.length = 0;
+      parentPort.postMessage(progress());
+      break;
+    }
+    default:
+      parentPort.postMessage({ error: `unknown command ${msg.cmd}` });
+  }
+});

@@ -1,0 +1,260 @@
+// The three systems under test, each started fresh for every measurement
+// and stopped by the pid of the process the bench started:
+//   runtime  polycache in workerd through Miniflare (bench/lib/runtime-host.mjs):
+//            no inspector, no dev proxy; memory = workerd's
+//   dev      polycache under the `wrangler dev` command, started by the test
+//            harness (tests/common/harness.mjs); memory = the whole tree of
+//            wrangler's Node processes and its workerd processes
+//   peer     a better-sse hub in Node (bench/peers/better-sse.mjs); memory = that process
+// Each offers: start/stop/restart, url, streamPath, processes() (what its
+// memory is measured over), subscribers(), and trigger(kind, i), which sends
+// the request that makes one event and resolves with {eventId, sentAt, ackAt, ms}.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, TEST_SECRETS, WorkerInstance, freePort } from '../../tests/common/harness.mjs';
+import { ADMIN, EDITOR } from '../../tests/common/accounts.mjs';
+import { login } from '../../tests/common/api.mjs';
+import { send } from './http.mjs';
+import { tree } from './procs.mjs';
+import { sleep } from './clock.mjs';
+
+/** Every system started and not yet stopped, for the cleanup on exit. */
+const live = new Set();
+
+/** Stops every system still running (on the way out, also on failure or Ctrl-C). */
+export async function stopAll() {
+  await Promise.allSettled([...live].map((s) => s.dispose()));
+}
+
+/** Signals every process of the tree under pid (pid first), by pid. */
+function signalTree(pid, signal) {
+  const procs = tree(pid);
+  for (const p of procs) {
+    try { process.kill(p.pid, signal); } catch { /* gone */ }
+  }
+  return procs;
+}
+
+/**
+ * A Node child that prints one JSON line {"ready": url} once it serves
+ * (runtime-host.mjs, the peer). Started in a process group of its own, so
+ * that a Ctrl-C reaches the bench first, which then stops it in order.
+ */
+class NodeChild {
+  constructor(name, script, args) {
+    this.name = name;
+    this.script = script;
+    this.args = args;
+    this.child = null;
+    this.output = '';
+    this.url = null;
+  }
+
+  async start(timeoutMs = 60_000) {
+    const child = spawn(process.execPath, [this.script, ...this.args], {
+      cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig)));
+    const keep = (d) => { this.output = (this.output + d).slice(-20_000); };
+    child.stderr.on('data', keep);
+    let lineBuf = '';
+    const ready = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: not ready within ${timeoutMs} ms:\n${this.output}`)), timeoutMs);
+      child.stdout.on('data', (d) => {
+        keep(d);
+        if (this.url) return;
+        lineBuf += d;
+        const nl = lineBuf.indexOf('\n');
+        if (nl < 0) return;
+        try {
+          this.url = JSON.parse(lineBuf.slice(0, nl)).ready;
+          clearTimeout(timer);
+          resolve();
+        } catch { /* a line before the ready one */ lineBuf = lineBuf.slice(nl + 1); }
+      });
+      this.exited.then((code) => { clearTimeout(timer); reject(new Error(`${this.name} exited ${code}:\n${this.output}`)); });
+    });
+    await ready;
+  }
+
+  get pid() { return this.child?.pid; }
+
+  async stop() {
+    const child = this.child;
+    if (!child) return;
+    this.child = null;
+    this.url = null;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    // Remember the tree now: once the parent is gone its children are re-parented.
+    const procs = signalTree(child.pid, 'SIGTERM');
+    await Promise.race([this.exited, sleep(5000)]);
+    // Whatever of the tree outlived the parent (or a parent that did not
+    // stop in time) is killed, each by its pid, if that pid is still the
+    // same process.
+    for (const p of procs) {
+      if (tree(p.pid)[0]?.comm === p.comm) {
+        try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+      }
+    }
+    await this.exited;
+  }
+}
+
+class Polycache {
+  constructor(kind, vars) {
+    this.kind = kind;
+    this.vars = vars;
+    this.streamPath = '/api/stream';
+    this.tokens = {};
+    this.stateDir = mkdtempSync(join(tmpdir(), `polycache-bench-${kind}-`));
+    this.migrated = false;
+  }
+
+  /** Logs in (once per account; tokens survive restarts: same JWT_SECRET). */
+  async token(account) {
+    this.tokens[account.email] ??= await login({ url: this.url }, account);
+    return this.tokens[account.email];
+  }
+
+  async subscribers() {
+    const res = await send(this.url, 'GET', '/api/status', { timeoutMs: 10_000 });
+    return res.json?.subscribers ?? null;
+  }
+
+  /** kind 'invalidate': POST /api/cache/invalidate {type: posts}; 'patch': PATCH /api/posts/1. */
+  async trigger(kind, i) {
+    if (kind === 'invalidate') {
+      const token = await this.token(ADMIN);
+      const res = await send(this.url, 'POST', '/api/cache/invalidate', { token, body: { type: 'posts' } });
+      if (res.status !== 200) throw new Error(`invalidate: ${res.status} ${res.text.slice(0, 200)}`);
+      return { eventId: res.json.eventId, sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
+    }
+    if (kind === 'patch') {
+      const token = await this.token(EDITOR);
+      const res = await send(this.url, 'PATCH', '/api/posts/1', { token, body: { title: `bench ${i} ${Date.now()}` } });
+      if (res.status !== 200) throw new Error(`PATCH: ${res.status} ${res.text.slice(0, 200)}`);
+      return { eventId: Number(res.headers['x-invalidation-event']), sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
+    }
+    throw new Error(`${this.kind} has no trigger ${kind}`);
+  }
+
+  async restart() { await this.stop(); await this.start(); }
+
+  async dispose() {
+    await this.stop();
+    rmSync(this.stateDir, { recursive: true, force: true });
+    live.delete(this);
+  }
+}
+
+/** polycache in workerd through Miniflare: the runtime alone. */
+export class RuntimeSystem extends Polycache {
+  constructor(vars = {}) {
+    super('runtime', { ...TEST_SECRETS, INSTANCE_ID: 'bench-runtime', ...vars });
+    this.label = 'polycache, runtime alone';
+    this.host = null;
+  }
+
+  async start({ port } = {}) {
+    live.add(this);
+    port ??= await freePort();
+    const args = ['--port', String(port), '--state', this.stateDir, '--vars', JSON.stringify(this.vars)];
+    if (!this.migrated) args.push('--migrate');
+    this.host = new NodeChild('runtime-host', join(ROOT, 'bench/lib/runtime-host.mjs'), args);
+    await this.host.start();
+    this.migrated = true;
+    this.url = this.host.url;
+  }
+
+  async stop() { await this.host?.stop(); this.host = null; }
+
+  /** workerd: the host's children (the Node host itself serves no request). */
+  processes() { return this.host ? tree(this.host.pid).filter((p) => p.pid !== this.host.pid) : []; }
+
+  get output() { return this.host?.output ?? ''; }
+}
+
+/** polycache under the `wrangler dev` command, as a developer runs it. */
+export class DevSystem extends Polycache {
+  constructor(vars = {}) {
+    super('dev', { INSTANCE_ID: 'bench-dev', ...vars });
+    this.label = 'polycache, wrangler dev';
+    this.instance = null;
+  }
+
+  async start({ port } = {}) {
+    live.add(this);
+    this.instance = new WorkerInstance({ name: 'dev', vars: this.vars, stateDir: this.stateDir, migrate: !this.migrated, port });
+    this.reloadCount = 0;
+    await this.instance.start();
+    // wrangler dev rebuilds and reloads the Worker when a file under its
+    // [build] watch_dir changes (someone editing the tree): count the reloads,
+    // so that a measurement they cut can be told apart and repeated.
+    this.instance.child.stdout.on('data', (d) => {
+      this.reloadCount += (String(d).match(/Reloading local server/g) ?? []).length;
+    });
+    this.migrated = true;
+    this.url = this.instance.url;
+  }
+
+  async stop() { await this.instance?.stop(); this.instance = null; }
+
+  /** How often wrangler dev reloaded the Worker since it started. */
+  reloads() { return this.reloadCount; }
+
+  /** wrangler's Node processes and every workerd under them. */
+  processes() { return this.instance?.child ? tree(this.instance.child.pid) : []; }
+
+  get output() { return this.instance?.output ?? ''; }
+}
+
+/** The peer: better-sse in Node. */
+export class PeerSystem {
+  constructor() {
+    this.kind = 'peer';
+    this.label = 'better-sse (peer)';
+    this.streamPath = '/stream';
+    this.node = null;
+  }
+
+  async start() {
+    live.add(this);
+    this.node = new NodeChild('better-sse', join(ROOT, 'bench/peers/better-sse.mjs'), ['--port', String(await freePort())]);
+    await this.node.start();
+    this.url = this.node.url;
+  }
+
+  async stop() { await this.node?.stop(); this.node = null; }
+
+  async restart() { await this.stop(); await this.start(); }
+
+  async dispose() { await this.stop(); live.delete(this); }
+
+  processes() { return this.node ? tree(this.node.pid) : []; }
+
+  async subscribers() {
+    const res = await send(this.url, 'GET', '/api/status', { timeoutMs: 10_000 });
+    return res.json?.subscribers ?? null;
+  }
+
+  async trigger(kind) {
+    if (kind !== 'invalidate') throw new Error(`the peer has no trigger ${kind}`);
+    const res = await send(this.url, 'POST', '/broadcast', { body: {} });
+    if (res.status !== 200) throw new Error(`broadcast: ${res.status} ${res.text.slice(0, 200)}`);
+    return { eventId: res.json.eventId, sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
+  }
+
+  get output() { return this.node?.output ?? ''; }
+}
+
+/** A system of this kind: runtime, dev or peer. */
+export function makeSystem(kind, vars) {
+  if (kind === 'runtime') return new RuntimeSystem(vars);
+  if (kind === 'dev') return new DevSystem(vars);
+  if (kind === 'peer') return new PeerSystem();
+  throw new Error(`unknown system ${kind}`);
+}
