@@ -103,7 +103,7 @@ export class WorkerInstance {
     this.output = '';
     // detached: its own process group, so stop() ends wrangler and workerd together.
     this.child = spawn(WRANGLER, args, { cwd: ROOT, env: this.env(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d) => { this.output = (this.output + d).slice(-20000); };
+    const keep = (d) => { this.output = (this.output + d).slice(-1_000_000); };
     this.child.stdout.on('data', keep);
     this.child.stderr.on('data', keep);
     const exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
@@ -169,6 +169,24 @@ export class WorkerInstance {
   /** Open file descriptors of the instance's workerd processes. */
   workerdFds() {
     return this.processes().filter((p) => p.comm.startsWith('workerd')).reduce((n, p) => n + p.fds, 0);
+  }
+
+  /**
+   * The last lines of wrangler's output without the per-request lines: what to
+   * show when a test fails (reloads, errors, panics).
+   */
+  notes(lines = 30) {
+    return this.output.split('\n')
+      .filter((l) => l.trim() && !/^\[wrangler:info\] [A-Z]+ \//.test(l))
+      .slice(-lines).join('\n');
+  }
+
+  /**
+   * Runs SQL on the instance's local D1 directly, as another writer of the
+   * same database would (no invalidation, no event); safe while it runs.
+   */
+  d1(sql) {
+    return run(['d1', 'execute', 'DB', '--local', '--persist-to', this.stateDir, '--command', sql], this.env());
   }
 
   /** fetch() relative to the instance. */

@@ -110,3 +110,18 @@ test('an invalidation claiming this instance as its origin is refused, with no e
   assert.ok(error.message.length > 0);
   assert.equal((await status(worker)).lastEventId, lastEventId, 'no event was made');
 });
+
+test('an id with newlines cannot inject lines into the stream: refused, or carried JSON-escaped', { timeout: 30_000 }, async () => {
+  const id = '1\n\nevent: reset\nid: 999999\ndata: {}';
+  const res = await post(worker, '/api/cache/invalidate', { type: 'posts', id }, { token: service });
+  if (res.status === 200) {
+    const ev = await s.waitForId(res.json.eventId);
+    assert.equal(ev.json.entityId, id, 'the id arrives intact inside the JSON data');
+  } else {
+    expectError(res, [400, 422], undefined, 'an id with newlines');
+  }
+  const sentinel = await invalidate(worker, service, { type: 'auth' });
+  await s.waitForId(sentinel.eventId);
+  assert.equal(s.ofType('reset').length, 0, 'no injected reset');
+  assert.ok(!s.events.some((e) => e.id === '999999'), 'no injected id');
+});

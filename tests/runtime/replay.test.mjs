@@ -118,3 +118,13 @@ test(`a client exactly ${LOG_SIZE} events behind is replayed all ${LOG_SIZE}; on
   assert.deepEqual(appIds(resumed), [...live, ...more]);
   assert.equal(resumed.ofType('reset').length, 0);
 });
+
+test('an id from the future (the server lost its state) gets reset too, then live events, not silence', { timeout: 30_000 }, async () => {
+  const { lastEventId } = await status(worker);
+  const s = await stream('', { 'last-event-id': String(lastEventId + 1000) });
+  const reset = await s.waitFor((e) => e.type === 'reset', 5000, 'reset');
+  assert.equal(reset.id, String(lastEventId), 'reset carries the current last id');
+  const live = await events(1);
+  await s.waitForId(live[0]);
+  assert.deepEqual(appIds(s), live, 'live events after the reset are delivered');
+});
