@@ -131,6 +131,8 @@ export async function measureFanout(system, {
         deliveryMs: rounded(delivery),
         ackMs: rounded(summary(ok.map((s) => s.ms))),
         perEvent: perEvent.map((e) => rounded(e)),
+        // What wrangler dev said about reloads and errors while the system ran.
+        systemSaid: system.notable ? [...system.notable] : undefined,
         // CPU time spent from the first event until the last receipt (or
         // the drain timeout): by the system's processes, and by the load
         // client (this process, all its threads; it also sent the events).

@@ -4,7 +4,9 @@
 import http from 'node:http';
 import { nowMs } from './clock.mjs';
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+// More sockets than events in a round (20): the events go out on their
+// schedule even when acknowledgements are slow, never queued in the agent.
+const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
 
 /**
  * One request to base (http://127.0.0.1:P). Resolves with {status, headers,

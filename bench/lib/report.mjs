@@ -16,7 +16,7 @@ export function fanoutTable(results) {
   const rows = [...results]
     .sort((a, b) => a.streams - b.streams || (a.trigger === 'patch') - (b.trigger === 'patch') || SYSTEM_ORDER[a.system] - SYSTEM_ORDER[b.system])
     .map((r) => {
-      if (r.error) return [r.label, f(r.streams), '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', ''];
+      if (r.error) return [r.label, f(r.streams), '-', `**${r.error.startsWith('skipped') ? 'not run' : 'failed'}**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', '', ''];
       return [
         r.label,
         f(r.streams),
@@ -29,9 +29,10 @@ export function fanoutTable(results) {
         r.deliveredFraction === null ? '-' : `${(100 * r.deliveredFraction).toFixed(r.deliveredFraction === 1 ? 0 : 2)} %`,
         `${f(r.ackMs?.p50, 1)} / ${f(r.ackMs?.p99, 1)}`,
         f(r.memory?.perStreamKiB, 1),
+        f(r.cpuMs ? r.cpuMs.system / 1000 : null, 1),
       ];
     });
-  return table(['system', 'streams', 'event', 'connected', 'connect s', 'p50 ms', 'p99 ms', 'max ms', 'delivered', 'ack p50 / p99 ms', 'RSS KiB / stream'], rows, 3);
+  return table(['system', 'streams', 'event', 'connected', 'connect s', 'p50 ms', 'p99 ms', 'max ms', 'delivered', 'ack p50 / p99 ms', 'RSS KiB / stream', 'CPU s'], rows, 3);
 }
 
 export function mirrorTable(results) {

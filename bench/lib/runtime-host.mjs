@@ -21,7 +21,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Log, LogLevel, Miniflare } from 'miniflare';
-import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from 'wrangler';
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig, unstable_splitSqlQuery } from 'wrangler';
 import { ROOT } from '../../tests/common/harness.mjs';
 
 const { values: args } = parseArgs({
@@ -35,8 +35,13 @@ const { values: args } = parseArgs({
 if (!args.port || !args.state) throw new Error('usage: runtime-host.mjs --port P --state DIR [--vars JSON]');
 
 const BUILD = join(ROOT, 'build');
-const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, 'wrangler.toml'));
+const configPath = join(ROOT, 'wrangler.toml');
+const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
 delete workerOptions.modulesRules; // the modules are listed below
+// Its bindings include a developer's `.dev.vars`: take wrangler.toml's
+// [vars] alone, plus the bench's own (the test secrets), as the test harness
+// does with its own env file.
+const { vars: configVars } = unstable_readConfig({ config: configPath });
 
 // The same on-disk layout as `wrangler dev --persist-to DIR`: SQLite files for
 // D1 and the Hub, so that writes cost what they cost under the dev command.
@@ -59,7 +64,7 @@ const mf = new Miniflare({
       { type: 'ESModule', path: join(BUILD, 'index.js') },
       { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
     ],
-    bindings: { ...workerOptions.bindings, ...JSON.parse(args.vars) },
+    bindings: { ...configVars, ...JSON.parse(args.vars) },
   }],
 });
 

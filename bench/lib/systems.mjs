@@ -23,9 +23,23 @@ import { sleep } from './clock.mjs';
 /** Every system started and not yet stopped, for the cleanup on exit. */
 const live = new Set();
 
-/** Stops every system still running (on the way out, also on failure or Ctrl-C). */
+/**
+ * Stops every system still running (on the way out, also on failure or
+ * Ctrl-C), then whatever else this process started and is still running (a
+ * `wrangler d1 migrations apply` of the harness, wrk, perf): each by its pid.
+ */
 export async function stopAll() {
   await Promise.allSettled([...live].map((s) => s.dispose()));
+  const rest = tree(process.pid).filter((p) => p.pid !== process.pid);
+  for (const p of rest) {
+    try { process.kill(p.pid, 'SIGTERM'); } catch { /* gone */ }
+  }
+  if (rest.length) await sleep(1000);
+  for (const p of rest) {
+    if (tree(p.pid)[0]?.comm === p.comm) {
+      try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
 }
 
 /** Signals every process of the tree under pid (pid first), by pid. */
@@ -190,13 +204,22 @@ export class DevSystem extends Polycache {
     live.add(this);
     this.instance = new WorkerInstance({ name: 'dev', vars: this.vars, stateDir: this.stateDir, migrate: !this.migrated, port });
     this.reloadCount = 0;
+    this.notable = [];
     await this.instance.start();
     // wrangler dev rebuilds and reloads the Worker when a file under its
-    // [build] watch_dir changes (someone editing the tree): count the reloads,
-    // so that a measurement they cut can be told apart and repeated.
-    this.instance.child.stdout.on('data', (d) => {
-      this.reloadCount += (String(d).match(/Reloading local server/g) ?? []).length;
-    });
+    // [build] watch_dir changes (someone editing the tree): count the
+    // rebuilds and reloads, so that a measurement they cut can be told apart
+    // and repeated, and keep what wrangler said about them.
+    const watch = (d) => {
+      for (const line of String(d).split('\n')) {
+        if (/changed, restarting build|Reloading local server/.test(line)) this.reloadCount++;
+        if (/restart|reload|changed|updated|error/i.test(line) && this.notable.length < 200) {
+          this.notable.push(`${new Date().toISOString()} ${line.trim().slice(0, 300)}`);
+        }
+      }
+    };
+    this.instance.child.stdout.on('data', watch);
+    this.instance.child.stderr.on('data', watch);
     this.migrated = true;
     this.url = this.instance.url;
   }
