@@ -48,6 +48,7 @@ npm_install() { # dir
   fi
 }
 npm_install .
+npm_install clients/js
 
 # Debian packages the test tiers need, installed only when missing.
 apt_needed=()

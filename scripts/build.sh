@@ -6,6 +6,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+
+# --- the demo page --------------------------------------------------------
+# public/app.js, served with public/index.html as static assets at `/`
+# (wrangler.toml, [assets]): bundled from clients/js/demo by clients/js's
+# pinned esbuild, and rewritten only when its bytes change, since
+# `wrangler dev` reloads when the assets change. Prebuilt runs (every test
+# instance's start) keep the bundle they find.
+if [ "${POLYCACHE_PREBUILT:-}" != 1 ] || [ ! -f public/app.js ]; then
+  if [ ! -d clients/js/node_modules ]; then
+    echo "build: clients/js has no node_modules; run scripts/bootstrap.sh (make bootstrap)" >&2
+    exit 1
+  fi
+  node clients/js/scripts/build-demo.mjs
+fi
+
+# --- the Worker -------------------------------------------------------------
 # The test harness builds once and then starts many `wrangler dev` instances,
 # each of which would run this build again: it sets POLYCACHE_PREBUILT=1.
 if [ "${POLYCACHE_PREBUILT:-}" = 1 ] && [ -f build/worker/shim.mjs ]; then

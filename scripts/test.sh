@@ -4,6 +4,8 @@
 #   2. unit: native cargo tests of the pure crates
 #   3. build: the Worker bundle, and `wrangler deploy --dry-run` with a size check
 #   4. runtime: end-to-end tests against `wrangler dev` (real workerd, D1, KV, DOs)
+#   5. browser: the demo page in Debian's Chromium (playwright-core) against `wrangler dev`
+# The TypeScript client (clients/js) is type-checked and unit-tested with the unit tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -33,6 +35,9 @@ step "unit tests (native)"
 cargo test "${native[@]}" --quiet
 cargo test "${native_worker[@]}" --quiet
 
+step "clients/js: tsc --noEmit, unit tests"
+(cd clients/js && npm run --silent typecheck && npm test --silent)
+
 step "build the Worker"
 bash scripts/build.sh
 
@@ -41,5 +46,8 @@ bash scripts/check-bundle.sh
 
 step "runtime tests (wrangler dev)"
 POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 tests/runtime/
+
+step "browser tests (Chromium, wrangler dev)"
+POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 tests/browser/
 
 step "all tiers passed"

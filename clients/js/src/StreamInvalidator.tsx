@@ -1,0 +1,51 @@
+// The seed's StreamInvalidator: put it once inside a StreamProvider and a
+// QueryClientProvider, and every app-update event refreshes the React Query
+// queries it concerns (see invalidator.ts for what exactly, and how bursts
+// are merged).
+
+import { useQueryClient, type QueryClient } from '@tanstack/react-query';
+import { useEffect, useMemo, useRef } from 'react';
+import { withAliases, type AliasMap } from './aliases.js';
+import { createInvalidator, type FlushReport } from './invalidator.js';
+import { useStream } from './StreamContext.js';
+
+export interface StreamInvalidatorProps {
+  /** The client to refresh; the one of the nearest QueryClientProvider by default. */
+  readonly queryClient?: QueryClient;
+  /** Extra or overriding entries of the alias map (event type -> query keys). */
+  readonly aliases?: AliasMap;
+  /** Coalescing window in ms (default 30). */
+  readonly windowMs?: number;
+  /** Longest a change waits while a burst goes on, in ms (default 250). */
+  readonly maxWaitMs?: number;
+  /** Called after each merged burst was applied. */
+  readonly onFlush?: (report: FlushReport) => void;
+}
+
+export function StreamInvalidator({ queryClient, aliases, windowMs, maxWaitMs, onFlush }: StreamInvalidatorProps): null {
+  const client = useQueryClient(queryClient);
+  const { subscribe } = useStream();
+  // An inline `aliases={{...}}` is a new object on every render: compare by content.
+  const aliasKey = JSON.stringify(aliases ?? {});
+  const merged = useMemo(() => withAliases(aliases), [aliasKey]);
+  const flushed = useRef(onFlush);
+  flushed.current = onFlush;
+
+  useEffect(() => {
+    const invalidator = createInvalidator(client, {
+      aliases: merged,
+      ...(windowMs !== undefined && { windowMs }),
+      ...(maxWaitMs !== undefined && { maxWaitMs }),
+      onFlush: (report) => flushed.current?.(report),
+    });
+    const unsubscribe = subscribe({
+      event: (e) => invalidator.event(e),
+      reset: () => invalidator.reset(),
+    });
+    return () => {
+      unsubscribe();
+      invalidator.dispose();
+    };
+  }, [client, subscribe, merged, windowMs, maxWaitMs]);
+  return null;
+}

@@ -1,0 +1,81 @@
+// From the type names in events to React Query keys (the seed's
+// StreamInvalidator map). The Worker's own routes may name a type in the
+// singular (`post`) while mirrors and the closure use the plural (`posts`):
+// both map to the same keys, so an app writes its keys once.
+
+import type { QueryKey } from '@tanstack/react-query';
+
+/**
+ * Event type name -> the query keys to refresh when that type is stale. The
+ * first key of an entry is where the type's own entities live: the query of
+ * entity `7` of `posts` is `[...firstKey, '7']` (ids compare as strings, so
+ * `['posts', 7]` matches too). Every key is matched as a prefix, as React
+ * Query's `invalidateQueries({ queryKey })` does.
+ */
+export type AliasMap = Readonly<Record<string, readonly QueryKey[]>>;
+
+/** Singular aliases of the canonical plural types (DESIGN.md, "Entity types"). */
+export const SINGULAR_ALIASES: Readonly<Record<string, string>> = {
+  post: 'posts',
+  page: 'pages',
+  category: 'categories',
+  picture: 'pictures',
+  translation: 'translations',
+  type: 'types',
+};
+
+const canonicalKeys: AliasMap = {
+  // The seed: "resets the specific post ID in React Query, and forcefully
+  // refetches the overarching posts, pages, and feed caches" -- its pages
+  // render posts, so a post change refreshes page queries as well.
+  posts: [['posts'], ['pages'], ['feed']],
+  pages: [['pages'], ['feed']],
+  categories: [['categories']],
+  pictures: [['pictures']],
+  translations: [['translations']],
+  types: [['types']],
+  feed: [['feed']],
+  auth: [['auth']],
+};
+
+/** The seed's map: every canonical type and its singular alias. */
+export const DEFAULT_ALIASES: AliasMap = Object.freeze({
+  ...canonicalKeys,
+  ...Object.fromEntries(
+    Object.entries(SINGULAR_ALIASES).map(([singular, plural]) => [singular, canonicalKeys[plural] ?? [[plural]]]),
+  ),
+});
+
+/**
+ * The default map extended (or overridden, entry by entry) by an app's own.
+ * An entry given for a plural type also applies to its singular alias unless
+ * the app names that alias itself, so `{ posts: [...] }` is enough.
+ */
+export function withAliases(extra: AliasMap = {}): AliasMap {
+  const out: Record<string, readonly QueryKey[]> = { ...DEFAULT_ALIASES, ...extra };
+  for (const [singular, plural] of Object.entries(SINGULAR_ALIASES)) {
+    const forPlural = extra[plural];
+    if (forPlural && !(singular in extra)) out[singular] = forPlural;
+  }
+  return Object.freeze(out);
+}
+
+/** The query keys of one type name; a name the map does not know is its own key. */
+export function keysOf(aliases: AliasMap, type: string): readonly QueryKey[] {
+  return aliases[type] ?? aliases[SINGULAR_ALIASES[type] ?? ''] ?? [[SINGULAR_ALIASES[type] ?? type]];
+}
+
+/** Every distinct key the map knows: what a `reset` invalidates. */
+export function allKeys(aliases: AliasMap): QueryKey[] {
+  return uniqueKeys(Object.values(aliases).flat());
+}
+
+/** The keys without duplicates (compared as JSON), in first-seen order. */
+export function uniqueKeys(keys: Iterable<QueryKey>): QueryKey[] {
+  const seen = new Map<string, QueryKey>();
+  for (const key of keys) {
+    const hash = JSON.stringify(key);
+    if (!seen.has(hash)) seen.set(hash, key);
+  }
+  return [...seen.values()];
+}

@@ -1,0 +1,93 @@
+// The coalescing window: trailing (a burst that keeps coming stays one
+// batch), capped (a stream that never pauses still flushes), ordered, and
+// nothing lost on dispose.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createCoalescer, DEFAULT_WINDOW_MS } from '../src/coalescer.js';
+import { ManualClock } from './fakes.js';
+
+function setup(windowMs?: number, maxWaitMs?: number) {
+  const clock = new ManualClock();
+  const batches: number[][] = [];
+  const c = createCoalescer<number>({
+    clock,
+    flush: (b) => batches.push(b),
+    ...(windowMs !== undefined && { windowMs }),
+    ...(maxWaitMs !== undefined && { maxWaitMs }),
+  });
+  return { clock, batches, c };
+}
+
+test('50 items a few ms apart are one batch, flushed one window after the last', () => {
+  const { clock, batches, c } = setup(30, 250);
+  for (let i = 0; i < 50; i++) {
+    c.push(i);
+    clock.advance(0.4); // 50 items within 20 ms
+  }
+  assert.equal(batches.length, 0);
+  clock.advance(29);
+  assert.equal(batches.length, 0, 'not before the window closed');
+  clock.advance(1);
+  assert.equal(batches.length, 1);
+  assert.deepEqual(batches[0], Array.from({ length: 50 }, (_, i) => i));
+});
+
+test('the window is trailing: items 20 ms apart keep extending it', () => {
+  const { clock, batches, c } = setup(30, 1000);
+  for (let i = 0; i < 10; i++) {
+    c.push(i);
+    clock.advance(20);
+  }
+  assert.equal(batches.length, 0);
+  clock.advance(10);
+  assert.equal(batches.length, 1);
+  assert.equal(batches[0]?.length, 10);
+});
+
+test('a burst that never pauses is flushed every maxWaitMs', () => {
+  const { clock, batches, c } = setup(30, 100);
+  for (let i = 0; i < 30; i++) {
+    c.push(i);
+    clock.advance(10);
+  }
+  clock.advance(100);
+  // Flushes at 100, 200, 300 ms after each batch's first item, then the rest.
+  assert.deepEqual(batches.map((b) => b.length), [10, 10, 10]);
+  assert.deepEqual(batches.flat(), Array.from({ length: 30 }, (_, i) => i));
+});
+
+test('separate bursts are separate batches', () => {
+  const { clock, batches, c } = setup();
+  c.push(1);
+  c.push(2);
+  clock.advance(DEFAULT_WINDOW_MS);
+  c.push(3);
+  clock.advance(DEFAULT_WINDOW_MS);
+  assert.deepEqual(batches, [[1, 2], [3]]);
+  assert.equal(clock.pending, 0, 'no timer left behind');
+});
+
+test('flush() applies now; dispose() flushes what is pending and ignores the rest', () => {
+  const { clock, batches, c } = setup(30);
+  c.push(1);
+  c.flush();
+  assert.deepEqual(batches, [[1]]);
+  c.flush();
+  assert.deepEqual(batches, [[1]], 'no empty batch');
+  c.push(2);
+  assert.equal(c.pending, 1);
+  c.dispose();
+  assert.deepEqual(batches, [[1], [2]]);
+  c.push(3);
+  clock.advance(1000);
+  assert.deepEqual(batches, [[1], [2]]);
+});
+
+test('window 0 still merges what arrives at the same instant', () => {
+  const { clock, batches, c } = setup(0);
+  c.push(1);
+  c.push(2);
+  clock.advance(0);
+  assert.deepEqual(batches, [[1, 2]]);
+});
