@@ -13,7 +13,7 @@ export WRANGLER_SEND_METRICS=false
 start=$(date +%s)
 step() { printf '\n=== %s (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
 
-native=(-p polycache-core)
+native=(-p polycache-core -p polycache-cli)
 # The Worker crates compile natively too; their pure parts (schema validation) have unit tests.
 native_worker=(-p polycache -p polycache-hub --lib)
 wasm=(-p polycache -p polycache-hub)
@@ -44,6 +44,7 @@ bash scripts/build.sh
 step "wrangler deploy --dry-run"
 bash scripts/check-bundle.sh
 
+cargo build -p polycache-cli --quiet # target/debug/polycache, run by tests/runtime/cli.test.mjs
 step "runtime tests (wrangler dev)"
 POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 tests/runtime/
 
