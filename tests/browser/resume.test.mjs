@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { WorkerInstance } from '../common/harness.mjs';
 import { EDITOR } from '../common/accounts.mjs';
 import { login, patch, expectStatus, status } from '../common/api.mjs';
-import { launchChromium, openDemo, watchText, getsOf, waitLive, feedTitles } from '../common/browser.mjs';
+import { launchChromium, openDemo, watchText, getsOf, waitLive, feedTitles, assertNoErrors } from '../common/browser.mjs';
 
 const LOG_SIZE = 3;
 /** A page that was cut off reconnects within the backoff's cap (15 s) plus a start-up margin. */
@@ -82,6 +82,7 @@ test('a cut stream resumes by itself, and an edit made while the page was away s
   assert.equal(resumedFrom, before, 'from the last event id the page had seen');
   assert.equal(await page.locator('[data-testid=log-reset]').count(), 0, 'replayed, no reset needed');
   assert.equal(getsOf(page, '/api/posts/3', from).length, 1, 'the post view refetched once');
+  assertNoErrors(page, 'the page', { allowNetwork: true });
   await page.context().close();
 });
 
@@ -117,5 +118,6 @@ test('a page away for more writes than the event log holds gets reset and refetc
   for (const path of ['/api/feed', '/api/posts/3', '/api/categories']) {
     assert.equal(getsOf(page, path, from).length, 1, `${path} refetched once after the reset`);
   }
+  assertNoErrors(page, 'the page', { allowNetwork: true });
   await page.context().close();
 });

@@ -4,13 +4,13 @@
 // so a burst of events re-renders nothing by itself; only the connection
 // status is state.
 
-import { createContext, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { AppUpdate, Hello, ResetNotice } from './events.js';
-import { createStream, type EventSourceConstructor, type Stream, type StreamStatus } from './stream.js';
+import { createStream, type EventInfo, type EventSourceConstructor, type Stream, type StreamStatus } from './stream.js';
 
 /** What a subscriber may listen to; every member is optional. */
 export interface StreamListener {
-  readonly event?: (event: AppUpdate) => void;
+  readonly event?: (event: AppUpdate, info: EventInfo) => void;
   readonly reset?: (notice: ResetNotice) => void;
   readonly hello?: (hello: Hello) => void;
   readonly status?: (status: StreamStatus) => void;
@@ -18,7 +18,7 @@ export interface StreamListener {
 
 export interface StreamContextValue {
   readonly status: StreamStatus;
-  /** Adds a listener; returns the function that removes it. */
+  /** Adds a listener; returns the function that removes it. The same function on every render. */
   readonly subscribe: (listener: StreamListener) => () => void;
   /** The last event id seen so far (null before `hello`). */
   readonly lastEventId: () => number | null;
@@ -50,7 +50,7 @@ export function StreamProvider({ url = '/api/stream', types, EventSource, childr
       url,
       ...(typesKey && { types: typesKey.split(',') }),
       ...(EventSource && { EventSource }),
-      onEvent: (e) => each((l) => l.event?.(e)),
+      onEvent: (e, info) => each((l) => l.event?.(e, info)),
       onReset: (r) => each((l) => l.reset?.(r)),
       onHello: (h) => each((l) => l.hello?.(h)),
       onStatus: (st) => {
@@ -66,19 +66,17 @@ export function StreamProvider({ url = '/api/stream', types, EventSource, childr
     };
   }, [url, typesKey, EventSource]);
 
-  const value = useMemo<StreamContextValue>(
-    () => ({
-      status,
-      subscribe: (listener) => {
-        listeners.current.add(listener);
-        return () => {
-          listeners.current.delete(listener);
-        };
-      },
-      lastEventId: () => stream.current?.lastEventId ?? null,
-    }),
-    [status],
-  );
+  // Stable across renders: a status change must not make subscribers (the
+  // invalidator above all) unsubscribe and subscribe again, which would cut
+  // a burst that arrives right after a reconnect into two.
+  const subscribe = useCallback((listener: StreamListener) => {
+    listeners.current.add(listener);
+    return () => {
+      listeners.current.delete(listener);
+    };
+  }, []);
+  const lastEventId = useCallback(() => stream.current?.lastEventId ?? null, []);
+  const value = useMemo<StreamContextValue>(() => ({ status, subscribe, lastEventId }), [status, subscribe, lastEventId]);
   return <StreamContext.Provider value={value}>{children}</StreamContext.Provider>;
 }
 
@@ -100,7 +98,7 @@ export function useStreamListener(listener: StreamListener): void {
   useEffect(
     () =>
       subscribe({
-        event: (e) => latest.current.event?.(e),
+        event: (e, info) => latest.current.event?.(e, info),
         reset: (r) => latest.current.reset?.(r),
         hello: (h) => latest.current.hello?.(h),
         status: (s) => latest.current.status?.(s),

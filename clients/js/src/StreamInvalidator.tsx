@@ -39,7 +39,7 @@ export function StreamInvalidator({ queryClient, aliases, windowMs, maxWaitMs, o
       onFlush: (report) => flushed.current?.(report),
     });
     const unsubscribe = subscribe({
-      event: (e) => invalidator.event(e),
+      event: (e, info) => invalidator.event(e, info),
       reset: () => invalidator.reset(),
     });
     return () => {

@@ -1,10 +1,20 @@
 // Merges a burst of items into one batch. Bursts are what a stream delivers
 // after a mirror batch, a replay on reconnect or a cascade of writes: tens of
 // events within milliseconds, each of which would otherwise refetch the same
-// queries. The window is trailing (it restarts with every item, so a burst
-// that keeps arriving a few ms apart stays one batch) and capped (a stream
-// that never pauses still flushes every `maxWaitMs`, so updates are late by
-// at most that much).
+// queries. The window is
+//  - trailing: it restarts with every item, so a burst that keeps arriving a
+//    few ms apart stays one batch;
+//  - capped: a stream that never pauses still flushes `maxWaitMs` after the
+//    batch's first item, so updates are late by at most that much;
+//  - widened while a burst goes on: a batch that starts less than
+//    `maxWaitMs` after the last flush gets twice the previous window (up to
+//    `maxWaitMs`), so a trickle (a mirror batch delivered one event at a
+//    time, every 20-40 ms) becomes a few batches, not one per event; after
+//    `maxWaitMs` of quiet the window is `windowMs` again, so a lone change
+//    is applied after `windowMs`.
+// An item pushed with `hold` (a replayed event with more of the replay due)
+// keeps the batch open until `maxWaitMs` after its first item, whatever the
+// gaps: the next item without `hold` closes it after the usual window.
 
 import { systemClock, type Clock, type TimerId } from './clock.js';
 
@@ -19,7 +29,7 @@ export const DEFAULT_WINDOW_MS = 30;
 export const DEFAULT_MAX_WAIT_MS = 250;
 
 export interface CoalescerOptions<T> {
-  /** Quiet time after the last item before the batch is flushed. */
+  /** Quiet time after the last item before the batch is flushed (widened while a burst goes on). */
   readonly windowMs?: number;
   /** Longest time an item waits, however long the burst goes on. */
   readonly maxWaitMs?: number;
@@ -29,7 +39,8 @@ export interface CoalescerOptions<T> {
 }
 
 export interface Coalescer<T> {
-  push(item: T): void;
+  /** Adds an item; `hold`: more of this burst is known to be coming. */
+  push(item: T, options?: { readonly hold?: boolean }): void;
   /** Flushes what is pending now (nothing if nothing is). */
   flush(): void;
   /** Items waiting for the window to close. */
@@ -44,6 +55,8 @@ export function createCoalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {
   const maxWaitMs = Math.max(windowMs, options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS);
   let items: T[] = [];
   let firstAt = 0;
+  let window = windowMs;
+  let lastFlushAt = -Infinity;
   let timer: TimerId | undefined;
   let disposed = false;
 
@@ -53,17 +66,22 @@ export function createCoalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {
     if (items.length === 0) return;
     const batch = items;
     items = [];
+    lastFlushAt = clock.now();
     options.flush(batch);
   };
 
   return {
-    push(item) {
+    push(item, { hold = false } = {}) {
       if (disposed) return;
       const now = clock.now();
-      if (items.length === 0) firstAt = now;
+      if (items.length === 0) {
+        firstAt = now;
+        window = now - lastFlushAt < maxWaitMs ? Math.min(maxWaitMs, window * 2) : windowMs;
+      }
       items.push(item);
       if (timer !== undefined) clock.clearTimeout(timer);
-      const due = Math.min(now + windowMs, firstAt + maxWaitMs);
+      const cap = firstAt + maxWaitMs;
+      const due = hold ? cap : Math.min(now + window, cap);
       timer = clock.setTimeout(flush, Math.max(0, due - now));
     },
     flush,

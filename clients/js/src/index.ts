@@ -16,6 +16,7 @@ export {
   DEFAULT_RECONNECT_MS,
   type Stream,
   type StreamOptions,
+  type EventInfo,
   type StreamStatus,
   type EventSourceLike,
   type EventSourceConstructor,

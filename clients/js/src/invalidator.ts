@@ -5,7 +5,8 @@
 //
 // Two rules keep a burst from becoming a refetch storm:
 //  - Events are coalesced (coalescer.ts): a burst is planned as one batch, so
-//    each matching query is reset or invalidated once per burst.
+//    each matching query is reset or invalidated once per burst; a replay
+//    after a reconnect is one burst however the network splits it.
 //  - A query that is fetching when its invalidation comes is not refetched
 //    at once (that would cancel the fetch under way, or with
 //    `cancelRefetch: false` be deduplicated into it and lost, although that
@@ -88,8 +89,8 @@ export interface InvalidatorOptions {
 }
 
 export interface Invalidator {
-  /** An `app-update` arrived. */
-  event(event: AppUpdate): void;
+  /** An `app-update` arrived; `replaying`: more of a replay is due (see stream.ts), keep the batch open. */
+  event(event: AppUpdate, info?: { readonly replaying?: boolean }): void;
   /** A `reset` arrived: everything the map knows is stale. */
   reset(): void;
   /** Applies what is pending now. */
@@ -160,8 +161,8 @@ export function createInvalidator(client: QueryClient, options: InvalidatorOptio
   });
 
   return {
-    event(event) {
-      if (!disposed) coalescer.push({ kind: 'event', event });
+    event(event, info) {
+      if (!disposed) coalescer.push({ kind: 'event', event }, { hold: info?.replaying === true });
     },
     reset() {
       if (!disposed) coalescer.push({ kind: 'reset' });

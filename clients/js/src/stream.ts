@@ -12,11 +12,26 @@
 //
 // Status: connecting (before the first open) -> open <-> reconnecting;
 // closed after close(), for good.
+//
+// A resumed stream starts with a replay. `hello` says how far it goes (the
+// last id when the stream opened), so each event says whether more replayed
+// events are due: a consumer can take the whole replay as one burst even
+// when the network delivers it in pieces.
 
 import { systemClock, type Clock, type TimerId } from './clock.js';
 import { parseAppUpdate, parseLastEventId, type AppUpdate, type Hello, type ResetNotice } from './events.js';
 
 export type StreamStatus = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** What the stream knows about an event besides its data. */
+export interface EventInfo {
+  /**
+   * True for a replayed event after which more replayed events are due.
+   * With a `types` filter the replay may end early (the rest did not
+   * concern the filter): this is a hint, to be bounded in time.
+   */
+  readonly replaying: boolean;
+}
 
 /** The part of the browser's EventSource this module uses (a test passes a fake). */
 export interface EventSourceLike {
@@ -44,7 +59,7 @@ export interface StreamOptions {
   readonly types?: readonly string[];
   /** Resume after this event id (e.g. one kept across a page load). */
   readonly lastEventId?: number | null;
-  readonly onEvent?: (event: AppUpdate) => void;
+  readonly onEvent?: (event: AppUpdate, info: EventInfo) => void;
   /** The server could not replay what was missed: refetch everything. */
   readonly onReset?: (notice: ResetNotice) => void;
   readonly onHello?: (hello: Hello) => void;
@@ -92,6 +107,8 @@ export function createStream(options: StreamOptions): Stream {
   // reconnected it: the last `id:` it saw, or the one in its URL.
   let sourceResumeId: number | null = null;
   let attempts = 0;
+  // While a replay is under way: the id it ends with (hello's lastEventId).
+  let replayUntil: number | null = null;
   let timer: TimerId | undefined;
   let closed = false;
 
@@ -139,19 +156,25 @@ export function createStream(options: StreamOptions): Stream {
       // follows hello carries the ids, and jumping ahead to hello's would
       // skip a replayed event that had not arrived yet when the cut came.
       if (lastEventId === null) lastEventId = hello.lastEventId;
+      else if (hello.lastEventId > lastEventId) replayUntil = hello.lastEventId;
       options.onHello?.(hello);
     });
     on('app-update', (event) => {
       const update = parseAppUpdate(event.data);
       track(event, update?.id);
-      if (update) options.onEvent?.(update);
+      if (!update) return;
+      const replaying = replayUntil !== null && update.id < replayUntil;
+      if (!replaying) replayUntil = null;
+      options.onEvent?.(update, { replaying });
     });
     on('reset', (event) => {
       const notice = parseLastEventId(event.data);
+      replayUntil = null;
       track(event, notice?.lastEventId);
       if (notice) options.onReset?.(notice);
     });
     on('error', () => {
+      replayUntil = null;
       setStatus('reconnecting');
       if (src.readyState === CLOSED || sourceResumeId !== lastEventId) reconnectLater();
       // Otherwise the browser reconnects by itself, with the right Last-Event-ID.

@@ -1,10 +1,10 @@
 // The coalescing window: trailing (a burst that keeps coming stays one
-// batch), capped (a stream that never pauses still flushes), ordered, and
-// nothing lost on dispose.
+// batch), capped (a stream that never pauses still flushes), widened while a
+// burst goes on, ordered, and nothing lost on dispose.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCoalescer, DEFAULT_WINDOW_MS } from '../src/coalescer.js';
+import { createCoalescer, DEFAULT_MAX_WAIT_MS, DEFAULT_WINDOW_MS } from '../src/coalescer.js';
 import { ManualClock } from './fakes.js';
 
 function setup(windowMs?: number, maxWaitMs?: number) {
@@ -62,10 +62,32 @@ test('separate bursts are separate batches', () => {
   c.push(1);
   c.push(2);
   clock.advance(DEFAULT_WINDOW_MS);
+  clock.advance(DEFAULT_MAX_WAIT_MS); // quiet
   c.push(3);
   clock.advance(DEFAULT_WINDOW_MS);
   assert.deepEqual(batches, [[1, 2], [3]]);
   assert.equal(clock.pending, 0, 'no timer left behind');
+});
+
+test('a trickle that goes on after a flush gets a wider window; after quiet it is short again', () => {
+  const { clock, batches, c } = setup(30, 250);
+  // One event every 40 ms for a second (a mirror batch delivered one by
+  // one): a fixed 30 ms window would flush each on its own, 25 times.
+  for (let i = 0; i < 25; i++) {
+    c.push(i);
+    clock.advance(40);
+  }
+  clock.advance(250);
+  // Windows of 30, 60, 120, 240 and 250 ms, each batch cut at 250 ms.
+  assert.deepEqual(batches.map((b) => b.length), [1, 7, 7, 7, 3]);
+  assert.deepEqual(batches.flat(), Array.from({ length: 25 }, (_, i) => i));
+  // A lone change after maxWaitMs of quiet is applied after the short window.
+  clock.advance(250);
+  c.push(99);
+  clock.advance(29);
+  assert.equal(batches.length, 5);
+  clock.advance(1);
+  assert.deepEqual(batches.at(-1), [99]);
 });
 
 test('flush() applies now; dispose() flushes what is pending and ignores the rest', () => {
@@ -90,4 +112,25 @@ test('window 0 still merges what arrives at the same instant', () => {
   c.push(2);
   clock.advance(0);
   assert.deepEqual(batches, [[1, 2]]);
+});
+
+test('held items (a replay with more due) keep the batch open; the next one closes it', () => {
+  const { clock, batches, c } = setup(30, 250);
+  c.push(1, { hold: true });
+  clock.advance(100); // the network delivers the replay in two pieces, 100 ms apart
+  c.push(2, { hold: true });
+  clock.advance(100);
+  assert.equal(batches.length, 0);
+  c.push(3); // the replay's last event
+  clock.advance(30);
+  assert.deepEqual(batches, [[1, 2, 3]]);
+});
+
+test('a hold is bounded by maxWaitMs', () => {
+  const { clock, batches, c } = setup(30, 250);
+  c.push(1, { hold: true }); // and the rest of the replay never comes
+  clock.advance(249);
+  assert.equal(batches.length, 0);
+  clock.advance(1);
+  assert.deepEqual(batches, [[1]]);
 });

@@ -104,6 +104,19 @@ test('the entity\'s query is reset (its old data dropped), the others invalidate
   assert.equal(count(['posts', '3']), 2);
 });
 
+test('a replay delivered in pieces is one refresh', async () => {
+  await active(['feed']);
+  for (let id = 1; id <= 20; id++) {
+    inv.event(ev(id, 'posts', ['posts', 'feed']), { replaying: id < 20 });
+    if (id === 10) clock.advance(80); // more than the window between two pieces
+  }
+  clock.advance(30);
+  await settle();
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0]?.signals, 20);
+  assert.equal(count(['feed']), 2);
+});
+
 test('a numeric id in a query key matches the event\'s string id', async () => {
   await active(['posts', 2]);
   inv.event(ev(1, 'post', ['posts', 'feed'], '2'));
@@ -118,10 +131,10 @@ test('an invalidation while the query fetches makes it fetch once more afterward
   await settle();
   assert.equal(count(['feed']), 2);
   assert.equal(client.getQueryState(['feed'])?.fetchStatus, 'fetching');
-  // Three bursts arrive while it fetches.
+  // Three bursts arrive while it fetches (each flushed by maxWaitMs at the latest).
   for (let burst = 0; burst < 3; burst++) {
     inv.event(ev(burst + 1, 'posts', ['posts', 'feed']));
-    clock.advance(30);
+    clock.advance(250);
     await settle();
   }
   assert.equal(count(['feed']), 2, 'the fetch under way is neither cancelled nor duplicated');

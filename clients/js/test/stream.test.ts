@@ -11,6 +11,7 @@ import { FakeEventSource, ManualClock, update } from './fakes.js';
 let clock: ManualClock;
 let statuses: StreamStatus[];
 let events: AppUpdate[];
+let replaying: boolean[];
 let resets: ResetNotice[];
 
 beforeEach(() => {
@@ -18,6 +19,7 @@ beforeEach(() => {
   clock = new ManualClock();
   statuses = [];
   events = [];
+  replaying = [];
   resets = [];
 });
 
@@ -28,7 +30,10 @@ function start(extra: Partial<StreamOptions> = {}) {
     clock,
     random: () => 0.5,
     onStatus: (s) => statuses.push(s),
-    onEvent: (e) => events.push(e),
+    onEvent: (e, info) => {
+      events.push(e);
+      replaying.push(info.replaying);
+    },
     onReset: (r) => resets.push(r),
     ...extra,
   });
@@ -193,4 +198,40 @@ test('events of a replaced source are ignored', () => {
   assert.deepEqual(events, [], 'a late event of the closed source does not count');
   FakeEventSource.last.send('app-update', update(6, 'posts', ['posts', 'feed']), 6);
   assert.equal(events.length, 1);
+});
+
+test('a replay says, event by event, whether more of it is due', () => {
+  start({ lastEventId: 10 });
+  const es = FakeEventSource.last;
+  es.open();
+  es.send('hello', { lastEventId: 13 }); // the replay ends with 13
+  for (const id of [11, 12, 13, 14]) es.send('app-update', update(id, 'posts', ['posts', 'feed']), id);
+  assert.deepEqual(replaying, [true, true, false, false], '13 ends it; 14 is live');
+});
+
+test('a filtered replay that ends early stops saying so at the first live event', () => {
+  start({ lastEventId: 10, types: ['pages'] });
+  const es = FakeEventSource.last;
+  es.open();
+  es.send('hello', { lastEventId: 20 });
+  es.send('app-update', update(12, 'pages', ['pages', 'feed']), 12); // 13..20 concerned other types
+  es.send('app-update', update(21, 'pages', ['pages', 'feed']), 21);
+  assert.deepEqual(replaying, [true, false]);
+});
+
+test('a fresh stream and a reset replay nothing', () => {
+  start();
+  let es = FakeEventSource.last;
+  es.open();
+  es.send('hello', { lastEventId: 50 });
+  es.send('app-update', update(51, 'posts', ['posts', 'feed']), 51);
+  assert.deepEqual(replaying, [false], 'a fresh start does not replay');
+  es.fail();
+  clock.advance(clock.nextDelay() ?? Infinity);
+  es = FakeEventSource.last;
+  es.open();
+  es.send('hello', { lastEventId: 9000 });
+  es.send('reset', { lastEventId: 9000 }, 9000);
+  es.send('app-update', update(9001, 'posts', ['posts', 'feed']), 9001);
+  assert.deepEqual(replaying, [false, false]);
 });
