@@ -29,8 +29,8 @@ import { measureFanout } from './lib/fanout.mjs';
 import { measureMirror } from './lib/mirror.mjs';
 import { measureReads } from './lib/reads.mjs';
 import { closeAgent } from './lib/http.mjs';
-import { fanoutTable, mirrorTable, readsTable } from './lib/report.mjs';
-import { nowMs } from './lib/clock.mjs';
+import { fanoutTable, memoryTable, mirrorTable, readsTable } from './lib/report.mjs';
+import { nowMs, withTimeout } from './lib/clock.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -105,21 +105,6 @@ const results = {
 };
 const note = (msg) => { results.notes.push(msg); log(`note: ${msg}`); };
 
-let interrupted = false;
-async function shutdown(code) {
-  await stopAll();
-  closeAgent();
-  process.exit(code);
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    if (interrupted) return;
-    interrupted = true;
-    log(`\n${sig}: stopping everything the bench started ...`);
-    shutdown(130);
-  });
-}
-
 const outOfTime = (what) => {
   if (nowMs() < deadline) return false;
   note(`skipped ${what}: the run passed --max-minutes ${opt['max-minutes']}`);
@@ -145,7 +130,9 @@ async function fanoutPart() {
         log(`${system.label}, ${n} streams (${rounds.join(', ')}) ...`);
         try {
           const measure = async () => {
+            const t0 = nowMs();
             await system.restart();
+            log(`  started in ${((nowMs() - t0) / 1000).toFixed(1)} s on ${system.url}`);
             return measureFanout(system, {
               streams: n,
               rounds,
@@ -159,13 +146,18 @@ async function fanoutPart() {
               perfBase: opt.perf ? join(opt.out, `${stamp}-${kind}-${n}`) : null,
             });
           };
+          // Every step of a row is bounded; this bounds the row as a whole,
+          // in case something unforeseen hangs (stopping the system then
+          // ends whatever waits on it).
+          const rowMs = Number(opt['connect-budget-ms']) + 300_000;
+          const bounded = () => withTimeout(measure(), rowMs, `the row did not end within ${rowMs / 1000} s`);
           let rows;
           try {
-            rows = await measure();
+            rows = await bounded();
           } catch (e) {
             if (!e.restarted) throw e;
             note(`${system.label} at ${n} streams measured again: ${e.message} (a file watched by wrangler dev changed)`);
-            rows = await measure();
+            rows = await bounded();
           }
           results.fanout.push(...rows);
         } catch (e) {
@@ -219,12 +211,49 @@ function render() {
       + `Node ${m.node}, wrangler ${results.versions.wrangler}, workerd ${results.versions.workerd}, better-sse ${results.versions.betterSse}; `
       + `open-files limit ${m.fdLimit}; ${opt.events} events ${opt['interval-ms']} ms apart per row; ${Math.round(results.durationSecs)} s in all.`,
   ];
-  if (results.fanout.length) out.push('', '### Fan-out', '', fanoutTable(results.fanout));
+  if (results.fanout.length) {
+    out.push('', '### Fan-out', '', fanoutTable(results.fanout));
+    out.push('', '### Memory with the streams open, by process', '', memoryTable(results.fanout));
+  }
   if (results.mirror.length) out.push('', '### Mirror propagation', '', mirrorTable(results.mirror));
   if (results.reads.length) out.push('', `### Reads (wrk, 1 thread, ${opt['reads-conns']} connections, ${opt['reads-secs']} s each)`, '', readsTable(results.reads));
   if (results.notes.length) out.push('', '### Notes', '', ...results.notes.map((n) => `- ${n.split('\n')[0]}`));
   return out.join('\n');
 }
+
+let finished = false;
+/** Writes the JSON, prints the table, stops everything and exits. */
+async function finish(reason) {
+  if (finished) return;
+  finished = true;
+  if (reason) note(reason);
+  await stopAll();
+  closeAgent();
+  results.machine.loadAfter = loadavg();
+  results.finishedAt = new Date().toISOString();
+  results.durationSecs = (nowMs() - started) / 1000;
+  const file = join(opt.out, `${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(render());
+  console.log(`\n(JSON: ${file})`);
+  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads].some((r) => r.error && !r.error.startsWith('skipped'));
+  // Explicitly: a load-client thread of a row that timed out may still be alive.
+  process.exit(failed ? 1 : 0);
+}
+
+// Ctrl-C (or a SIGTERM): stop everything the bench started, by pid, and
+// still print what was measured.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    log(`\n${sig}: stopping everything the bench started ...`);
+    finish(`interrupted by ${sig}`);
+  });
+}
+// A stray rejection must not end the run without its table.
+process.on('unhandledRejection', (e) => log(`unhandled: ${e?.stack ?? e}`));
+// The last bound: whatever still runs 5 minutes past --max-minutes is cut,
+// and what was measured is printed.
+setTimeout(() => finish(`the run was cut ${5} minutes past --max-minutes`), deadline - nowMs() + 5 * 60_000).unref();
 
 try {
   // The short parts first: if the fan-out rows run out of time (--max-minutes),
@@ -233,15 +262,5 @@ try {
   if (parts.has('reads')) await readsPart();
   if (systems.length) await fanoutPart();
 } finally {
-  await stopAll();
-  closeAgent();
+  await finish();
 }
-results.machine.loadAfter = loadavg();
-results.finishedAt = new Date().toISOString();
-results.durationSecs = (nowMs() - started) / 1000;
-const file = join(opt.out, `${stamp}.json`);
-writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
-console.log(render());
-console.log(`\n(JSON: ${file})`);
-const failed = [...results.fanout, ...results.mirror, ...results.reads].some((r) => r.error && !r.error.startsWith('skipped'));
-process.exitCode = failed ? 1 : 0;

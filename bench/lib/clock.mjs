@@ -9,3 +9,14 @@ export function nowMs() {
 }
 
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The promise's outcome, or a rejection with `message` after ms; the timer
+ * is cleared either way, and a late rejection of the promise is ignored.
+ */
+export function withTimeout(promise, ms, message) {
+  let timer;
+  const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  promise.catch(() => {});
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -56,6 +56,7 @@ export async function measureFanout(system, {
   streams, rounds, events, intervalMs, threads, connectTimeoutMs, connectBudgetMs, drainMs, log, perfBase,
 }) {
   await warmUp(system, rounds[0]);
+  log('  warmed up');
   await sleep(300);
   const before = memory(system.processes());
   const reloadsBefore = system.reloads?.() ?? 0;

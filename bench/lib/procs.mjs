@@ -76,6 +76,15 @@ export function memory(procs) {
   };
 }
 
+/** The command line of one process ('' when gone). */
+export function cmdline(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
 /** 1-minute load average and the CPU count, for the report. */
 export function machine() {
   let load = null;

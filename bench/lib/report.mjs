@@ -49,3 +49,18 @@ export function readsTable(results) {
     : [r.system, label[r.read], f(r.rps), f(r.latencyMs.p50, 2), f(r.latencyMs.p99, 2), f(r.latencyMs.max, 2), f(r.errors)]));
   return table(['system', 'read', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'], rows, 2);
 }
+
+/** Per stream, by process: where each system's memory per stream goes. */
+export function memoryTable(results) {
+  const rows = [...results]
+    .filter((r) => !r.error && r.trigger === 'invalidate' && r.connected > 0)
+    .sort((a, b) => a.streams - b.streams || SYSTEM_ORDER[a.system] - SYSTEM_ORDER[b.system])
+    .map((r) => {
+      const parts = r.memory.processes
+        .map((p) => ({ comm: p.comm, kib: (p.rssKiB - (p.beforeKiB ?? 0)) / r.connected, total: p.rssKiB }))
+        .filter((p) => Math.abs(p.kib) >= 0.5)
+        .map((p) => `${p.comm} ${p.kib.toFixed(1)}`);
+      return [r.label, f(r.streams), parts.join(' + ') || '-', f(r.memory.openKiB / 1024, 0)];
+    });
+  return table(['system', 'streams', 'RSS KiB / stream by process', 'RSS MiB in all'], rows, 3);
+}

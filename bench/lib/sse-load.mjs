@@ -40,6 +40,7 @@ export class SseLoad {
       const queue = [];
       worker.on('message', (m) => queue.shift()?.resolve(m));
       worker.on('error', (e) => { for (const q of queue.splice(0)) q.reject(e); });
+      worker.on('exit', (code) => { for (const q of queue.splice(0)) q.reject(new Error(`load-client thread exited ${code}`)); });
       this.workers.push({ worker, queue, count });
     }
   }

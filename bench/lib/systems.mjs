@@ -17,7 +17,7 @@ import { ROOT, TEST_SECRETS, WorkerInstance, freePort } from '../../tests/common
 import { ADMIN, EDITOR } from '../../tests/common/accounts.mjs';
 import { login } from '../../tests/common/api.mjs';
 import { send } from './http.mjs';
-import { tree } from './procs.mjs';
+import { cmdline, tree } from './procs.mjs';
 import { sleep } from './clock.mjs';
 
 /** Every system started and not yet stopped, for the cleanup on exit. */
@@ -192,6 +192,31 @@ export class RuntimeSystem extends Polycache {
   get output() { return this.host?.output ?? ''; }
 }
 
+/**
+ * `wrangler d1 migrations apply DB --local --persist-to DIR`, what the test
+ * harness runs before a first start, but bounded in time: under a heavily
+ * loaded machine it was seen to take minutes, and the bench must end.
+ */
+async function migrate(stateDir, timeoutMs = 120_000) {
+  const child = spawn(join(ROOT, 'node_modules', '.bin', 'wrangler'),
+    ['d1', 'migrations', 'apply', 'DB', '--local', '--persist-to', stateDir], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1', CI: 'true' },
+    });
+  let out = '';
+  child.stdout.on('data', (d) => { out = (out + d).slice(-4000); });
+  child.stderr.on('data', (d) => { out = (out + d).slice(-4000); });
+  const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolve(code ?? sig)));
+  const code = await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout')]);
+  if (code === 'timeout') {
+    for (const p of tree(child.pid)) {
+      try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    throw new Error(`wrangler d1 migrations apply: no end within ${timeoutMs / 1000} s:\n${out}`);
+  }
+  if (code !== 0 && !/No migrations/.test(out)) throw new Error(`wrangler d1 migrations apply exited ${code}:\n${out}`);
+}
+
 /** polycache under the `wrangler dev` command, as a developer runs it. */
 export class DevSystem extends Polycache {
   constructor(vars = {}) {
@@ -202,7 +227,9 @@ export class DevSystem extends Polycache {
 
   async start({ port } = {}) {
     live.add(this);
-    this.instance = new WorkerInstance({ name: 'dev', vars: this.vars, stateDir: this.stateDir, migrate: !this.migrated, port });
+    if (!this.migrated) await migrate(this.stateDir);
+    this.migrated = true;
+    this.instance = new WorkerInstance({ name: 'dev', vars: this.vars, stateDir: this.stateDir, migrate: false, port });
     this.reloadCount = 0;
     this.notable = [];
     await this.instance.start();
@@ -220,7 +247,6 @@ export class DevSystem extends Polycache {
     };
     this.instance.child.stdout.on('data', watch);
     this.instance.child.stderr.on('data', watch);
-    this.migrated = true;
     this.url = this.instance.url;
   }
 
@@ -229,8 +255,19 @@ export class DevSystem extends Polycache {
   /** How often wrangler dev reloaded the Worker since it started. */
   reloads() { return this.reloadCount; }
 
-  /** wrangler's Node processes and every workerd under them. */
-  processes() { return this.instance?.child ? tree(this.instance.child.pid) : []; }
+  /**
+   * wrangler's Node processes and every workerd under them; the workerd
+   * that listens on the instance's port is the dev proxy, the other runs
+   * the Worker.
+   */
+  processes() {
+    if (!this.instance?.child) return [];
+    return tree(this.instance.child.pid).map((p) => {
+      if (p.comm !== 'workerd') return p;
+      const proxy = cmdline(p.pid).includes(`=127.0.0.1:${this.instance.port} `);
+      return { ...p, comm: proxy ? 'workerd (dev proxy)' : 'workerd (Worker)' };
+    });
+  }
 
   get output() { return this.instance?.output ?? ''; }
 }
