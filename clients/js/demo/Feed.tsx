@@ -15,23 +15,25 @@ function excerpt(body: string, max = 180): string {
   return `${cut.slice(0, cut.lastIndexOf(' ') > 0 ? cut.lastIndexOf(' ') : max)}…`;
 }
 
-/** Entries (by kind:id) whose updatedAt changed in the last HIGHLIGHT_MS. */
-function useFreshlyUpdated(items: readonly FeedItem[] | undefined): ReadonlySet<string> {
+type Freshness = 'new' | 'updated';
+
+/** Entries (by kind:id) that appeared or changed in the last HIGHLIGHT_MS. */
+function useFreshEntries(items: readonly FeedItem[] | undefined): ReadonlyMap<string, Freshness> {
   const seen = useRef(new Map<string, number>());
-  const [fresh, setFresh] = useState<ReadonlySet<string>>(new Set());
+  const [fresh, setFresh] = useState<ReadonlyMap<string, Freshness>>(new Map());
   useEffect(() => {
     if (!items) return;
     const first = seen.current.size === 0;
-    const changed: string[] = [];
+    const changed = new Map<string, Freshness>();
     for (const item of items) {
       const key = `${item.kind}:${item.id}`;
       const before = seen.current.get(key);
-      if (!first && before !== item.updatedAt) changed.push(key);
+      if (!first && before !== item.updatedAt) changed.set(key, before === undefined ? 'new' : 'updated');
       seen.current.set(key, item.updatedAt);
     }
-    if (changed.length === 0) return;
-    setFresh((s) => new Set([...s, ...changed]));
-    const t = setTimeout(() => setFresh((s) => new Set([...s].filter((k) => !changed.includes(k)))), HIGHLIGHT_MS);
+    if (changed.size === 0) return;
+    setFresh((m) => new Map([...m, ...changed]));
+    const t = setTimeout(() => setFresh((m) => new Map([...m].filter(([k]) => !changed.has(k)))), HIGHLIGHT_MS);
     return () => clearTimeout(t);
   }, [items]);
   return fresh;
@@ -39,7 +41,7 @@ function useFreshlyUpdated(items: readonly FeedItem[] | undefined): ReadonlySet<
 
 export function Feed({ selected, editor }: { selected: Route | null; editor: boolean }) {
   const feed = useQuery({ queryKey: keys.feed, queryFn: ({ signal }) => api.feed(signal) });
-  const fresh = useFreshlyUpdated(feed.data);
+  const fresh = useFreshEntries(feed.data);
   const [, tick] = useState(0);
   useEffect(() => {
     // Keeps "2 min ago" true without refetching anything.
@@ -90,7 +92,9 @@ export function Feed({ selected, editor }: { selected: Route | null; editor: boo
                     <span className="time" title={new Date(item.updatedAt).toISOString()}>
                       {item.updatedAt !== item.createdAt ? `Updated ${ago(item.updatedAt)}` : ago(item.createdAt)}
                     </span>
-                    {fresh.has(key) && <span className="fresh-label">Just updated</span>}
+                    {fresh.has(key) && (
+                      <span className="fresh-label">{fresh.get(key) === 'new' ? 'New' : 'Just updated'}</span>
+                    )}
                   </div>
                   <h2 className="feed-title" data-testid="feed-title">
                     {item.title}
