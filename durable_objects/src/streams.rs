@@ -11,15 +11,31 @@
 //! `f:feed,posts`), so that publishing asks the runtime for the sockets of
 //! each matching filter instead of reading an attachment per socket. The
 //! event is encoded once, copied into one `ArrayBuffer`, and that same buffer
-//! is sent to every socket: no per-subscriber allocation on the hot path.
+//! is sent to every socket by a loop in JavaScript (`src/js/fanout.js`): no
+//! per-subscriber allocation and no wasm crossing on the hot path.
+//!
+//! Why not one socket per Worker isolate, shared by its streams: workerd
+//! binds a WebSocket to the request that opened it, so another request's
+//! stream cannot be fed from it, and it closes when that request ends
+//! (tried and measured: streams ended as soon as their feed's request did).
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use polycache_core::event::InvalidationEvent;
 use polycache_core::types::EntityType;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::{js_sys, Response, Result, State, WebSocketPair};
+
+#[wasm_bindgen(module = "/src/js/fanout.js")]
+extern "C" {
+    /// Sends `bytes` to every socket with one of `tags`; returns how many.
+    fn broadcast(state: &JsValue, tags: Vec<String>, bytes: &[u8]) -> u32;
+    /// The number of sockets the Hub holds.
+    #[wasm_bindgen(js_name = countSockets)]
+    fn count_sockets(state: &JsValue) -> u32;
+}
 
 /// The tag of the sockets that take every event.
 pub const ALL: &str = "f:*";
@@ -47,8 +63,9 @@ fn filter_of(tag: &str) -> Option<Vec<EntityType>> {
 /// streams over shard objects later is a change of one module (DESIGN.md,
 /// "Scaling past one object").
 pub trait Fanout {
-    /// Sends an encoded event to every subscriber whose filter it concerns.
-    fn publish(&self, event: &InvalidationEvent, frame: &str);
+    /// Sends an encoded event to every subscriber whose filter it concerns;
+    /// returns to how many.
+    fn publish(&self, event: &InvalidationEvent, frame: &str) -> usize;
     /// How many subscribers are connected.
     fn subscribers(&self) -> usize;
 }
@@ -107,9 +124,8 @@ impl<'a> Streams<'a> {
 }
 
 impl Fanout for Streams<'_> {
-    fn publish(&self, event: &InvalidationEvent, frame: &str) {
+    fn publish(&self, event: &InvalidationEvent, frame: &str) -> usize {
         self.ensure_scanned();
-        let data = buffer(frame);
         let tags: Vec<String> = self
             .filters
             .known
@@ -118,18 +134,14 @@ impl Fanout for Streams<'_> {
             .filter(|(_, filter)| event.concerns(filter))
             .map(|(tag, _)| tag.clone())
             .collect();
-        for tag in tags {
-            for ws in self.state.get_websockets_with_tag(&tag) {
-                let raw: &web_sys::WebSocket = ws.as_ref();
-                // A socket that is closing fails to send; its close callback
-                // removes it, and its stream resumes with Last-Event-ID.
-                let _ = raw.send_with_array_buffer(&data);
-            }
+        if tags.is_empty() {
+            return 0;
         }
+        broadcast(self.state.as_raw(), tags, frame.as_bytes()) as usize
     }
 
     fn subscribers(&self) -> usize {
-        self.state.get_websockets().len()
+        count_sockets(self.state.as_raw()) as usize
     }
 }
 
