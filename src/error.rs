@@ -143,6 +143,7 @@ impl From<polycache_core::Error> for ApiError {
             E::Token(_) => ApiError::Unauthenticated(e.to_string()),
             E::PasswordHash(_) => ApiError::Config(e.to_string()),
             E::Invalid(_) => ApiError::Unprocessable(e.to_string()),
+            E::Backend { .. } => ApiError::Unavailable(e.to_string()),
             _ => ApiError::Internal(e.to_string()),
         }
     }

@@ -33,6 +33,70 @@ pub enum Error {
     /// Input that does not have the expected shape.
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// A cache backend (Upstash, Workers KV) failed or refused a request.
+    /// The message never contains the backend's credentials.
+    #[error("cache backend {kind}: {message}")]
+    Backend {
+        /// What kind of failure, for logs and for deciding what to do.
+        kind: BackendFailure,
+        /// What happened, for a human.
+        message: String,
+    },
+}
+
+/// How a cache backend failed. Every kind is handled the same way by the
+/// read path (read the origin, `x-cache: bypass`); the kinds exist so that a
+/// log says which one of them to fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum BackendFailure {
+    /// No answer: connection refused, DNS, TLS, a dropped connection.
+    Unreachable,
+    /// No answer within the time we allow.
+    Timeout,
+    /// The credentials were refused (Upstash answers 401 to a wrong token).
+    Unauthorized,
+    /// Too many requests (Upstash answers 429; KV refuses a second write to
+    /// a key within a second).
+    RateLimited,
+    /// The backend ran the command and it failed (a Redis error reply such
+    /// as `OOM` or `WRONGTYPE`).
+    Command,
+    /// The backend answered with a server error (5xx).
+    Server,
+    /// An answer we cannot understand.
+    Protocol,
+}
+
+impl BackendFailure {
+    /// A stable name for logs: `"unreachable"`, `"timeout"`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendFailure::Unreachable => "unreachable",
+            BackendFailure::Timeout => "timeout",
+            BackendFailure::Unauthorized => "unauthorized",
+            BackendFailure::RateLimited => "rate_limited",
+            BackendFailure::Command => "command",
+            BackendFailure::Server => "server",
+            BackendFailure::Protocol => "protocol",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Error {
+    /// A [`Error::Backend`] of this kind.
+    pub fn backend(kind: BackendFailure, message: impl Into<String>) -> Self {
+        Error::Backend {
+            kind,
+            message: message.into(),
+        }
+    }
 }
 
 /// The result type of the core crate.

@@ -10,6 +10,11 @@
 //! - [`event_log`]: the bounded event log with replay after an id.
 //! - [`generation`]: generation counters and generation-stamped cache keys.
 //! - [`store`]: the `CacheStore` trait and the in-memory store.
+//! - [`lease`]: fill leases, the stampede control of the Hub's backends.
+//! - [`pending`]: invalidations the cache backend has not recorded yet.
+//! - [`upstash`]: a client of Upstash Redis's REST API over any transport.
+//! - [`redis_cache`]: the cache's keys and Lua scripts in Redis (`upstash`).
+//! - [`throttle`]: at most one log record per kind of failure per window.
 //! - [`retry`]: the mirror retry policy (exponential backoff, full jitter).
 //! - [`clock`]: the injected clock.
 //! - [`jwt`]: claims, roles, HS256 issue and verify.
@@ -36,13 +41,18 @@ pub mod generation;
 pub mod graph;
 pub mod hub_api;
 pub mod jwt;
+pub mod lease;
 pub mod log;
 pub mod outbox;
 pub mod password;
+pub mod pending;
 pub mod rate_limit;
+pub mod redis_cache;
 pub mod retry;
 pub mod sse;
 pub mod store;
+pub mod throttle;
 pub mod types;
+pub mod upstash;
 
 pub use error::{Error, Result};

@@ -32,6 +32,18 @@ pub trait CacheStore {
     async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> crate::Result<()>;
 }
 
+/// The shortest `expirationTtl` Workers KV accepts: 60 seconds
+/// (Cloudflare's KV docs, "Expiring keys"; Miniflare refuses less, too).
+pub const KV_MIN_TTL_SECS: u64 = 60;
+
+/// The TTL the `kv` backend stores an entry with: `CACHE_TTL_SECS`, raised to
+/// KV's minimum. Keeping an entry longer than asked is safe, because
+/// freshness comes from generations, not from TTLs: a longer TTL only keeps
+/// an unreachable key around longer.
+pub fn kv_ttl_secs(ttl_secs: u64) -> u64 {
+    ttl_secs.max(KV_MIN_TTL_SECS)
+}
+
 #[derive(Debug)]
 struct Entry {
     value: String,
@@ -273,6 +285,13 @@ mod tests {
 
     fn put(store: &mut MemoryStore, key: &str, value: &str, ttl_ms: u64, now_ms: u64) {
         store.put(key.to_owned(), value.to_owned(), ttl_ms, now_ms);
+    }
+
+    #[test]
+    fn kv_ttls_are_raised_to_kv_minimum() {
+        assert_eq!(kv_ttl_secs(1), 60);
+        assert_eq!(kv_ttl_secs(60), 60);
+        assert_eq!(kv_ttl_secs(300), 300);
     }
 
     #[test]
