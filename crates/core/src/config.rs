@@ -54,6 +54,8 @@ const MAX_MIRROR_RETRY_MS: u64 = 3_600_000;
 const DEFAULT_SSE_QUEUE_LIMIT: u64 = 256;
 /// Largest `SSE_QUEUE_LIMIT`: bounds the memory one stalled client can hold.
 const MAX_SSE_QUEUE_LIMIT: u64 = 100_000;
+/// Largest `CACHE_ORIGIN_DELAY_MS`: ten seconds, far past any real origin.
+const MAX_ORIGIN_DELAY_MS: u64 = 10_000;
 /// Longest `INSTANCE_ID`: it travels in every event's `origin` and in logs.
 const MAX_INSTANCE_ID_LEN: usize = 64;
 /// How much of a bad value an error quotes back.
@@ -142,6 +144,12 @@ pub struct Config {
     pub mirror_retry_base_ms: u64,
     /// `MIRROR_RETRY_CAP_MS`: the backoff's largest ceiling; default 300 000.
     pub mirror_retry_cap_ms: u64,
+    /// `CACHE_ORIGIN_DELAY_MS`: for tests and demonstrations only, a delay
+    /// added to every origin read of a cached read, standing in for a
+    /// remote database, so that a stampede on a local machine lasts long
+    /// enough to see stampede control at work; default 0 (unset), at most
+    /// 10 000.
+    pub origin_delay_ms: u64,
 }
 
 impl Config {
@@ -216,6 +224,16 @@ impl Config {
                 DEFAULT_MIRROR_RETRY_CAP_MS,
                 MAX_MIRROR_RETRY_MS,
             )?,
+            origin_delay_ms: match optional(get, "CACHE_ORIGIN_DELAY_MS") {
+                None => 0,
+                Some(_) => number(
+                    get,
+                    "CACHE_ORIGIN_DELAY_MS",
+                    "milliseconds",
+                    1,
+                    MAX_ORIGIN_DELAY_MS,
+                )?,
+            },
         })
     }
 }
@@ -434,6 +452,7 @@ mod tests {
                 sse_queue_limit: 256,
                 mirror_retry_base_ms: 1_000,
                 mirror_retry_cap_ms: 300_000,
+                origin_delay_ms: 0,
             }
         );
     }
@@ -451,6 +470,7 @@ mod tests {
             "SSE_QUEUE_LIMIT",
             "MIRROR_RETRY_BASE_MS",
             "MIRROR_RETRY_CAP_MS",
+            "CACHE_ORIGIN_DELAY_MS",
         ];
         for blank in ["", "  "] {
             let pairs: Vec<_> = names.iter().map(|n| (*n, blank)).collect();
@@ -559,7 +579,7 @@ mod tests {
     }
 
     /// `(variable, unit, default, max)` of every numeric setting.
-    const NUMBERS: [(&str, &str, u64, u64); 7] = [
+    const NUMBERS: [(&str, &str, u64, u64); 8] = [
         ("MIRROR_RETRY_BASE_MS", "milliseconds", 1_000, 3_600_000),
         ("MIRROR_RETRY_CAP_MS", "milliseconds", 300_000, 3_600_000),
         ("CACHE_TTL_SECS", "seconds", 300, 31_536_000),
@@ -567,6 +587,7 @@ mod tests {
         ("EVENT_LOG_SIZE", "events", 10_000, 1_000_000),
         ("MIRROR_MAX_ATTEMPTS", "attempts", 10, 100),
         ("SSE_QUEUE_LIMIT", "events", 256, 100_000),
+        ("CACHE_ORIGIN_DELAY_MS", "milliseconds", 0, 10_000),
     ];
 
     /// The value of numeric setting `name` in `c`, widened for comparison.
@@ -579,6 +600,7 @@ mod tests {
             "SSE_QUEUE_LIMIT" => c.sse_queue_limit as u64,
             "MIRROR_RETRY_BASE_MS" => c.mirror_retry_base_ms,
             "MIRROR_RETRY_CAP_MS" => c.mirror_retry_cap_ms,
+            "CACHE_ORIGIN_DELAY_MS" => c.origin_delay_ms,
             other => panic!("{other}"),
         }
     }
