@@ -5,22 +5,54 @@
 //! never re-fill the cache with the old row: the write bumped the generation,
 //! and the entry it stored is under a key nobody asks for any more (the job
 //! leases do in memcache). An invalidation bumps the generations of the whole
-//! closure in one step in the Hub and is acknowledged only after that, which
-//! gives DESIGN.md's invariant: once acknowledged, and before any SSE event
-//! for it, no read returns data cached before the write.
+//! closure in one step in the Hub (and, for upstash, in Redis first) and is
+//! acknowledged only after that, which gives DESIGN.md's invariant: once
+//! acknowledged, and before any SSE event for it, no read returns data
+//! cached before the write.
+//!
+//! Where entries live is the backend's business ([`crate::backends`]); this
+//! module decides what a read answers:
+//! - `x-cache: hit`: from the cache, possibly after waiting for another
+//!   reader's fill (stampede control: one reader per key and generation
+//!   reads the origin, see [`polycache_core::lease`]);
+//! - `miss`: this request read the origin and filled the cache;
+//! - `bypass`: this request read the origin without the cache, because the
+//!   backend failed (the failure goes to the cache log) or the type has an
+//!   invalidation the backend has not recorded yet.
+//!
+//! A backend failure never fails a read; a misconfigured backend does, with
+//! a message naming the setting.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use polycache_core::event::Action;
-use polycache_core::hub_api::{
-    DedupeKey, InvalidateRequest, InvalidateResponse, ReadRequest, ReadResponse, WriteRequest,
-};
+use polycache_core::hub_api::{DedupeKey, FailureReport, InvalidateRequest, InvalidateResponse};
+use polycache_core::throttle::{Throttle, WINDOW_MS};
 use polycache_core::types::EntityType;
-use worker::Response;
+use worker::{console_error, Date, Delay, Response};
 
+use crate::backends::{self, Failure, Lookup};
 use crate::error::ApiResult;
 use crate::hub_client;
 use crate::router::{json_text_response, Ctx};
+
+/// Origin reads made by this isolate through [`read_through`], for
+/// `GET /api/status` (a test counts them under a stampede).
+static ORIGIN_READS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Backend failures reported to the cache log by this isolate, at most
+    /// one per kind per window (see [`polycache_core::throttle`]).
+    static REPORTS: RefCell<Throttle> = RefCell::new(Throttle::new(WINDOW_MS));
+}
+
+/// How many times this isolate has read the origin for a cached read.
+pub fn origin_reads() -> u64 {
+    ORIGIN_READS.load(Ordering::Relaxed)
+}
 
 /// Whether a read was served from the cache; sent as `x-cache`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +77,7 @@ impl CacheStatus {
 }
 
 /// Reads `path` of type `t` through the cache; `load` reads the origin and
-/// returns JSON text. Returns the text and whether it was a hit.
+/// returns JSON text. Returns the text and how it was served.
 pub async fn read_through<F, Fut>(
     ctx: &Ctx,
     t: EntityType,
@@ -56,29 +88,74 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ApiResult<String>>,
 {
-    let read: ReadResponse = hub_client::call(
-        &ctx.env,
-        "/cache/read",
-        &ReadRequest {
-            entity_type: t,
-            path: path.to_owned(),
-            with_value: true,
-        },
-    )
-    .await?;
-    if let Some(value) = read.value {
-        return Ok((value, CacheStatus::Hit));
-    }
-    let value = load().await?;
-    let write = WriteRequest {
-        entity_type: t,
-        generation: read.generation,
-        path: path.to_owned(),
-        value: value.clone(),
-        ttl_secs: ctx.config.cache_ttl_secs,
+    let delay_ms = ctx.config.origin_delay_ms;
+    let origin = || async move {
+        ORIGIN_READS.fetch_add(1, Ordering::Relaxed);
+        if delay_ms > 0 {
+            // CACHE_ORIGIN_DELAY_MS: a remote origin, simulated for tests.
+            Delay::from(Duration::from_millis(delay_ms)).await;
+        }
+        load().await
     };
-    let _: serde_json::Value = hub_client::call(&ctx.env, "/cache/write", &write).await?;
-    Ok((value, CacheStatus::Miss))
+    match backends::lookup(ctx, t, path).await {
+        Ok(Lookup::Hit(value)) => Ok((value, CacheStatus::Hit)),
+        Ok(Lookup::Bypass) => Ok((origin().await?, CacheStatus::Bypass)),
+        Ok(Lookup::Miss(ticket)) => match origin().await {
+            Ok(value) => {
+                if let Err(failure) = backends::fill(ctx, &ticket, &value).await {
+                    report(ctx, t, "fill", failure);
+                }
+                Ok((value, CacheStatus::Miss))
+            }
+            Err(e) => {
+                backends::release(ctx, &ticket).await;
+                Err(e)
+            }
+        },
+        Err(Failure::Config(e)) => Err(e),
+        Err(failure) => {
+            report(ctx, t, "read", failure);
+            Ok((origin().await?, CacheStatus::Bypass))
+        }
+    }
+}
+
+/// Puts a backend failure in the cache log (throttled; sent after the
+/// response, so that a failing backend does not slow reads down further).
+/// A failure of the Hub goes to the console: the Hub is where the log is.
+fn report(ctx: &Ctx, t: EntityType, op: &str, failure: Failure) {
+    let error = match failure {
+        Failure::Backend(e) => e,
+        Failure::Hub(e) | Failure::Config(e) => {
+            console_error!("cache {op} of {t}: the hub failed: {e:?}");
+            return;
+        }
+    };
+    let kind = match &error {
+        polycache_core::Error::Backend { kind, .. } => kind.as_str(),
+        _ => "other",
+    };
+    let key = format!("{op}:{kind}");
+    let Some(suppressed) = REPORTS.with(|r| r.borrow_mut().admit(&key, Date::now().as_millis()))
+    else {
+        return;
+    };
+    let report = FailureReport {
+        backend: ctx.config.backend.as_str().to_owned(),
+        op: op.to_owned(),
+        kind: kind.to_owned(),
+        message: error.to_string(),
+        entity_type: t,
+        suppressed,
+    };
+    let env = ctx.env.clone();
+    ctx.exec.wait_until(async move {
+        let sent: ApiResult<serde_json::Value> =
+            hub_client::call(&env, "/cache/failure", &report).await;
+        if let Err(e) = sent {
+            console_error!("cache: reporting a backend failure to the hub failed: {e:?}");
+        }
+    });
 }
 
 /// A JSON response of a cached read, with its `x-cache` header.

@@ -7,6 +7,7 @@
 //!   entry point so that it reads like the API table in DESIGN.md.
 //! - [`handlers`]: one module per resource.
 //! - [`cache`]: the cache service: read-through by generation, invalidation.
+//! - [`backends`]: where entries live: memory (the Hub), Workers KV, Upstash.
 //! - [`hub_client`]: typed calls to the Hub Durable Object.
 //! - [`db`]: D1 queries of the origin data.
 //! - [`auth`]: bearer tokens and roles.
@@ -19,6 +20,7 @@
 //! here so that its class is part of the bundle.
 
 pub mod auth;
+pub mod backends;
 pub mod body;
 pub mod cache;
 pub mod db;

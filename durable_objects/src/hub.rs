@@ -1,13 +1,14 @@
 //! The `Hub` Durable Object: dispatch of its internal routes and the
-//! WebSocket callbacks of the hibernation API.
+//! WebSocket callbacks of the hibernation API. Its cache routes are in
+//! `hub/cache.rs`.
+
+mod cache;
 
 use polycache_core::config::Config;
 use polycache_core::event::InvalidationEvent;
 use polycache_core::event_log::Replay;
-use polycache_core::generation::cache_key;
 use polycache_core::hub_api::{
-    InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, ReadRequest, ReadResponse,
-    StatusResponse, WriteRequest,
+    InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, StatusResponse,
 };
 use polycache_core::log::Level;
 use polycache_core::outbox::{mirror_id, AfterFailure, MirrorQueue, OutboxEntry};
@@ -58,6 +59,7 @@ impl DurableObject for Hub {
     async fn alarm(&self) -> Result<Response> {
         let config = self.config()?;
         self.load(&config).await?;
+        self.retry_unrecorded(&config).await?;
         self.deliver_due(&config).await?;
         Response::ok("delivered")
     }
@@ -119,8 +121,13 @@ impl Hub {
                 let body = read_json(&mut req).await?;
                 self.invalidate(&config, body).await
             }
-            (Method::Post, "/cache/read") => self.cache_read(read_json(&mut req).await?),
+            (Method::Post, "/cache/read") => {
+                self.cache_read(&config, read_json(&mut req).await?).await
+            }
+            (Method::Post, "/cache/lease") => self.cache_lease(read_json(&mut req).await?).await,
             (Method::Post, "/cache/write") => self.cache_write(read_json(&mut req).await?),
+            (Method::Post, "/cache/release") => self.cache_release(read_json(&mut req).await?),
+            (Method::Post, "/cache/failure") => self.cache_failure(read_json(&mut req).await?),
             (Method::Get, "/stream") => self.stream(&url),
             (Method::Get, "/status") => self.status(),
             (Method::Post, "/login/check") => {
@@ -157,8 +164,9 @@ impl Hub {
         }
     }
 
-    /// Bumps the generations of the closure, logs the event, writes both in
-    /// one atomic step, and only then sends it to the streams and answers.
+    /// Bumps the generations of the closure (in the cache backend first, if
+    /// it keeps its own), logs the event, writes both in one atomic step,
+    /// and only then sends it to the streams and answers.
     async fn invalidate(&self, config: &Config, req: InvalidateRequest) -> Result<Response> {
         if let Some(key) = &req.dedupe {
             if let Some(event_id) = self.memory.with(|d| d.seen(key))? {
@@ -177,10 +185,14 @@ impl Hub {
                 );
             }
         }
+        // Before the event exists: an acknowledged invalidation is either
+        // recorded in the backend or pending (its types bypass the cache).
+        let bump = self.record_bump(config, &req.types).await;
         let ts = now_ms();
         let capacity = config.event_log_size as u64;
         let (event, writes, stale) = self.memory.with(|d| -> Result<_> {
             d.generations.bump(&req.types);
+            let pending = cache::apply_bump(d, &bump, &req.types, ts)?;
             let id = d.log.append(|id| InvalidationEvent {
                 id,
                 type_name: req.type_name.clone(),
@@ -201,6 +213,7 @@ impl Hub {
                 storage::entry("last_id", &id)?,
                 storage::entry(event_key(id), &event)?,
             ];
+            writes.extend(pending);
             let mut stale = Vec::new();
             if id > capacity {
                 stale.push(event_key(id - capacity));
@@ -245,6 +258,7 @@ impl Hub {
         let storage = self.state.storage();
         storage::put_all(&storage, &writes).await?;
         storage::delete(&storage, stale).await?;
+        self.after_bump(&bump, event.id, &event.types).await?;
         let mirrored = req.mirror && !config.mirrors.is_empty();
         if mirrored {
             // Deliver now; the alarm reschedules itself for retries.
@@ -252,7 +266,7 @@ impl Hub {
         }
         let frame = sse::event(Some(event.id), Some("app-update"), &event.to_json());
         let streams = self.streams();
-        streams.publish(&event, &frame);
+        let sent = streams.publish(&event, &frame);
         self.log(
             Level::Info,
             "invalidate",
@@ -265,7 +279,7 @@ impl Hub {
         self.log(
             Level::Info,
             "notify",
-            json!({ "eventId": event.id, "subscribers": streams.subscribers() }),
+            json!({ "eventId": event.id, "subscribers": sent }),
         );
         reply::json(
             200,
@@ -275,38 +289,6 @@ impl Hub {
                 duplicate: false,
             },
         )
-    }
-
-    fn cache_read(&self, req: ReadRequest) -> Result<Response> {
-        let generation = self.memory.with(|d| d.generations.get(req.entity_type))?;
-        let value = if req.with_value {
-            let key = cache_key(req.entity_type, generation, &req.path);
-            self.memory
-                .cache
-                .borrow_mut()
-                .get(&key, now_ms())
-                .map(str::to_owned)
-        } else {
-            None
-        };
-        reply::json(200, &ReadResponse { generation, value })
-    }
-
-    fn cache_write(&self, req: WriteRequest) -> Result<Response> {
-        let current = self.memory.with(|d| d.generations.get(req.entity_type))?;
-        // A write under an older generation raced an invalidation: its key
-        // would never be read, so do not spend memory on it.
-        let stored = req.generation == current;
-        if stored {
-            let key = cache_key(req.entity_type, req.generation, &req.path);
-            self.memory.cache.borrow_mut().put(
-                key,
-                req.value,
-                req.ttl_secs.saturating_mul(1000),
-                now_ms(),
-            );
-        }
-        reply::json(200, &json!({ "stored": stored }))
     }
 
     /// `GET /stream?after=N&types=a,b` with `Upgrade: websocket`.
@@ -489,12 +471,14 @@ impl Hub {
         Ok(())
     }
 
-    /// Sets the alarm for the earliest due entry of any configured mirror.
+    /// Sets the alarm for the earliest due entry of any configured mirror,
+    /// or the retry of an unrecorded invalidation if that comes first.
     async fn schedule(&self, config: &Config) -> Result<()> {
         let ids: Vec<String> = config.mirrors.iter().map(|u| mirror_id(u)).collect();
         let next = self.memory.with(|d| {
             ids.iter()
                 .filter_map(|id| d.outbox.get(id).and_then(MirrorQueue::next_due))
+                .chain(d.pending.next_due())
                 .min()
         })?;
         if let Some(at) = next {
@@ -583,9 +567,14 @@ impl Hub {
     }
 
     fn status(&self) -> Result<Response> {
-        let (last_event_id, event_log_len, generations) = self
-            .memory
-            .with(|d| (d.log.last_id(), d.log.len(), d.generations.clone()))?;
+        let (last_event_id, event_log_len, generations, bypass_types) = self.memory.with(|d| {
+            (
+                d.log.last_id(),
+                d.log.len(),
+                d.generations.clone(),
+                d.pending.types(),
+            )
+        })?;
         reply::json(
             200,
             &StatusResponse {
@@ -594,6 +583,7 @@ impl Hub {
                 event_log_len,
                 generations,
                 cache_entries: self.memory.cache.borrow().len(),
+                bypass_types,
             },
         )
     }

@@ -1,5 +1,6 @@
 //! What the Hub remembers: generations, the event log, the receipts of
-//! mirrored events, and (not durably) the memory cache and the login limiter.
+//! mirrored events, the invalidations the cache backend has not recorded,
+//! and (not durably) the memory cache, its fill leases, and the login limiter.
 //!
 //! The durable parts are loaded once per life of the object (after a restart
 //! or an eviction) and every change to them is written in one atomic `put`
@@ -13,22 +14,38 @@
 //! - `dd:<origin>:<event id>`: our event id for a received mirror delivery;
 //! - `ob:<mirror id>:<seq>` / `pk:<mirror id>:<seq>`: a pending / parked
 //!   outbox entry of a mirror ([`polycache_core::outbox`]);
-//! - `ms:<mirror id>`: a mirror's counters; `ob_seq`: the next outbox seq.
+//! - `ms:<mirror id>`: a mirror's counters; `ob_seq`: the next outbox seq;
+//! - `cache_pending`: the [`PendingBumps`], invalidations the cache backend
+//!   has not recorded yet.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::rc::Rc;
+
+use futures::channel::oneshot;
 
 use polycache_core::event::InvalidationEvent;
 use polycache_core::event_log::EventLog;
 use polycache_core::generation::Generations;
 use polycache_core::hub_api::DedupeKey;
+use polycache_core::lease::Leases;
 use polycache_core::log::LogRing;
 use polycache_core::outbox::{MirrorQueue, MirrorStats, OutboxEntry};
+use polycache_core::pending::PendingBumps;
 use polycache_core::rate_limit::LoginLimiter;
 use polycache_core::store::MemoryStore;
+use polycache_core::upstash::Client;
 use worker::{Result, Storage};
 
+use crate::fetch_transport::FetchTransport;
 use crate::storage;
+
+/// The storage key of the [`PendingBumps`].
+pub const PENDING_KEY: &str = "cache_pending";
+
+/// A reader waiting for another reader's fill: it gets the value, or `None`
+/// when the filler gave up.
+pub type Waiter = oneshot::Sender<Option<String>>;
 
 /// How many received mirror deliveries are remembered for deduplication:
 /// far more than a mirror's outbox retries within the time an entry is
@@ -87,6 +104,8 @@ pub struct Durable {
     pub outbox: BTreeMap<String, MirrorQueue>,
     /// The seq of the next outbox entry.
     pub next_seq: u64,
+    /// Invalidations the cache backend has not recorded yet.
+    pub pending: PendingBumps,
 }
 
 impl Durable {
@@ -119,6 +138,10 @@ pub struct HubState {
     pub durable: RefCell<Option<Durable>>,
     /// The memory cache backend: entries under generation-stamped keys.
     pub cache: RefCell<MemoryStore>,
+    /// Fill leases of the memory and kv backends, with their waiting readers.
+    pub leases: RefCell<Leases<Waiter>>,
+    /// The Upstash client (upstash backend), made on first use.
+    pub upstash: RefCell<Option<Rc<Client<FetchTransport>>>>,
     /// Failed logins per client address.
     pub limiter: RefCell<LoginLimiter>,
     /// The cache log (memory only: it is for following, not for audit).
@@ -133,6 +156,8 @@ impl Default for HubState {
             loaded: Cell::new(false),
             durable: RefCell::new(None),
             cache: RefCell::new(MemoryStore::new(CACHE_MAX_ENTRIES, CACHE_MAX_BYTES)),
+            leases: RefCell::new(Leases::default()),
+            upstash: RefCell::new(None),
             limiter: RefCell::new(LoginLimiter::standard()),
             logs: RefCell::new(LogRing::new(LOG_CAPACITY)),
             tokens: RefCell::new(HashMap::new()),
@@ -155,6 +180,9 @@ impl HubState {
         let parked: Vec<(String, OutboxEntry)> = storage::list(storage, "pk:").await?;
         let stats: Vec<(String, MirrorStats)> = storage::list(storage, "ms:").await?;
         let next_seq: u64 = storage::get(storage, "ob_seq").await?.unwrap_or(1);
+        let unrecorded: PendingBumps = storage::get(storage, PENDING_KEY)
+            .await?
+            .unwrap_or_default();
         if self.loaded.get() {
             return Ok(());
         }
@@ -188,6 +216,7 @@ impl HubState {
             seen_order: seen_sorted.into_iter().map(|(k, _)| k).collect(),
             outbox,
             next_seq,
+            pending: unrecorded,
         };
         *self.durable.borrow_mut() = Some(durable);
         self.loaded.set(true);

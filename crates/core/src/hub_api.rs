@@ -56,8 +56,10 @@ pub struct InvalidateResponse {
     pub duplicate: bool,
 }
 
-/// `POST /cache/read`: the current generation of a type and, for the memory
-/// backend, the entry cached under it.
+/// `POST /cache/read`: the current generation of a type, whether reads of
+/// it must bypass the cache, and, for the memory backend, the entry cached
+/// under it (waiting for another reader's fill when asked to, see
+/// [`crate::lease`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadRequest {
@@ -68,21 +70,64 @@ pub struct ReadRequest {
     pub path: String,
     /// Whether to look the entry up too (memory backend) or only the generation.
     pub with_value: bool,
+    /// On a miss, take the fill lease or wait for the holder's fill.
+    #[serde(default)]
+    pub lease: bool,
 }
 
-/// The answer to [`ReadRequest`].
+/// Who reads the origin after a miss.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Fill {
+    /// No lease was asked for (or there was a value).
+    #[default]
+    None,
+    /// The caller holds the lease: read the origin, then write or release.
+    Granted,
+    /// Read the origin without the lease: its holder did not fill within
+    /// the wait bound, gave it back, or the generation moved.
+    Unleased,
+}
+
+/// The answer to [`ReadRequest`] and [`LeaseRequest`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadResponse {
     /// The type's current generation.
     pub generation: u64,
-    /// The cached value, when asked for and present.
+    /// The cached value, when asked for and present (or filled while waiting).
     pub value: Option<String>,
+    /// The type has an invalidation the backend has not recorded yet: read
+    /// the origin and do not cache ([`crate::pending`]).
+    #[serde(default)]
+    pub bypass: bool,
+    /// Who fills, after a miss with a lease asked for.
+    #[serde(default)]
+    pub fill: Fill,
+    /// The Hub's newest `upstash-sync-token` (upstash backend), so that a
+    /// Worker's next request also waits for the Hub's bumps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_token: Option<String>,
+}
+
+/// `POST /cache/lease` (kv backend, after a miss in KV): take the fill lease
+/// of the entry at `generation`, or wait for its holder's fill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseRequest {
+    /// The type whose generation stamps the entry.
+    #[serde(rename = "type")]
+    pub entity_type: EntityType,
+    /// The generation the reader took.
+    pub generation: u64,
+    /// The request path that names the entry.
+    pub path: String,
 }
 
 /// `POST /cache/write`: store a value read from the origin under the
-/// generation the reader took before reading. The Hub drops it when the
-/// generation has moved on since (it would never be read anyway).
+/// generation the reader took before reading, and hand it to the readers
+/// waiting for it. The Hub drops it when the generation has moved on since
+/// (it would never be read anyway).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WriteRequest {
@@ -97,6 +142,49 @@ pub struct WriteRequest {
     pub value: String,
     /// Lifetime of the entry.
     pub ttl_secs: u64,
+    /// Whether the Hub stores it (memory backend) or only hands it to the
+    /// waiters (kv backend: the value is in KV already).
+    #[serde(default = "yes")]
+    pub store: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /cache/release`: the holder of a fill lease could not fill (the
+/// origin read failed); its waiters read the origin themselves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseRequest {
+    /// The type whose generation stamps the entry.
+    #[serde(rename = "type")]
+    pub entity_type: EntityType,
+    /// The generation of the lease.
+    pub generation: u64,
+    /// The request path that names the entry.
+    pub path: String,
+}
+
+/// `POST /cache/failure`: a Worker could not use the cache backend; the Hub
+/// puts it in the cache log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureReport {
+    /// The backend (`kv`, `upstash`).
+    pub backend: String,
+    /// What was being done (`read`, `fill`).
+    pub op: String,
+    /// The failure kind ([`crate::error::BackendFailure::as_str`]).
+    pub kind: String,
+    /// What happened (never credentials).
+    pub message: String,
+    /// The type read.
+    #[serde(rename = "type")]
+    pub entity_type: EntityType,
+    /// Failures of the same kind left out of the log since the last report.
+    #[serde(default)]
+    pub suppressed: u64,
 }
 
 /// `GET /status`: what an operator or a test wants to see of the Hub.
@@ -113,6 +201,10 @@ pub struct StatusResponse {
     pub generations: Generations,
     /// Entries in the memory backend.
     pub cache_entries: usize,
+    /// Types with an invalidation the backend has not recorded yet; their
+    /// reads bypass the cache until it is ([`crate::pending`]).
+    #[serde(default)]
+    pub bypass_types: Vec<EntityType>,
 }
 
 /// `POST /login/check` and `POST /login/failure`: the failed-login limiter
@@ -130,4 +222,45 @@ pub struct LoginAttempt {
 pub struct LoginVerdict {
     /// Seconds to wait before trying again, when refused.
     pub retry_after: Option<u64>,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_messages_have_defaults_for_fields_added_later() {
+        // A Worker and a Hub of one deployment are one build, but a Hub
+        // evicted mid-deploy may briefly answer an older Worker: fields added
+        // with the backends must not be required.
+        let read: ReadRequest =
+            serde_json::from_str(r#"{"type":"posts","path":"/api/posts","withValue":true}"#)
+                .unwrap();
+        assert!(!read.lease);
+        let answer: ReadResponse =
+            serde_json::from_str(r#"{"generation":3,"value":null}"#).unwrap();
+        assert_eq!(
+            (answer.bypass, answer.fill, answer.sync_token),
+            (false, Fill::None, None)
+        );
+        let write: WriteRequest = serde_json::from_str(
+            r#"{"type":"feed","generation":1,"path":"/api/feed","value":"{}","ttlSecs":60}"#,
+        )
+        .unwrap();
+        assert!(write.store, "the memory backend stores by default");
+    }
+
+    #[test]
+    fn fill_and_status_shapes() {
+        assert_eq!(
+            serde_json::to_string(&Fill::Unleased).unwrap(),
+            r#""unleased""#
+        );
+        let status: StatusResponse = serde_json::from_str(
+            r#"{"subscribers":0,"lastEventId":0,"eventLogLen":0,"generations":{},"cacheEntries":0}"#,
+        )
+        .unwrap();
+        assert!(status.bypass_types.is_empty());
+    }
 }

@@ -1,0 +1,135 @@
+//! The `kv` backend: entries in Workers KV (the `CACHE_KV` binding) under
+//! generation-stamped keys, generations and fill leases in the Hub.
+//!
+//! What KV's eventual consistency (a write reaches other locations within
+//! about 60 s) means here: the generation comes from the Hub, which is
+//! strongly consistent, and a key `posts@7:/api/posts` is only ever written
+//! with data read after generation 7 was taken. So a reader elsewhere can
+//! never get data older than an acknowledged write; it can get a miss for a
+//! key already filled in another location (KV also caches "not found" at the
+//! edge for up to 60 s), and then reads the origin itself. Propagation costs
+//! hit rate, not freshness. The README says the same for operators.
+//!
+//! KV refuses an `expirationTtl` under 60 s, so entries live at least that
+//! long ([`kv_ttl_secs`]); freshness never depends on TTLs. Only the lease
+//! holder writes a key, which also keeps us under KV's limit of one write
+//! per key per second.
+
+use polycache_core::error::BackendFailure;
+use polycache_core::generation::cache_key;
+use polycache_core::hub_api::{LeaseRequest, ReadRequest, ReadResponse};
+use polycache_core::store::{kv_ttl_secs, CacheStore};
+use polycache_core::types::EntityType;
+use worker::kv::KvStore;
+
+use super::{memory, Failure, Lease, Lookup, Ticket};
+use crate::error::ApiError;
+use crate::hub_client;
+use crate::router::Ctx;
+
+/// The KV namespace binding of the cache (wrangler.toml).
+pub const BINDING: &str = "CACHE_KV";
+
+/// Workers KV as a [`CacheStore`].
+pub struct KvCache(KvStore);
+
+impl KvCache {
+    /// The `CACHE_KV` namespace; a configuration error naming it when the
+    /// binding is missing.
+    pub fn open(ctx: &Ctx) -> Result<Self, ApiError> {
+        ctx.env.kv(BINDING).map(KvCache).map_err(|_| {
+            ApiError::Config(format!(
+                "CACHE_BACKEND is kv, but the KV binding {BINDING} is missing \
+                 (wrangler.toml, [[kv_namespaces]])"
+            ))
+        })
+    }
+}
+
+impl CacheStore for KvCache {
+    async fn get(&self, key: &str) -> polycache_core::Result<Option<String>> {
+        self.0.get(key).text().await.map_err(|e| failure(&e))
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> polycache_core::Result<()> {
+        self.0
+            .put(key, value)
+            .map_err(|e| failure(&e))?
+            .expiration_ttl(kv_ttl_secs(ttl_secs))
+            .execute()
+            .await
+            .map_err(|e| failure(&e))
+    }
+}
+
+/// A KV error as a backend failure; KV says "429" when a key is written
+/// more than once a second.
+fn failure(e: &worker::kv::KvError) -> polycache_core::Error {
+    let message = e.to_string();
+    let kind = if message.contains("429") || message.contains("Too Many") {
+        BackendFailure::RateLimited
+    } else {
+        BackendFailure::Unreachable
+    };
+    polycache_core::Error::backend(kind, format!("KV: {message}"))
+}
+
+/// The generation from the Hub, then the entry from KV; on a miss, the
+/// lease from the Hub (which may hold the reader until another's fill).
+pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
+    let store = KvCache::open(ctx).map_err(Failure::Config)?;
+    let read: ReadResponse = hub_client::call(
+        &ctx.env,
+        "/cache/read",
+        &ReadRequest {
+            entity_type: t,
+            path: path.to_owned(),
+            with_value: false,
+            lease: false,
+        },
+    )
+    .await
+    .map_err(Failure::Hub)?;
+    if read.bypass {
+        return Ok(Lookup::Bypass);
+    }
+    let key = cache_key(t, read.generation, path);
+    if let Some(value) = store.get(&key).await.map_err(Failure::Backend)? {
+        return Ok(Lookup::Hit(value));
+    }
+    let lease: ReadResponse = hub_client::call(
+        &ctx.env,
+        "/cache/lease",
+        &LeaseRequest {
+            entity_type: t,
+            generation: read.generation,
+            path: path.to_owned(),
+        },
+    )
+    .await
+    .map_err(Failure::Hub)?;
+    // The lease's generation is the one the reader took, whatever the
+    // answer says: the fill must go under the key looked up.
+    let mut lookup = memory::answer(t, path, lease);
+    if let Lookup::Miss(ticket) = &mut lookup {
+        ticket.generation = read.generation;
+    }
+    Ok(lookup)
+}
+
+/// The lease holder writes KV; every filler then hands the value to the
+/// readers waiting in the Hub.
+pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
+    let stored = if ticket.lease == Lease::Hub {
+        let key = cache_key(ticket.entity_type, ticket.generation, &ticket.path);
+        let store = KvCache::open(ctx).map_err(Failure::Config)?;
+        store
+            .put(&key, value, ctx.config.cache_ttl_secs)
+            .await
+            .map_err(Failure::Backend)
+    } else {
+        Ok(())
+    };
+    memory::write(ctx, ticket, value, false).await?;
+    stored
+}

@@ -1,0 +1,91 @@
+//! The `memory` backend: entries, generations and fill leases all in the
+//! Hub, so a read is one Hub call. Also the Hub's lease routes, which the
+//! `kv` backend shares.
+
+use polycache_core::hub_api::{Fill, ReadRequest, ReadResponse, ReleaseRequest, WriteRequest};
+use polycache_core::types::EntityType;
+
+use super::{Failure, Lease, Lookup, Ticket};
+use crate::hub_client;
+use crate::router::Ctx;
+
+/// One Hub call: the value, or a miss with (or without) the lease. A reader
+/// that finds another filling is held by the Hub until that fill, at most
+/// [`polycache_core::lease::WAIT_MS`].
+pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
+    let read: ReadResponse = hub_client::call(
+        &ctx.env,
+        "/cache/read",
+        &ReadRequest {
+            entity_type: t,
+            path: path.to_owned(),
+            with_value: true,
+            lease: true,
+        },
+    )
+    .await
+    .map_err(Failure::Hub)?;
+    Ok(answer(t, path, read))
+}
+
+/// The [`Lookup`] of a Hub answer that carries a value, a lease, or neither.
+pub fn answer(t: EntityType, path: &str, read: ReadResponse) -> Lookup {
+    if read.bypass {
+        return Lookup::Bypass;
+    }
+    if let Some(value) = read.value {
+        return Lookup::Hit(value);
+    }
+    Lookup::Miss(Ticket {
+        entity_type: t,
+        path: path.to_owned(),
+        generation: read.generation,
+        lease: if read.fill == Fill::Granted {
+            Lease::Hub
+        } else {
+            Lease::None
+        },
+    })
+}
+
+/// Stores the value in the Hub (if its generation is still current) and
+/// hands it to the waiting readers.
+pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
+    write(ctx, ticket, value, true).await
+}
+
+/// `/cache/write`: with `store` false the Hub only hands the value to the
+/// readers waiting for the lease (the kv backend stores it in KV).
+pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Result<(), Failure> {
+    let _: serde_json::Value = hub_client::call(
+        &ctx.env,
+        "/cache/write",
+        &WriteRequest {
+            entity_type: ticket.entity_type,
+            generation: ticket.generation,
+            path: ticket.path.clone(),
+            value: value.to_owned(),
+            ttl_secs: ctx.config.cache_ttl_secs,
+            store,
+        },
+    )
+    .await
+    .map_err(Failure::Hub)?;
+    Ok(())
+}
+
+/// Gives a Hub lease back; its waiters read the origin themselves.
+pub async fn release(ctx: &Ctx, ticket: &Ticket) -> Result<(), Failure> {
+    let _: serde_json::Value = hub_client::call(
+        &ctx.env,
+        "/cache/release",
+        &ReleaseRequest {
+            entity_type: ticket.entity_type,
+            generation: ticket.generation,
+            path: ticket.path.clone(),
+        },
+    )
+    .await
+    .map_err(Failure::Hub)?;
+    Ok(())
+}
