@@ -14,4 +14,30 @@ if ls migrations/*.sql >/dev/null 2>&1; then
   node_modules/.bin/wrangler d1 migrations apply DB --local --persist-to "$state" >/dev/null
 fi
 export POLYCACHE_PREBUILT=1
-exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --persist-to "$state" "$@"
+# Cache settings given in the environment win over wrangler.toml and
+# .dev.vars, so that `CACHE_BACKEND=upstash make dev` does what it says.
+vars=()
+for name in CACHE_BACKEND CACHE_TTL_SECS UPSTASH_REDIS_REST_URL UPSTASH_REDIS_REST_TOKEN; do
+  if [ -n "${!name:-}" ]; then vars+=(--var "$name:${!name}"); fi
+done
+# CACHE_BACKEND=upstash without a database named anywhere: a local
+# redis-server behind the Upstash REST shim (tests/upstash-shim/) on
+# 127.0.0.1:8079 with the token polycache-dev-token, stopped with wrangler.
+if [ "${CACHE_BACKEND:-}" = upstash ] && [ -z "${UPSTASH_REDIS_REST_URL:-}" ] \
+  && ! grep -q '^UPSTASH_REDIS_REST_URL=.' .dev.vars; then
+  shim_port=8079 shim_token=polycache-dev-token
+  mkdir -p "$state/redis"
+  node tests/upstash-shim/server.mjs --port "$shim_port" --token "$shim_token" --spawn-redis "$state/redis" &
+  shim=$!
+  trap 'kill "$shim" 2>/dev/null || true; wait "$shim" 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$shim_port") 2>/dev/null && break
+    kill -0 "$shim" 2>/dev/null || { echo "dev: the Upstash shim did not start" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "dev: Upstash shim on http://127.0.0.1:$shim_port (token $shim_token) over a local redis-server"
+  vars+=(--var "UPSTASH_REDIS_REST_URL:http://127.0.0.1:$shim_port" --var "UPSTASH_REDIS_REST_TOKEN:$shim_token")
+  node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --persist-to "$state" "${vars[@]}" "$@"
+  exit $?
+fi
+exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --persist-to "$state" "${vars[@]}" "$@"
