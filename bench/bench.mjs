@@ -24,7 +24,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../tests/common/harness.mjs';
-import { makeSystem, stopAll } from './lib/systems.mjs';
+import { makeSystem, snapshotBuild, stopAll } from './lib/systems.mjs';
 import { measureFanout } from './lib/fanout.mjs';
 import { measureMirror } from './lib/mirror.mjs';
 import { measureReads } from './lib/reads.mjs';
@@ -98,6 +98,8 @@ const results = {
     betterSse: version('bench/peers/node_modules/better-sse'),
   },
   config: { ...opt, streams: streamCounts, systems, patchAt },
+  // The Worker the runtime rows ran (a copy of build/ taken at the start).
+  build: null,
   fanout: [],
   mirror: [],
   reads: [],
@@ -256,11 +258,18 @@ process.on('unhandledRejection', (e) => log(`unhandled: ${e?.stack ?? e}`));
 setTimeout(() => finish(`the run was cut ${5} minutes past --max-minutes`), deadline - nowMs() + 5 * 60_000).unref();
 
 try {
+  if (parts.has('runtime') || (parts.has('reads') && list(opt['reads-systems']).includes('runtime'))
+      || (parts.has('mirror') && opt['mirror-system'] === 'runtime')) {
+    results.build = { sha256: (await snapshotBuild()).sha256 };
+  }
   // The short parts first: if the fan-out rows run out of time (--max-minutes),
   // what is skipped is the largest of them.
   if (parts.has('mirror')) await mirrorPart();
   if (parts.has('reads')) await readsPart();
   if (systems.length) await fanoutPart();
+} catch (e) {
+  results.error = String(e?.stack ?? e);
+  await finish(`the run failed: ${e?.message ?? e}`);
 } finally {
   await finish();
 }

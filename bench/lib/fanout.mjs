@@ -134,6 +134,8 @@ export async function measureFanout(system, {
         perEvent: perEvent.map((e) => rounded(e)),
         // What wrangler dev said about reloads and errors while the system ran.
         systemSaid: system.notable ? [...system.notable] : undefined,
+        // The end of the system's own output, when streams or events were lost.
+        systemOutput: progress.lostAfterHello > 0 || latencies.length < expected ? system.output.slice(-4000) : undefined,
         // CPU time spent from the first event until the last receipt (or
         // the drain timeout): by the system's processes, and by the load
         // client (this process, all its threads; it also sent the events).

@@ -6,7 +6,8 @@ import { nowMs } from './clock.mjs';
 
 // More sockets than events in a round (20): the events go out on their
 // schedule even when acknowledgements are slow, never queued in the agent.
-const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+const newAgent = () => new http.Agent({ keepAlive: true, maxSockets: 32 });
+let agent = newAgent();
 
 /**
  * One request to base (http://127.0.0.1:P). Resolves with {status, headers,
@@ -40,7 +41,17 @@ export function send(base, method, path, { token, body, timeoutMs = 30_000 } = {
   });
 }
 
-/** Closes the agent's idle connections (at the end of a run). */
+/** Closes the agent's connections (at the end of a run). */
 export function closeAgent() {
   agent.destroy();
+}
+
+/**
+ * Starts over with new connections: called whenever a system stops, so that
+ * a kept-alive connection to a stopped server is never reused for the next
+ * one (free ports come round again).
+ */
+export function resetAgent() {
+  agent.destroy();
+  agent = newAgent();
 }

@@ -53,10 +53,14 @@ export async function measureReads(system, { secs, conns, log }) {
   if (!existsSync(WRK)) throw new Error(`${WRK} is missing (scripts/bootstrap.sh installs Debian's wrk)`);
   let hitProbe;
   for (let tries = 0; ; tries++) {
-    const first = await send(system.url, 'GET', '/api/posts');
-    const second = await send(system.url, 'GET', '/api/posts');
-    hitProbe = { first: first.headers['x-cache'], second: second.headers['x-cache'] };
-    if (second.headers['x-cache'] === 'hit') break;
+    try {
+      const first = await send(system.url, 'GET', '/api/posts');
+      const second = await send(system.url, 'GET', '/api/posts');
+      hitProbe = { first: first.headers['x-cache'], second: second.headers['x-cache'] };
+    } catch (e) {
+      hitProbe = { error: e.message };
+    }
+    if (hitProbe.second === 'hit') break;
     // `wrangler dev` may be reloading (a watched file changed): its cache is gone.
     if (tries === 3) throw new Error(`GET /api/posts twice did not hit: ${JSON.stringify(hitProbe)}`);
     await sleep(2000);

@@ -14,8 +14,8 @@
 // wrangler.toml through wrangler's own unstable_getMiniflareWorkerOptions, so
 // this runs what `wrangler dev` runs, minus the dev tooling.
 //
-//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--migrate]
-// prints one JSON line {"ready": url, "pid": pid} once the Worker answers,
+//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--migrate] [--build DIR]
+// prints one JSON line {"ready": url, "pid": pid} once /api/health answers 200,
 // then runs until SIGTERM or SIGINT.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,11 +30,14 @@ const { values: args } = parseArgs({
     state: { type: 'string' },
     vars: { type: 'string', default: '{}' },
     migrate: { type: 'boolean', default: false },
+    build: { type: 'string' },
   },
 });
 if (!args.port || !args.state) throw new Error('usage: runtime-host.mjs --port P --state DIR [--vars JSON]');
 
-const BUILD = join(ROOT, 'build');
+// --build: a copy of build/ taken when the bench started, so that every row
+// of a run measures the same Worker even if someone rebuilds meanwhile.
+const BUILD = args.build ?? join(ROOT, 'build');
 const configPath = join(ROOT, 'wrangler.toml');
 const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
 delete workerOptions.modulesRules; // the modules are listed below
@@ -91,7 +94,21 @@ try {
       await db.batch(statements.map((s) => db.prepare(s)));
     }
   }
-  process.stdout.write(`${JSON.stringify({ ready: url.href.replace(/\/$/, ''), pid: process.pid })}\n`);
+  // Ready means the Worker answers, not only that workerd listens.
+  const base = url.href.replace(/\/$/, '');
+  let last = '';
+  for (const deadline = Date.now() + 30_000; ;) {
+    try {
+      const res = await fetch(`${base}/api/health`, { signal: AbortSignal.timeout(5000) });
+      last = `${res.status} ${(await res.text()).slice(0, 500)}`;
+      if (res.ok) break;
+    } catch (e) {
+      last = String(e);
+    }
+    if (Date.now() > deadline) throw new Error(`GET /api/health did not answer 200 within 30 s: ${last}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  process.stdout.write(`${JSON.stringify({ ready: base, pid: process.pid })}\n`);
 } catch (e) {
   process.stderr.write(`runtime-host: ${e?.stack ?? e}\n`);
   await stop(1);

@@ -10,15 +10,58 @@
 // memory is measured over), subscribers(), and trigger(kind, i), which sends
 // the request that makes one event and resolves with {eventId, sentAt, ackAt, ms}.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ROOT, TEST_SECRETS, WorkerInstance, freePort } from '../../tests/common/harness.mjs';
 import { ADMIN, EDITOR } from '../../tests/common/accounts.mjs';
 import { login } from '../../tests/common/api.mjs';
-import { send } from './http.mjs';
+import { resetAgent, send } from './http.mjs';
 import { cmdline, tree } from './procs.mjs';
 import { sleep } from './clock.mjs';
+
+let buildSnapshot = null;
+
+/**
+ * Copies build/index.js and build/index_bg.wasm to a directory of their own,
+ * which every runtime row of this run then loads: the same Worker for the
+ * whole run, whatever rebuilds happen meanwhile. (`wrangler dev` reads
+ * build/ itself.) Returns {dir, sha256} of the copy; removed by stopAll().
+ */
+export async function snapshotBuild() {
+  // A build may be under way (someone runs `make build`): wait for two files
+  // that are there, unchanged for half a second, the wasm whole (its magic
+  // number; Node 20 cannot validate it: it uses newer exception handling).
+  const files = ['index.js', 'index_bg.wasm'].map((f) => join(ROOT, 'build', f));
+  const read = () => {
+    try {
+      return files.map((f) => ({ f, bytes: readFileSync(f), mtime: statSync(f).mtimeMs }));
+    } catch {
+      return null;
+    }
+  };
+  let copy = null;
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await sleep(500)) {
+    const first = read();
+    await sleep(500);
+    const second = read();
+    if (first && second && first.every((x, i) => x.mtime === second[i].mtime && x.bytes.equals(second[i].bytes))
+        && second[1].bytes.subarray(0, 4).equals(Buffer.from([0, 0x61, 0x73, 0x6d])) && second[0].bytes.length > 0) {
+      copy = second;
+      break;
+    }
+  }
+  if (!copy) throw new Error('build/index.js and build/index_bg.wasm did not settle within 2 minutes (a build under way?)');
+  const dir = mkdtempSync(join(tmpdir(), 'polycache-bench-build-'));
+  buildSnapshot = dir;
+  const hash = createHash('sha256');
+  for (const { f, bytes } of copy) {
+    hash.update(bytes);
+    writeFileSync(join(dir, basename(f)), bytes);
+  }
+  return { dir, sha256: hash.digest('hex') };
+}
 
 /** Every system started and not yet stopped, for the cleanup on exit. */
 const live = new Set();
@@ -30,6 +73,7 @@ const live = new Set();
  */
 export async function stopAll() {
   await Promise.allSettled([...live].map((s) => s.dispose()));
+  if (buildSnapshot) rmSync(buildSnapshot, { recursive: true, force: true });
   const rest = tree(process.pid).filter((p) => p.pid !== process.pid);
   for (const p of rest) {
     try { process.kill(p.pid, 'SIGTERM'); } catch { /* gone */ }
@@ -178,13 +222,14 @@ export class RuntimeSystem extends Polycache {
     port ??= await freePort();
     const args = ['--port', String(port), '--state', this.stateDir, '--vars', JSON.stringify(this.vars)];
     if (!this.migrated) args.push('--migrate');
+    if (buildSnapshot) args.push('--build', buildSnapshot);
     this.host = new NodeChild('runtime-host', join(ROOT, 'bench/lib/runtime-host.mjs'), args);
     await this.host.start();
     this.migrated = true;
     this.url = this.host.url;
   }
 
-  async stop() { await this.host?.stop(); this.host = null; }
+  async stop() { await this.host?.stop(); this.host = null; resetAgent(); }
 
   /** workerd: the host's children (the Node host itself serves no request). */
   processes() { return this.host ? tree(this.host.pid).filter((p) => p.pid !== this.host.pid) : []; }
@@ -250,7 +295,7 @@ export class DevSystem extends Polycache {
     this.url = this.instance.url;
   }
 
-  async stop() { await this.instance?.stop(); this.instance = null; }
+  async stop() { await this.instance?.stop(); this.instance = null; resetAgent(); }
 
   /** How often wrangler dev reloaded the Worker since it started. */
   reloads() { return this.reloadCount; }
@@ -288,7 +333,7 @@ export class PeerSystem {
     this.url = this.node.url;
   }
 
-  async stop() { await this.node?.stop(); this.node = null; }
+  async stop() { await this.node?.stop(); this.node = null; resetAgent(); }
 
   async restart() { await this.stop(); await this.start(); }
 
