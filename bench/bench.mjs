@@ -13,7 +13,8 @@
 //   --mirror-writes N      writes of the mirror row (120)   --mirror-system runtime|dev (dev)
 //   --reads-secs S         wrk duration per read row (5)    --reads-conns N (10)
 //   --reads-systems LIST   where the read rows run (runtime,dev)
-//   --drain-ms MS          how long to wait for the last receipts after the last event (15000)
+//   --drain-ms MS          how long to wait for the last receipts after the last acknowledgement (15000)
+//   --ack-timeout-ms MS    how long a triggering request may take (60000); past it the event counts as lost
 //   --connect-budget-ms MS how long opening the N streams may take in all (180000)
 //   --max-minutes M        skip what is left after this long (14)
 //   --out DIR              where the JSON goes (bench/results)
@@ -46,6 +47,7 @@ const { values: opt } = parseArgs({
     'reads-conns': { type: 'string', default: '10' },
     'reads-systems': { type: 'string', default: 'runtime,dev' },
     'drain-ms': { type: 'string', default: '15000' },
+    'ack-timeout-ms': { type: 'string', default: '60000' },
     'connect-timeout-ms': { type: 'string', default: '60000' },
     'connect-budget-ms': { type: 'string', default: '180000' },
     'max-minutes': { type: 'string', default: '14' },
@@ -144,6 +146,7 @@ async function fanoutPart() {
               connectTimeoutMs: Number(opt['connect-timeout-ms']),
               connectBudgetMs: Number(opt['connect-budget-ms']),
               drainMs: Number(opt['drain-ms']),
+              ackTimeoutMs: Number(opt['ack-timeout-ms']),
               log,
               perfBase: opt.perf ? join(opt.out, `${stamp}-${kind}-${n}`) : null,
             });
@@ -151,7 +154,7 @@ async function fanoutPart() {
           // Every step of a row is bounded; this bounds the row as a whole,
           // in case something unforeseen hangs (stopping the system then
           // ends whatever waits on it).
-          const rowMs = Number(opt['connect-budget-ms']) + 300_000;
+          const rowMs = Number(opt['connect-budget-ms']) + 420_000;
           const bounded = () => withTimeout(measure(), rowMs, `the row did not end within ${rowMs / 1000} s`);
           let rows;
           try {

@@ -37,13 +37,13 @@ async function warmUp(system, kind) {
 }
 
 /** Sends `events` triggers on a fixed schedule; resolves with their results (or errors). */
-async function round(system, kind, { events, intervalMs }) {
+async function round(system, kind, { events, intervalMs, ackTimeoutMs }) {
   const started = nowMs() + 20;
   const pending = [];
   for (let i = 0; i < events; i++) {
     const wait = started + i * intervalMs - nowMs();
     if (wait > 0) await sleep(wait);
-    pending.push(system.trigger(kind, i).catch((e) => ({ error: String(e.message ?? e) })));
+    pending.push(system.trigger(kind, i, { timeoutMs: ackTimeoutMs }).catch((e) => ({ error: String(e.message ?? e) })));
   }
   return Promise.all(pending);
 }
@@ -53,7 +53,7 @@ async function round(system, kind, { events, intervalMs }) {
  * ('invalidate', 'patch'); returns one result object per round.
  */
 export async function measureFanout(system, {
-  streams, rounds, events, intervalMs, threads, connectTimeoutMs, connectBudgetMs, drainMs, log, perfBase,
+  streams, rounds, events, intervalMs, threads, connectTimeoutMs, connectBudgetMs, drainMs, ackTimeoutMs, log, perfBase,
 }) {
   await warmUp(system, rounds[0]);
   log('  warmed up');
@@ -81,7 +81,7 @@ export async function measureFanout(system, {
       const clientBefore = process.cpuUsage();
       const perf = perfBase ? startPerf(system.processes().map((p) => p.pid), `${perfBase}-${kind}`) : null;
       if (perf) await sleep(300); // perf attaches to every thread first
-      const sends = await round(system, kind, { events, intervalMs });
+      const sends = await round(system, kind, { events, intervalMs, ackTimeoutMs });
       const ok = sends.filter((s) => !s.error);
       const live = conn.helloCount;
       const progress = await load.waitReceived(live * ok.length, drainMs);

@@ -184,16 +184,16 @@ class Polycache {
   }
 
   /** kind 'invalidate': POST /api/cache/invalidate {type: posts}; 'patch': PATCH /api/posts/1. */
-  async trigger(kind, i) {
+  async trigger(kind, i, { timeoutMs } = {}) {
     if (kind === 'invalidate') {
       const token = await this.token(ADMIN);
-      const res = await send(this.url, 'POST', '/api/cache/invalidate', { token, body: { type: 'posts' } });
+      const res = await send(this.url, 'POST', '/api/cache/invalidate', { token, body: { type: 'posts' }, timeoutMs });
       if (res.status !== 200) throw new Error(`invalidate: ${res.status} ${res.text.slice(0, 200)}`);
       return { eventId: res.json.eventId, sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
     }
     if (kind === 'patch') {
       const token = await this.token(EDITOR);
-      const res = await send(this.url, 'PATCH', '/api/posts/1', { token, body: { title: `bench ${i} ${Date.now()}` } });
+      const res = await send(this.url, 'PATCH', '/api/posts/1', { token, body: { title: `bench ${i} ${Date.now()}` }, timeoutMs });
       if (res.status !== 200) throw new Error(`PATCH: ${res.status} ${res.text.slice(0, 200)}`);
       return { eventId: Number(res.headers['x-invalidation-event']), sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
     }
@@ -346,9 +346,9 @@ export class PeerSystem {
     return res.json?.subscribers ?? null;
   }
 
-  async trigger(kind) {
+  async trigger(kind, i, { timeoutMs } = {}) {
     if (kind !== 'invalidate') throw new Error(`the peer has no trigger ${kind}`);
-    const res = await send(this.url, 'POST', '/broadcast', { body: {} });
+    const res = await send(this.url, 'POST', '/broadcast', { body: {}, timeoutMs });
     if (res.status !== 200) throw new Error(`broadcast: ${res.status} ${res.text.slice(0, 200)}`);
     return { eventId: res.json.eventId, sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
   }
