@@ -50,9 +50,13 @@ npm_install() { # dir
 npm_install .
 npm_install clients/js
 
-# Debian packages the test tiers need, installed only when missing.
+# Debian packages the test tiers need, installed only when missing:
+# chromium for the browser tests (driven by playwright-core; nothing may
+# download a browser), redis-server behind the Upstash REST shim, wrk for
+# the benchmarks.
+apt_packages=(chromium redis-server wrk)
 apt_needed=()
-for pkg in ${POLYCACHE_APT_PACKAGES:-}; do
+for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_needed+=("$pkg")
 done
 if [ ${#apt_needed[@]} -gt 0 ]; then
