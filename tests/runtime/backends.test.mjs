@@ -19,8 +19,13 @@ import { startUpstash } from '../common/redis.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import { get, login, patch, read, request, status, invalidate, waitUntil, itemsOf, eventIdOf } from '../common/api.mjs';
 
-/** Lifetime of entries in these instances: short, so that expiry is seen quickly. */
-const TTL_SECS = 5;
+/**
+ * Lifetime of entries in these instances: short, so that expiry is seen
+ * quickly, yet long enough that an entry warmed at the start of a test is
+ * still there at its end on a slow machine (warming six lists through the
+ * slow origin below takes a few seconds).
+ */
+const TTL_SECS = 10;
 /**
  * A slow origin (CACHE_ORIGIN_DELAY_MS), as a remote database would be: under
  * `wrangler dev` a D1 read takes a few ms while 200 requests take most of a
