@@ -15,7 +15,17 @@ let agent = newAgent();
  * ackAt when the whole response is in. Rejects on a network error or after
  * timeoutMs.
  */
-export function send(base, method, path, { token, body, timeoutMs = 30_000 } = {}) {
+export function send(base, method, path, opts = {}) {
+  return attempt(base, method, path, opts).catch((e) => {
+    // A kept-alive connection that the server closed while it sat idle fails
+    // as soon as it is reused, before the server saw anything: send again,
+    // once, on a new connection (Node's documented remedy).
+    if (e.reusedSocket && e.code === 'ECONNRESET') return attempt(base, method, path, opts);
+    throw e;
+  });
+}
+
+function attempt(base, method, path, { token, body, timeoutMs = 30_000 } = {}) {
   const url = new URL(path, base);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const headers = {};
@@ -35,7 +45,7 @@ export function send(base, method, path, { token, body, timeoutMs = 30_000 } = {
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (e) => reject(Object.assign(e, { reusedSocket: req.reusedSocket })));
     const sentAt = nowMs();
     req.end(payload);
   });
