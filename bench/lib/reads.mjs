@@ -73,7 +73,8 @@ export async function measureReads(system, { secs, conns, log }) {
   const fresh = await send(system.url, 'GET', `/api/posts/${base}`);
   const miss = await wrk(`${system.url}/api/posts`, { secs, conns, env: { BENCH_ID_BASE: String(base) } });
   // An id of the run read again: a hit now, so it was stored by a miss then.
-  const again = await send(system.url, 'GET', `/api/posts/${base + 1}`);
+  // (wrk calls request() once before it sends anything: the first id sent is base + 2.)
+  const again = await send(system.url, 'GET', `/api/posts/${base + 3}`);
   const missRow = row(system.kind, 'miss', miss, { fresh: fresh.headers['x-cache'], readAgain: again.headers['x-cache'], status: fresh.status });
   for (const r of [hitRow, missRow]) {
     log(`  ${r.system} ${r.read}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms${r.errors ? `, ${r.errors} errors` : ''}`);
