@@ -2,7 +2,7 @@
 // polycache's benchmark: fan-out to N SSE streams under the runtime alone,
 // under `wrangler dev` and in better-sse (the peer), side by side from one
 // run; a PATCH row for the product path; mirror propagation; cached reads.
-// Prints one markdown table and writes bench/results/<timestamp>.json.
+// Prints the tables (markdown) and writes bench/results/<timestamp>.json.
 // Run by `make bench` through bench/run.sh (which raises the fd limit and
 // installs the peer); bench/README.md explains every column. Options:
 //   --only LIST            parts to run, of runtime,dev,peer,mirror,reads (default: all)
@@ -15,10 +15,12 @@
 //   --reads-systems LIST   where the read rows run (runtime,dev)
 //   --drain-ms MS          how long to wait for the last receipts after the last acknowledgement (15000)
 //   --ack-timeout-ms MS    how long a triggering request may take (60000); past it the event counts as lost
+//   --connect-timeout-ms MS how long one stream may take to see its hello (60000)
 //   --connect-budget-ms MS how long opening the N streams may take in all (180000)
 //   --max-minutes M        skip what is left after this long (14)
 //   --out DIR              where the JSON goes (bench/results)
 //   --perf                 profile each fan-out row's events with perf (bench/lib/profile.mjs)
+//   --help                 this text
 // Example, one configuration quickly: bash bench/run.sh --only runtime --streams 1000
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -53,8 +55,15 @@ const { values: opt } = parseArgs({
     'max-minutes': { type: 'string', default: '14' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results') },
     perf: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
   },
 });
+if (opt.help) {
+  // The comment at the top of this file is the help.
+  const text = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
+  console.log(text.slice(1, text.findIndex((l) => l.startsWith('import'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const parts = new Set(list(opt.only));
 for (const p of parts) {
