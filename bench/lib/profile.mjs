@@ -3,12 +3,12 @@
 // (issue 8, point 3). Writes <base>.perf.data and <base>.perf.txt (perf
 // report by process, library and symbol).
 //
-// workerd runs JavaScript and wasm as JIT code, which perf shows as
-// [unknown] or in "[JIT]"-like maps only when V8 writes a perf map
-// (--perf-basic-prof), and Miniflare has no way to pass V8 flags: what the
-// profile names is workerd's and the kernel's own code (V8 runtime and GC,
-// kj I/O, sockets), and the JIT share as one lump. That split alone says
-// whether an event costs JS, V8 housekeeping, or system calls.
+// workerd runs JavaScript and wasm as JIT code, which perf can name only
+// when V8 writes a perf map (--perf-basic-prof), and Miniflare has no way to
+// pass V8 flags: the profile names workerd's and the kernel's own code (V8
+// runtime and GC, kj I/O and streams, sockets) and shows the JIT share as
+// one lump ("[JIT] tid <pid>"). That split alone says whether an event
+// costs JS, runtime machinery, or system calls.
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { sleep } from './clock.mjs';
