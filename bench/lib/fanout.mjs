@@ -19,6 +19,7 @@ import { memory } from './procs.mjs';
 import { nowMs, sleep } from './clock.mjs';
 import { rounded, summary } from './stats.mjs';
 import { startPerf } from './profile.mjs';
+import { resetAgent } from './http.mjs';
 
 /**
  * Warms a started system up: the first requests compile the Worker, create
@@ -38,12 +39,17 @@ async function warmUp(system, kind) {
 
 /** Sends `events` triggers on a fixed schedule; resolves with their results (or errors). */
 async function round(system, kind, { events, intervalMs, ackTimeoutMs }) {
+  // New connections for the round: none that sat idle through the connect
+  // phase or the last drain, which the server may be closing just then.
+  resetAgent();
   const started = nowMs() + 20;
   const pending = [];
   for (let i = 0; i < events; i++) {
     const wait = started + i * intervalMs - nowMs();
     if (wait > 0) await sleep(wait);
-    pending.push(system.trigger(kind, i, { timeoutMs: ackTimeoutMs }).catch((e) => ({ error: String(e.message ?? e) })));
+    const sent = nowMs();
+    pending.push(system.trigger(kind, i, { timeoutMs: ackTimeoutMs })
+      .catch((e) => ({ error: `event ${i + 1} of ${events}, after ${Math.round(nowMs() - sent)} ms: ${e.message ?? e}` })));
   }
   return Promise.all(pending);
 }
