@@ -31,7 +31,7 @@ import { connect } from '../common/sse.mjs';
 import { staleReads } from '../common/history.mjs';
 
 const OWN_POSTS = [1, 2, 3];
-const SHARED_POST = 4;
+export const SHARED_POST = 4;
 const POSTS = [...OWN_POSTS, SHARED_POST];
 const TITLE = /^v(\d+)$/;
 const MAX_LOOP = 100_000; // every loop is bounded in count, too
@@ -154,7 +154,7 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
   const seconds = (performance.now() - t0) / 1000;
   const summary = `${seconds.toFixed(1)} s: ${writes.length} writes, ${reads.length} reads (${hits} hits), `
     + `${events.length} events, ${violations.length} stale reads, ${failures.length} failed requests`;
-  return { writes, reads, failures, events, violations, hits, seconds, summary };
+  return { writes, reads, failures, events, violations, hits, seconds, summary, refetches: refetches.length, sse };
 }
 
 // --- command line ------------------------------------------------------------
