@@ -243,3 +243,22 @@ export async function connect(url, { headers, timeoutMs = 10_000 } = {}) {
   }
   return client;
 }
+
+/**
+ * Streams opened by one test file against `baseUrl()` (a function, since
+ * the instance starts after import), closed together by closeAll().
+ * open(query, headers) connects like connect() and waits for `hello`.
+ */
+export function streamPool(baseUrl) {
+  const open = [];
+  return {
+    async open(query = '', headers) {
+      const s = await connect(`${baseUrl()}/api/stream${query}`, { headers });
+      open.push(s);
+      return s;
+    },
+    closeAll() {
+      for (const s of open.splice(0)) s.close();
+    },
+  };
+}

@@ -8,18 +8,14 @@ import { EDITOR, SERVICE } from '../common/accounts.mjs';
 import {
   login, read, get, patch, post, del, status, expectStatus, expectError, eventIdOf, itemsOf, invalidate, sorted,
 } from '../common/api.mjs';
-import { connect } from '../common/sse.mjs';
+import { streamPool } from '../common/sse.mjs';
 
 const INSTANCE = 'invalidation-test';
 let worker;
 let editor;
 let service;
-const streams = [];
-const stream = async (query = '', headers) => {
-  const s = await connect(`${worker.url}/api/stream${query}`, { headers });
-  streams.push(s);
-  return s;
-};
+const streams = streamPool(() => worker.url);
+const stream = (query, headers) => streams.open(query, headers);
 
 before(async () => {
   worker = await startWorker({ vars: { INSTANCE_ID: INSTANCE } });
@@ -27,7 +23,7 @@ before(async () => {
   service = await login(worker, SERVICE);
 });
 after(async () => {
-  for (const s of streams) s.close();
+  streams.closeAll();
   await worker?.dispose();
 });
 
@@ -177,7 +173,7 @@ test('event ids survive a restart: hello resumes at the last id and the next wri
   const res = await patch(worker, '/api/posts/5', { title: `before restart ${Date.now()}` }, { token: editor });
   expectStatus(res, 200, 'PATCH /api/posts/5');
   const last = eventIdOf(res);
-  for (const s of streams) s.close();
+  streams.closeAll();
   await worker.restart();
   const s = await stream();
   assert.equal(s.events[0].json.lastEventId, last, 'hello after a restart');

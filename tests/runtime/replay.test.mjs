@@ -6,24 +6,20 @@ import assert from 'node:assert/strict';
 import { startWorker } from '../common/harness.mjs';
 import { SERVICE } from '../common/accounts.mjs';
 import { login, status, invalidate } from '../common/api.mjs';
-import { connect } from '../common/sse.mjs';
+import { streamPool } from '../common/sse.mjs';
 
 const LOG_SIZE = 5;
 let worker;
 let service;
-const streams = [];
-const stream = async (query = '', headers) => {
-  const s = await connect(`${worker.url}/api/stream${query}`, { headers });
-  streams.push(s);
-  return s;
-};
+const streams = streamPool(() => worker.url);
+const stream = (query, headers) => streams.open(query, headers);
 
 before(async () => {
   worker = await startWorker({ vars: { INSTANCE_ID: 'replay-test', EVENT_LOG_SIZE: String(LOG_SIZE) } });
   service = await login(worker, SERVICE);
 });
 after(async () => {
-  for (const s of streams) s.close();
+  streams.closeAll();
   await worker?.dispose();
 });
 
