@@ -5,7 +5,7 @@
 // Prints the tables (markdown) and writes bench/results/<timestamp>.json.
 // Run by `make bench` through bench/run.sh (which raises the fd limit and
 // installs the peer); bench/README.md explains every column. Options:
-//   --only LIST            parts to run, of runtime,dev,peer,mirror,reads (default: all)
+//   --only LIST            parts to run, of runtime,dev,peer,mirror,reads,churn (default: all)
 //   --streams LIST         concurrent streams (default 1000,2000,5000,10000)
 //   --events N             events per round (20)        --interval-ms MS  between events (200)
 //   --patch-streams N      where the PATCH /api/posts/1 row runs (1000; 0: none)
@@ -13,6 +13,10 @@
 //   --mirror-writes N      writes of the mirror row (120)   --mirror-system runtime|dev (dev)
 //   --reads-secs S         wrk duration per read row (5)    --reads-conns N (10)
 //   --reads-systems LIST   where the read rows run (runtime,dev)
+//   --churn-streams N      streams per churn round (1000)   --churn-rounds N (3)
+//   --churn-systems LIST   where the churn rounds run (runtime,dev)
+//   --runtime-assets       serve the runtime rows with Miniflare's static-assets router in
+//                          front of the Worker, as `wrangler dev` does (default: the Worker alone)
 //   --drain-ms MS          how long to wait for the last receipts after the last acknowledgement (15000)
 //   --ack-timeout-ms MS    how long a triggering request may take (60000); past it the event counts as lost
 //   --connect-timeout-ms MS how long one stream may take to see its hello (60000)
@@ -27,17 +31,18 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../tests/common/harness.mjs';
-import { makeSystem, snapshotBuild, stopAll } from './lib/systems.mjs';
+import { makeSystem, setRuntimeAssets, snapshotBuild, stopAll } from './lib/systems.mjs';
 import { measureFanout } from './lib/fanout.mjs';
 import { measureMirror } from './lib/mirror.mjs';
 import { measureReads } from './lib/reads.mjs';
+import { measureChurn } from './lib/churn.mjs';
 import { closeAgent } from './lib/http.mjs';
-import { fanoutTable, memoryTable, mirrorTable, readsTable } from './lib/report.mjs';
+import { churnTable, fanoutTable, memoryTable, mirrorTable, readsTable } from './lib/report.mjs';
 import { nowMs, withTimeout } from './lib/clock.mjs';
 
 const { values: opt } = parseArgs({
   options: {
-    only: { type: 'string', default: 'runtime,dev,peer,mirror,reads' },
+    only: { type: 'string', default: 'runtime,dev,peer,mirror,reads,churn' },
     streams: { type: 'string', default: '1000,2000,5000,10000' },
     events: { type: 'string', default: '20' },
     'interval-ms': { type: 'string', default: '200' },
@@ -48,6 +53,10 @@ const { values: opt } = parseArgs({
     'reads-secs': { type: 'string', default: '5' },
     'reads-conns': { type: 'string', default: '10' },
     'reads-systems': { type: 'string', default: 'runtime,dev' },
+    'churn-streams': { type: 'string', default: '1000' },
+    'churn-rounds': { type: 'string', default: '3' },
+    'churn-systems': { type: 'string', default: 'runtime,dev' },
+    'runtime-assets': { type: 'boolean', default: false },
     'drain-ms': { type: 'string', default: '15000' },
     'ack-timeout-ms': { type: 'string', default: '60000' },
     'connect-timeout-ms': { type: 'string', default: '60000' },
@@ -67,12 +76,13 @@ if (opt.help) {
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const parts = new Set(list(opt.only));
 for (const p of parts) {
-  if (!['runtime', 'dev', 'peer', 'mirror', 'reads'].includes(p)) throw new Error(`--only: unknown part ${p}`);
+  if (!['runtime', 'dev', 'peer', 'mirror', 'reads', 'churn'].includes(p)) throw new Error(`--only: unknown part ${p}`);
 }
 const streamCounts = list(opt.streams).map(Number).sort((a, b) => a - b);
 const systems = ['runtime', 'dev', 'peer'].filter((s) => parts.has(s));
 const patchAt = Number(opt['patch-streams']) === 0 ? null
   : (streamCounts.includes(Number(opt['patch-streams'])) ? Number(opt['patch-streams']) : streamCounts[0]);
+setRuntimeAssets(opt['runtime-assets']);
 const started = nowMs();
 const deadline = started + Number(opt['max-minutes']) * 60_000;
 const log = (msg) => process.stderr.write(`${msg}\n`);
@@ -114,6 +124,7 @@ const results = {
   fanout: [],
   mirror: [],
   reads: [],
+  churn: [],
   notes: [],
 };
 const note = (msg) => { results.notes.push(msg); log(`note: ${msg}`); };
@@ -216,6 +227,29 @@ async function readsPart() {
   }
 }
 
+async function churnPart() {
+  for (const kind of list(opt['churn-systems'])) {
+    if (outOfTime(`churn on ${kind}`)) continue;
+    const streams = Number(opt['churn-streams']);
+    const rounds = Number(opt['churn-rounds']);
+    log(`churn on ${kind}: ${rounds} rounds of ${streams} connects then closes ...`);
+    const system = makeSystem(kind);
+    try {
+      await system.start();
+      const heartbeatSecs = Number(system.heartbeatSecs());
+      const row = await measureChurn(system, {
+        streams, rounds, heartbeatSecs, threads: Number(opt.threads), waitMs: 4 * heartbeatSecs * 1000, log,
+      });
+      results.churn.push({ system: kind, label: system.label, ...row });
+    } catch (e) {
+      note(`churn on ${kind} failed: ${e.message}`);
+      results.churn.push({ system: kind, label: system.label, error: e.message });
+    } finally {
+      await system.dispose();
+    }
+  }
+}
+
 function render() {
   const m = results.machine;
   const out = [
@@ -231,6 +265,7 @@ function render() {
   }
   if (results.mirror.length) out.push('', '### Mirror propagation', '', mirrorTable(results.mirror));
   if (results.reads.length) out.push('', `### Reads (wrk, 1 thread, ${opt['reads-conns']} connections, ${opt['reads-secs']} s each)`, '', readsTable(results.reads));
+  if (results.churn.length) out.push('', `### Churn: rounds of connects then closes (a gone client is noticed at a heartbeat write)`, '', churnTable(results.churn));
   if (results.notes.length) out.push('', '### Notes', '', ...results.notes.map((n) => `- ${n.split('\n')[0]}`));
   return out.join('\n');
 }
@@ -250,7 +285,7 @@ async function finish(reason) {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(render());
   console.log(`\n(JSON: ${file})`);
-  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads].some((r) => r.error && !r.error.startsWith('skipped'));
+  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads, ...results.churn].some((r) => r.error && !r.error.startsWith('skipped'));
   // Explicitly: a load-client thread of a row that timed out may still be alive.
   process.exit(failed ? 1 : 0);
 }
@@ -271,6 +306,7 @@ setTimeout(() => finish(`the run was cut ${5} minutes past --max-minutes`), dead
 
 try {
   if (parts.has('runtime') || (parts.has('reads') && list(opt['reads-systems']).includes('runtime'))
+      || (parts.has('churn') && list(opt['churn-systems']).includes('runtime'))
       || (parts.has('mirror') && opt['mirror-system'] === 'runtime')) {
     results.build = { sha256: (await snapshotBuild()).sha256 };
   }
@@ -279,6 +315,7 @@ try {
   if (parts.has('mirror')) await mirrorPart();
   if (parts.has('reads')) await readsPart();
   if (systems.length) await fanoutPart();
+  if (parts.has('churn')) await churnPart();
 } catch (e) {
   results.error = String(e?.stack ?? e);
   await finish(`the run failed: ${e?.message ?? e}`);

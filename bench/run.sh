@@ -16,8 +16,8 @@ hard=$(ulimit -Hn)
 ulimit -n "$hard" 2>/dev/null || true
 echo "bench: open-files limit $(ulimit -n) (hard $hard)" >&2
 
-if [ ! -f build/index.js ] || [ ! -f build/index_bg.wasm ]; then
-  echo "bench: build/index.js or build/index_bg.wasm missing: run \`make build\` (or \`make bench\`)" >&2
+if [ ! -f build/entry.mjs ] || [ ! -f build/index.js ] || [ ! -f build/index_bg.wasm ]; then
+  echo "bench: build/entry.mjs, index.js or index_bg.wasm missing: run \`make build\` (or \`make bench\`)" >&2
   exit 1
 fi
 

@@ -52,7 +52,7 @@ async fn send<Req: Serialize>(
 
 /// The Hub answers its errors as our JSON error shape; pass 4xx on, and
 /// turn anything else into a 503 (the Hub failed, not the client).
-async fn hub_error(mut resp: Response) -> ApiError {
+pub async fn hub_error(mut resp: Response) -> ApiError {
     let status = resp.status_code();
     let message = resp
         .json::<serde_json::Value>()

@@ -64,3 +64,21 @@ export function memoryTable(results) {
     });
   return table(['system', 'streams', 'RSS KiB / stream by process', 'RSS MiB in all'], rows, 3);
 }
+
+/** The churn rounds: when the subscribers and the descriptors were back. */
+export function churnTable(results) {
+  const ms = (x) => (x === null || x === undefined ? 'not back' : f(x / 1000, 1));
+  const rows = [];
+  for (const r of results) {
+    if (r.error) {
+      rows.push([r.label ?? r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '']);
+      continue;
+    }
+    r.rounds.forEach((x, i) => rows.push([
+      r.label, `${i + 1} of ${r.rounds.length}`, `${x.connected} of ${r.streams}`, f(r.heartbeatSecs),
+      `${ms(x.zeroMs)}${x.zeroMs == null ? ` (${x.subscribersLeft})` : ''}`,
+      `${ms(x.fdsBackMs)}`, `${x.fdsBefore} / ${x.fdsAfter}`,
+    ]));
+  }
+  return table(['system', 'round', 'streams opened', 'heartbeat s', 'subscribers 0 after s', 'descriptors back after s', 'descriptors before / after'], rows, 2);
+}

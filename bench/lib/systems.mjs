@@ -22,9 +22,25 @@ import { cmdline, tree } from './procs.mjs';
 import { sleep } from './clock.mjs';
 
 let buildSnapshot = null;
+let runtimeAssets = false;
 
 /**
- * Copies build/index.js and build/index_bg.wasm to a directory of their own,
+ * Whether the runtime rows put Miniflare's static-assets router in front of
+ * the Worker (wrangler.toml's [assets]), as `wrangler dev` does. Off by
+ * default: in production that routing is the platform's, outside the
+ * Worker's isolate and memory, and the bench requests no static file.
+ */
+export function setRuntimeAssets(on) { runtimeAssets = on; }
+
+/** SSE_HEARTBEAT_SECS in wrangler.toml's [vars]. */
+function configuredHeartbeatSecs() {
+  const m = /^SSE_HEARTBEAT_SECS\s*=\s*"(\d+)"/m.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'));
+  if (!m) throw new Error('wrangler.toml: no SSE_HEARTBEAT_SECS in [vars]');
+  return Number(m[1]);
+}
+
+/**
+ * Copies build/entry.mjs, index.js and index_bg.wasm to a directory of their own,
  * which every runtime row of this run then loads: the same Worker for the
  * whole run, whatever rebuilds happen meanwhile. (`wrangler dev` reads
  * build/ itself.) Returns {dir, sha256} of the copy; removed by stopAll().
@@ -33,7 +49,7 @@ export async function snapshotBuild() {
   // A build may be under way (someone runs `make build`): wait for two files
   // that are there, unchanged for half a second, the wasm whole (its magic
   // number; Node 20 cannot validate it: it uses newer exception handling).
-  const files = ['index.js', 'index_bg.wasm'].map((f) => join(ROOT, 'build', f));
+  const files = ['entry.mjs', 'index.js', 'index_bg.wasm'].map((f) => join(ROOT, 'build', f));
   const read = () => {
     try {
       return files.map((f) => ({ f, bytes: readFileSync(f), mtime: statSync(f).mtimeMs }));
@@ -47,12 +63,12 @@ export async function snapshotBuild() {
     await sleep(500);
     const second = read();
     if (first && second && first.every((x, i) => x.mtime === second[i].mtime && x.bytes.equals(second[i].bytes))
-        && second[1].bytes.subarray(0, 4).equals(Buffer.from([0, 0x61, 0x73, 0x6d])) && second[0].bytes.length > 0) {
+        && second[2].bytes.subarray(0, 4).equals(Buffer.from([0, 0x61, 0x73, 0x6d])) && second[1].bytes.length > 0) {
       copy = second;
       break;
     }
   }
-  if (!copy) throw new Error('build/index.js and build/index_bg.wasm did not settle within 2 minutes (a build under way?)');
+  if (!copy) throw new Error('build/entry.mjs, index.js and index_bg.wasm did not settle within 2 minutes (a build under way?)');
   const dir = mkdtempSync(join(tmpdir(), 'polycache-bench-build-'));
   buildSnapshot = dir;
   const hash = createHash('sha256');
@@ -202,6 +218,9 @@ class Polycache {
 
   async restart() { await this.stop(); await this.start(); }
 
+  /** The heartbeat period this instance runs with. */
+  heartbeatSecs() { return Number(this.vars.SSE_HEARTBEAT_SECS ?? configuredHeartbeatSecs()); }
+
   async dispose() {
     await this.stop();
     rmSync(this.stateDir, { recursive: true, force: true });
@@ -223,6 +242,8 @@ export class RuntimeSystem extends Polycache {
     const args = ['--port', String(port), '--state', this.stateDir, '--vars', JSON.stringify(this.vars)];
     if (!this.migrated) args.push('--migrate');
     if (buildSnapshot) args.push('--build', buildSnapshot);
+    if (runtimeAssets) args.push('--assets');
+    this.label = runtimeAssets ? 'polycache, runtime alone (+ assets router)' : 'polycache, runtime alone';
     this.host = new NodeChild('runtime-host', join(ROOT, 'bench/lib/runtime-host.mjs'), args);
     await this.host.start();
     this.migrated = true;

@@ -18,7 +18,7 @@ import { createChannel, createSession } from 'better-sse';
 
 const { values: args } = parseArgs({ options: { port: { type: 'string', default: '0' } } });
 
-// polycache's `retry:` (src/handlers/stream.rs, RETRY_MS).
+// polycache's `retry:` (crates/core/src/sse.rs, RETRY_MS).
 const RETRY_MS = 2000;
 const channel = createChannel();
 let lastEventId = 0;

@@ -1,6 +1,6 @@
-//! The `Hub` Durable Object: dispatch of its internal routes and the
-//! WebSocket callbacks of the hibernation API. Its cache routes are in
-//! `hub/cache.rs`.
+//! The `Hub` Durable Object: dispatch of its internal routes. Its cache
+//! routes are in `hub/cache.rs`; the class the runtime sees wraps it in
+//! JavaScript (`src/js/entry.mjs`) to add the `subscribe` RPC method.
 
 mod cache;
 
@@ -17,15 +17,13 @@ use polycache_core::sse;
 use polycache_core::types::EntityType;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use worker::{
-    durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State, WebSocket,
-};
+use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::mirror::{self, Credentials};
 use crate::reply;
 use crate::state::{event_key, outbox_key, parked_key, stats_key, HubState};
 use crate::storage;
-use crate::streams::{Fanout, FilterSet, Streams};
+use crate::streams::{Fanout, FilterSet, StreamPolicy, Streams};
 
 /// The Hub: one per deployment (see the crate docs).
 #[durable_object]
@@ -63,37 +61,6 @@ impl DurableObject for Hub {
         self.deliver_due(&config).await?;
         Response::ok("delivered")
     }
-
-    async fn websocket_message(
-        &self,
-        _ws: WebSocket,
-        _message: worker::WebSocketIncomingMessage,
-    ) -> Result<()> {
-        // Streams only receive; a Worker never sends on them.
-        Ok(())
-    }
-
-    async fn websocket_close(
-        &self,
-        ws: WebSocket,
-        code: usize,
-        reason: String,
-        _was_clean: bool,
-    ) -> Result<()> {
-        // 1005 (no status) and 1006 (abnormal) may not be sent in a close
-        // frame; answering with them throws, so close normally instead.
-        let code = match code {
-            1005 | 1006 => 1000,
-            c => u16::try_from(c).unwrap_or(1000),
-        };
-        let _ = ws.close(Some(code), Some(reason));
-        Ok(())
-    }
-
-    async fn websocket_error(&self, ws: WebSocket, _error: worker::Error) -> Result<()> {
-        let _ = ws.close(Some(1011), Some("error"));
-        Ok(())
-    }
 }
 
 impl Hub {
@@ -109,7 +76,7 @@ impl Hub {
     }
 
     fn streams(&self) -> Streams<'_> {
-        Streams::new(&self.state, &self.filters)
+        Streams::new(&self.filters)
     }
 
     async fn route(&self, mut req: Request) -> Result<Response> {
@@ -128,7 +95,19 @@ impl Hub {
             (Method::Post, "/cache/write") => self.cache_write(read_json(&mut req).await?),
             (Method::Post, "/cache/release") => self.cache_release(read_json(&mut req).await?),
             (Method::Post, "/cache/failure") => self.cache_failure(read_json(&mut req).await?),
-            (Method::Get, "/stream") => self.stream(&url),
+            (Method::Get, "/stream") => self.stream(&config, &url),
+            (Method::Post, "/stream/close") => {
+                let id = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "id")
+                    .and_then(|(_, v)| v.parse::<u64>().ok());
+                match id {
+                    Some(id) => {
+                        reply::json(200, &json!({ "closed": self.streams().close(id as f64) }))
+                    }
+                    None => reply::error(400, "bad_request", "id must be a stream id"),
+                }
+            }
             (Method::Get, "/status") => self.status(),
             (Method::Post, "/login/check") => {
                 let attempt: LoginAttempt = read_json(&mut req).await?;
@@ -291,8 +270,9 @@ impl Hub {
         )
     }
 
-    /// `GET /stream?after=N&types=a,b` with `Upgrade: websocket`.
-    fn stream(&self, url: &worker::Url) -> Result<Response> {
+    /// `GET /stream?after=N&types=a,b`, called by the Worker through
+    /// `Hub.subscribe` (RPC): answers the stream's body.
+    fn stream(&self, config: &Config, url: &worker::Url) -> Result<Response> {
         let mut after = None;
         let mut filter = Vec::new();
         for (k, v) in url.query_pairs() {
@@ -311,7 +291,8 @@ impl Hub {
         }
         let preamble = self.memory.with(|d| {
             let last_id = d.log.last_id();
-            let mut out = sse::event(
+            let mut out = sse::retry(sse::RETRY_MS);
+            out += &sse::event(
                 None,
                 Some("hello"),
                 &json!({ "lastEventId": last_id }).to_string(),
@@ -337,7 +318,12 @@ impl Hub {
             }
             out
         })?;
-        self.streams().accept(&filter, &preamble)
+        let policy = StreamPolicy {
+            heartbeat_ms: u32::try_from(config.heartbeat_secs.saturating_mul(1000))
+                .unwrap_or(u32::MAX),
+            queue_limit: u32::try_from(config.sse_queue_limit).unwrap_or(u32::MAX),
+        };
+        self.streams().accept(&filter, &preamble, policy)
     }
 
     /// Appends a record to the cache log.

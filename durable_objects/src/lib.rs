@@ -8,18 +8,19 @@
 //! the memory cache backend, the failed-login limiter.
 //!
 //! Map of the crate:
-//! - [`hub`]: the `Hub` object: request dispatch and WebSocket callbacks;
-//!   its cache routes (memory entries, fill leases, generation bumps in
+//! - [`hub`]: the `Hub` object: request dispatch; its cache routes (memory entries, fill leases, generation bumps in
 //!   Upstash and their retry) in `hub/cache.rs`.
 //! - [`state`]: what the Hub remembers, loaded from and saved to storage.
 //! - [`mirror`]: delivery of outbox entries to a mirror (login, POST, classify).
-//! - [`streams`]: the stream sockets and the fan-out of events to them.
+//! - [`streams`]: the SSE streams the Hub writes and the fan-out of events
+//!   to them.
 //! - [`storage`]: JSON values in Durable Object storage.
 //! - [`fetch_transport`]: the Upstash client's HTTP over `worker::Fetch`,
 //!   shared with the Worker.
 //! - [`reply`]: JSON responses and errors of the Hub's internal routes.
 //!
-//! The Hub only answers the Worker (`https://hub/...` through its stub); the
+//! The Hub only answers the Worker (`https://hub/...` through its stub, and
+//! `subscribe` over RPC for a stream); the
 //! Worker does all validation of client input before calling it.
 
 // `#[durable_object]` generates undocumented wasm-bindgen glue; the logic

@@ -1,43 +1,51 @@
-//! The streams: one hibernatable WebSocket per SSE response, held by the
-//! Worker that serves the response, and the fan-out of events to them.
+//! The streams: one SSE response body per stream, written by the Hub and
+//! returned to the Worker over RPC (`Hub.subscribe` in `src/js/entry.mjs`),
+//! and the fan-out of events to them.
 //!
-//! Why WebSockets and not the Hub's own streamed responses: measured on this
-//! kind of machine (DESIGN.md, "How to serve the streams"), relaying over a
-//! socket per stream was the only shape under 300 ms p99 at 2,000 streams
-//! under `wrangler dev`, and in production it lets the Hub hibernate between
-//! events instead of being pinned by open responses.
+//! Why the Hub writes the streams itself: the Worker then returns the body
+//! as it is and the runtime pipes it, so an event costs one enqueue per
+//! stream in the Hub and no JavaScript in the Worker. A stream fetched with
+//! `stub.fetch` would do the same, but under the `wrangler dev` command its
+//! inspector turns every chunk of a subrequest into a debugging event
+//! (seconds at p99); an RPC stream is not a subrequest. The shape DESIGN.md
+//! recommended, a hibernatable WebSocket per stream relayed into the
+//! response by the Worker, measured about twice the CPU per event and twice
+//! the p99 (README, "Performance"). Its one advantage, letting the Hub
+//! hibernate while streams are open, is given up: the Hub stays in memory
+//! while any stream is open.
 //!
-//! Each socket is tagged with its stream's type filter (`f:*` for all, or
-//! `f:feed,posts`), so that publishing asks the runtime for the sockets of
-//! each matching filter instead of reading an attachment per socket. The
-//! event is encoded once, copied into one `ArrayBuffer`, and that same buffer
-//! is sent to every socket by a loop in JavaScript (`src/js/fanout.js`): no
-//! per-subscriber allocation and no wasm crossing on the hot path.
-//!
-//! Why not one socket per Worker isolate, shared by its streams: workerd
-//! binds a WebSocket to the request that opened it, so another request's
-//! stream cannot be fed from it, and it closes when that request ends
-//! (tried and measured: streams ended as soon as their feed's request did).
+//! Streams are grouped by their type filter's tag (`f:*` for all, or
+//! `f:feed,posts`), so that publishing walks only the groups an event
+//! concerns. The event is encoded once, copied into one buffer, and that same
+//! buffer is enqueued on every stream by a loop in JavaScript
+//! (`src/js/streams.js`), which also writes the heartbeat and bounds the
+//! queue of a slow client: no per-subscriber allocation and no wasm crossing
+//! on the hot path.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use polycache_core::event::InvalidationEvent;
 use polycache_core::types::EntityType;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use worker::{js_sys, Response, Result, State, WebSocketPair};
+use worker::{js_sys, Response, ResponseBody, Result};
 
-#[wasm_bindgen(module = "/src/js/fanout.js")]
+#[wasm_bindgen(module = "/src/js/streams.js")]
 extern "C" {
-    /// Sends `bytes` to every socket with one of `tags`; returns how many.
-    fn broadcast(state: &JsValue, tags: Vec<String>, bytes: &[u8]) -> u32;
-    /// The number of sockets the Hub holds.
-    #[wasm_bindgen(js_name = countSockets)]
-    fn count_sockets(state: &JsValue) -> u32;
+    /// Opens a stream that starts with `preamble`; returns `{id, body}`.
+    #[wasm_bindgen(js_name = openStream)]
+    fn open_stream(tag: &str, preamble: &[u8], heartbeat_ms: u32, queue_limit: u32) -> JsValue;
+    /// Forgets and closes the stream with this id; false if unknown.
+    #[wasm_bindgen(js_name = closeStream)]
+    fn close_stream(id: f64) -> bool;
+    /// Enqueues `bytes` on every stream with one of `tags`; returns on how many.
+    fn broadcast(tags: Vec<String>, bytes: &[u8]) -> u32;
+    /// The number of open streams.
+    #[wasm_bindgen(js_name = countStreams)]
+    fn count_streams() -> u32;
 }
 
-/// The tag of the sockets that take every event.
+/// The tag of the streams that take every event.
 pub const ALL: &str = "f:*";
 
 /// The tag for a stream's type filter (empty: every event).
@@ -51,14 +59,6 @@ pub fn tag_for(filter: &[EntityType]) -> String {
     format!("f:{}", names.join(","))
 }
 
-fn filter_of(tag: &str) -> Option<Vec<EntityType>> {
-    let list = tag.strip_prefix("f:")?;
-    if list == "*" {
-        return Some(Vec::new());
-    }
-    list.split(',').map(|n| EntityType::parse(n).ok()).collect()
-}
-
 /// Fan-out of events to subscribers, behind a small trait so that spreading
 /// streams over shard objects later is a change of one module (DESIGN.md,
 /// "Scaling past one object").
@@ -70,62 +70,70 @@ pub trait Fanout {
     fn subscribers(&self) -> usize;
 }
 
-/// The sockets of this Hub, known by their filter tags.
+/// How the streams behave: the heartbeat's period and a slow client's
+/// queue bound.
+#[derive(Clone, Copy, Debug)]
+pub struct StreamPolicy {
+    /// Milliseconds between two `: ping` comments.
+    pub heartbeat_ms: u32,
+    /// Chunks that may wait in one stream's queue before it is cut.
+    pub queue_limit: u32,
+}
+
+/// The streams of this Hub, known by their filter tags.
 pub struct Streams<'a> {
-    state: &'a State,
     filters: &'a FilterSet,
 }
 
-/// The distinct filter tags in use. Rebuilt from the sockets' tags when the
-/// object wakes from hibernation (its memory is gone, its sockets are not).
+/// The distinct filter tags in use, with their filters.
 #[derive(Default)]
 pub struct FilterSet {
     known: RefCell<BTreeMap<String, Vec<EntityType>>>,
-    scanned: Cell<bool>,
 }
 
 impl<'a> Streams<'a> {
-    /// The streams of the Hub with this state.
-    pub fn new(state: &'a State, filters: &'a FilterSet) -> Self {
-        Self { state, filters }
+    /// The streams of the Hub with these filters.
+    pub fn new(filters: &'a FilterSet) -> Self {
+        Self { filters }
     }
 
-    fn ensure_scanned(&self) {
-        if self.filters.scanned.replace(true) {
-            return;
-        }
-        let mut known = self.filters.known.borrow_mut();
-        for ws in self.state.get_websockets() {
-            for tag in self.state.get_tags(&ws) {
-                if let Some(filter) = filter_of(&tag) {
-                    known.insert(tag, filter);
-                }
-            }
-        }
-    }
-
-    /// Accepts a new stream: a socket pair whose server end the Hub keeps
-    /// (hibernatable) and whose client end goes back to the Worker. The
-    /// `preamble` (hello, then the replay or a reset) is sent before any
-    /// live event: the object is single-threaded and nothing awaits between
-    /// here and the return, so no event can slip in between.
-    pub fn accept(&self, filter: &[EntityType], preamble: &str) -> Result<Response> {
-        self.ensure_scanned();
-        let pair = WebSocketPair::new()?;
+    /// Opens a new stream and answers its body, with its id in
+    /// `x-stream-id` (for [`Streams::close`]). The `preamble` (retry, hello,
+    /// then the replay or a reset) is written before any live event: the
+    /// object is single-threaded and nothing awaits between here and the
+    /// return, so no event can slip in between.
+    pub fn accept(
+        &self,
+        filter: &[EntityType],
+        preamble: &str,
+        policy: StreamPolicy,
+    ) -> Result<Response> {
         let tag = tag_for(filter);
-        self.state.accept_websocket_with_tags(&pair.server, &[&tag]);
+        let opened = open_stream(
+            &tag,
+            preamble.as_bytes(),
+            policy.heartbeat_ms,
+            policy.queue_limit,
+        );
         self.filters.known.borrow_mut().insert(tag, filter.to_vec());
-        if !preamble.is_empty() {
-            let raw: &web_sys::WebSocket = pair.server.as_ref();
-            raw.send_with_array_buffer(&buffer(preamble))?;
-        }
-        Response::from_websocket(pair.client)
+        let id = js_sys::Reflect::get(&opened, &"id".into())?
+            .as_f64()
+            .unwrap_or_default();
+        let body: web_sys::ReadableStream = js_sys::Reflect::get(&opened, &"body".into())?.into();
+        let resp = Response::from_body(ResponseBody::Stream(body))?;
+        resp.headers().set("x-stream-id", &id.to_string())?;
+        Ok(resp)
+    }
+
+    /// Forgets the stream with this id and closes it: its client went away
+    /// (the Worker saw its request's signal abort). False if unknown.
+    pub fn close(&self, id: f64) -> bool {
+        close_stream(id)
     }
 }
 
 impl Fanout for Streams<'_> {
     fn publish(&self, event: &InvalidationEvent, frame: &str) -> usize {
-        self.ensure_scanned();
         let tags: Vec<String> = self
             .filters
             .known
@@ -137,19 +145,12 @@ impl Fanout for Streams<'_> {
         if tags.is_empty() {
             return 0;
         }
-        broadcast(self.state.as_raw(), tags, frame.as_bytes()) as usize
+        broadcast(tags, frame.as_bytes()) as usize
     }
 
     fn subscribers(&self) -> usize {
-        count_sockets(self.state.as_raw()) as usize
+        count_streams() as usize
     }
-}
-
-/// One `ArrayBuffer` holding the text, shared by every send of an event.
-fn buffer(text: &str) -> js_sys::ArrayBuffer {
-    js_sys::Uint8Array::from(text.as_bytes())
-        .buffer()
-        .unchecked_into()
 }
 
 #[cfg(test)]
@@ -157,15 +158,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tags_are_canonical_and_parse_back() {
+    fn tags_are_canonical() {
         assert_eq!(tag_for(&[]), "f:*");
         let tag = tag_for(&[EntityType::Posts, EntityType::Feed, EntityType::Posts]);
         assert_eq!(tag, "f:feed,posts");
-        assert_eq!(
-            filter_of(&tag),
-            Some(vec![EntityType::Feed, EntityType::Posts])
-        );
-        assert_eq!(filter_of("f:*"), Some(vec![]));
-        assert_eq!(filter_of("other"), None);
     }
 }

@@ -1,35 +1,34 @@
 //! `GET /api/stream`: the Server-Sent Events stream of `app-update` events.
 //!
-//! The Worker serves the SSE response itself and holds one WebSocket to the
-//! Hub per stream; the relay (`src/js/relay.js`) copies the Hub's messages
-//! into the response, writes the heartbeat, bounds the queue of a slow
-//! client, and closes the socket as soon as the client goes away (the
-//! request's abort signal, with the `enable_request_signal` flag).
+//! The Hub writes the stream: the Worker validates the query, asks the Hub
+//! for a stream over RPC (`Hub.subscribe`, `src/js/entry.mjs`) and returns
+//! the Hub's body as its own, so the runtime pipes every event through
+//! without running the Worker's code. The Hub writes the heartbeat and
+//! bounds the queue of a slow client (`durable_objects/src/js/streams.js`);
+//! when a write to a gone client fails, the request's signal aborts (the
+//! `enable_request_signal` flag) and the Worker tells the Hub to forget the
+//! stream (`src/js/subscribe.js`).
 
 use polycache_core::types::EntityType;
 use wasm_bindgen::prelude::*;
-use worker::{Headers, Method, Request, RequestInit, Response, ResponseBody};
+use worker::{Headers, Request, Response, ResponseBody};
 
 use crate::error::{ApiError, ApiResult};
 use crate::hub_client;
 use crate::router::Ctx;
 
-#[wasm_bindgen(module = "/src/js/relay.js")]
+#[wasm_bindgen(module = "/src/js/subscribe.js")]
 extern "C" {
-    #[wasm_bindgen(js_name = relayStream)]
-    fn relay_stream(
-        ws: &JsValue,
-        preamble: &str,
-        heartbeat_ms: u32,
-        queue_limit: u32,
+    /// `Hub.subscribe(url)` on this stub: the Hub's answer (a `Response`);
+    /// when `signal` aborts, `Hub.unsubscribe` under `ctx.waitUntil`.
+    #[wasm_bindgen(catch)]
+    async fn subscribe(
+        stub: &JsValue,
+        url: &str,
         signal: &JsValue,
-    ) -> web_sys::ReadableStream;
+        ctx: &JsValue,
+    ) -> Result<JsValue, JsValue>;
 }
-
-/// How long a browser waits before reconnecting a dropped stream (the SSE
-/// `retry:` field): short enough that a restart is barely noticed, long
-/// enough not to hammer a struggling deployment.
-pub const RETRY_MS: u64 = 2_000;
 
 /// Opens a stream.
 pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
@@ -62,25 +61,24 @@ pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
         let names: Vec<&str> = filter.iter().map(|t| t.as_str()).collect();
         hub_url.push_str(&format!("types={}", names.join(",")));
     }
-    let headers = Headers::new();
-    headers.set("upgrade", "websocket")?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let hub_req = Request::new_with_init(&hub_url, &init)?;
-    let resp = hub_client::stub(&ctx.env)?
-        .fetch_with_request(hub_req)
-        .await?;
-    let ws = resp
-        .websocket()
-        .ok_or_else(|| ApiError::Unavailable("the hub did not open a stream".into()))?;
-
+    let stub: JsValue = hub_client::stub(&ctx.env)?.into_rpc();
     let signal: JsValue = req.inner().signal().into();
-    let heartbeat_ms =
-        u32::try_from(ctx.config.heartbeat_secs.saturating_mul(1000)).unwrap_or(u32::MAX);
-    let queue_limit = u32::try_from(ctx.config.sse_queue_limit).unwrap_or(u32::MAX);
-    let raw: &web_sys::WebSocket = ws.as_ref();
-    let preamble = polycache_core::sse::retry(RETRY_MS);
-    let body = relay_stream(raw.as_ref(), &preamble, heartbeat_ms, queue_limit, &signal);
+    let exec: &JsValue = ctx.exec.as_ref().as_ref();
+    let answer = subscribe(&stub, &hub_url, &signal, exec)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the hub did not open a stream: {e:?}")))?;
+    let resp = Response::from(web_sys::Response::from(answer));
+    if resp.status_code() != 200 {
+        return Err(hub_client::hub_error(resp).await);
+    }
+    let body = match resp.body() {
+        ResponseBody::Stream(body) => body.clone(),
+        _ => {
+            return Err(ApiError::Unavailable(
+                "the hub answered a stream without a body".into(),
+            ))
+        }
+    };
 
     let headers = Headers::new();
     headers.set("content-type", "text/event-stream; charset=utf-8")?;

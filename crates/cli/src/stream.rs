@@ -27,7 +27,7 @@ use crate::error::{CliError, Result};
 pub const IDLE_LIMIT: Duration = Duration::from_secs(120);
 
 /// The reconnection delay until the stream sets one with `retry:`: the
-/// Worker's own value (`RETRY_MS` in `src/handlers/stream.rs`).
+/// Worker's own value (`RETRY_MS` in `crates/core/src/sse.rs`).
 const DEFAULT_RETRY: Duration = Duration::from_millis(2_000);
 
 /// The longest wait between reconnection attempts while the Worker stays

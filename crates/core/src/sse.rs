@@ -67,6 +67,11 @@ pub fn comment(text: &str) -> String {
     format!(": {}\n\n", without_line_breaks(text))
 }
 
+/// How long a browser waits before reconnecting a dropped stream (the SSE
+/// `retry:` field): short enough that a restart is barely noticed, long
+/// enough not to hammer a struggling deployment.
+pub const RETRY_MS: u64 = 2_000;
+
 /// Encodes a `retry:` field: how long, in milliseconds, a client waits before
 /// reconnecting after the stream drops.
 pub fn retry(ms: u64) -> String {
