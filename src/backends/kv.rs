@@ -17,12 +17,12 @@
 
 use polycache_core::error::BackendFailure;
 use polycache_core::generation::cache_key;
-use polycache_core::hub_api::{LeaseRequest, ReadRequest, ReadResponse};
+use polycache_core::hub_api::{LeaseRequest, ReadResponse};
 use polycache_core::store::{kv_ttl_secs, CacheStore};
 use polycache_core::types::EntityType;
 use worker::kv::KvStore;
 
-use super::{memory, Failure, Lease, Lookup, Ticket};
+use super::{hub_read, memory, Failure, HubRead, Lease, Lookup, Ticket};
 use crate::error::ApiError;
 use crate::hub_client;
 use crate::router::Ctx;
@@ -78,18 +78,7 @@ fn failure(e: &worker::kv::KvError) -> polycache_core::Error {
 /// lease from the Hub (which may hold the reader until another's fill).
 pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
     let store = KvCache::open(ctx).map_err(Failure::Config)?;
-    let read: ReadResponse = hub_client::call(
-        &ctx.env,
-        "/cache/read",
-        &ReadRequest {
-            entity_type: t,
-            path: path.to_owned(),
-            with_value: false,
-            lease: false,
-        },
-    )
-    .await
-    .map_err(Failure::Hub)?;
+    let read = hub_read(ctx, t, path, HubRead::GenerationOnly).await?;
     if read.bypass {
         return Ok(Lookup::Bypass);
     }

@@ -2,10 +2,10 @@
 //! Hub, so a read is one Hub call. Also the Hub's lease routes, which the
 //! `kv` backend shares.
 
-use polycache_core::hub_api::{Fill, ReadRequest, ReadResponse, ReleaseRequest, WriteRequest};
+use polycache_core::hub_api::{Fill, ReadResponse, ReleaseRequest, WriteRequest};
 use polycache_core::types::EntityType;
 
-use super::{Failure, Lease, Lookup, Ticket};
+use super::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
 use crate::hub_client;
 use crate::router::Ctx;
 
@@ -13,18 +13,7 @@ use crate::router::Ctx;
 /// that finds another filling is held by the Hub until that fill, at most
 /// [`polycache_core::lease::WAIT_MS`].
 pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
-    let read: ReadResponse = hub_client::call(
-        &ctx.env,
-        "/cache/read",
-        &ReadRequest {
-            entity_type: t,
-            path: path.to_owned(),
-            with_value: true,
-            lease: true,
-        },
-    )
-    .await
-    .map_err(Failure::Hub)?;
+    let read = hub_read(ctx, t, path, HubRead::ValueAndLease).await?;
     Ok(answer(t, path, read))
 }
 

@@ -21,9 +21,11 @@ pub mod memory;
 pub mod upstash;
 
 use polycache_core::config::Backend;
+use polycache_core::hub_api::{ReadRequest, ReadResponse};
 use polycache_core::types::EntityType;
 
 use crate::error::ApiError;
+use crate::hub_client;
 use crate::router::Ctx;
 
 /// What a lookup found.
@@ -71,6 +73,37 @@ pub enum Failure {
     Backend(polycache_core::Error),
     /// The deployment is misconfigured: the request fails naming the setting.
     Config(ApiError),
+}
+
+/// What a backend asks of the Hub's `/cache/read`.
+#[derive(Clone, Copy)]
+enum HubRead {
+    /// Only the generation check (and bypass): the value lives elsewhere.
+    GenerationOnly,
+    /// The memory backend: the value itself, or the fill lease on a miss.
+    ValueAndLease,
+}
+
+/// One `/cache/read` call to the Hub for `path` of type `t`.
+async fn hub_read(
+    ctx: &Ctx,
+    t: EntityType,
+    path: &str,
+    what: HubRead,
+) -> Result<ReadResponse, Failure> {
+    let full = matches!(what, HubRead::ValueAndLease);
+    hub_client::call(
+        &ctx.env,
+        "/cache/read",
+        &ReadRequest {
+            entity_type: t,
+            path: path.to_owned(),
+            with_value: full,
+            lease: full,
+        },
+    )
+    .await
+    .map_err(Failure::Hub)
 }
 
 /// Looks `path` of type `t` up in the configured backend.

@@ -23,7 +23,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use polycache_core::hub_api::{ReadRequest, ReadResponse};
 use polycache_core::lease::{LEASE_MS, WAIT_MS};
 use polycache_core::redis_cache::{self, RedisLayout, FILL, READ, RELEASE};
 use polycache_core::types::EntityType;
@@ -31,9 +30,8 @@ use polycache_core::upstash::{Client, Endpoint};
 use polycache_hub::fetch_transport::FetchTransport;
 use worker::{js_sys, Date, Delay};
 
-use super::{Failure, Lease, Lookup, Ticket};
+use super::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
 use crate::error::ApiError;
-use crate::hub_client;
 use crate::router::Ctx;
 use crate::settings;
 
@@ -82,15 +80,9 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
     let keys = layout.keys(t, path);
     let token = lease_token();
     let args = redis_cache::read_args(t, &token, LEASE_MS);
-    let check = ReadRequest {
-        entity_type: t,
-        path: path.to_owned(),
-        with_value: false,
-        lease: false,
-    };
-    let hub = hub_client::call::<_, ReadResponse>(&ctx.env, "/cache/read", &check);
+    let hub = hub_read(ctx, t, path, HubRead::GenerationOnly);
     let (hub, first) = futures::join!(hub, client.eval(&READ, &keys, &args));
-    let hub = hub.map_err(Failure::Hub)?;
+    let hub = hub?;
     if let Some(sync) = &hub.sync_token {
         client.adopt_sync_token(sync);
     }
