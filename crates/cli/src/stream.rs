@@ -259,7 +259,7 @@ impl Utf8Buffer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -280,7 +280,8 @@ mod tests {
         assert_eq!(b.decode(b"a\xffb"), "a\u{FFFD}b");
     }
 
-    fn message(event: &str, id: Option<&str>, data: &str) -> Message {
+    /// A parsed SSE message, for the tests of this crate.
+    pub(crate) fn message(event: &str, id: Option<&str>, data: &str) -> Message {
         Message {
             id: id.map(str::to_owned),
             event: event.to_owned(),

@@ -129,17 +129,9 @@ fn envelope(message: &Message, json: bool) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::stream::tests::message;
 
     const DATA: &str = r#"{"id":42,"type":"post","types":["posts","feed"],"entityId":"7","action":"update","origin":"local-dev","ts":1764000000120}"#;
-
-    fn message(event: &str, id: Option<&str>, data: &str) -> Message {
-        Message {
-            id: id.map(str::to_owned),
-            event: event.to_owned(),
-            data: data.to_owned(),
-            retry: None,
-        }
-    }
 
     #[test]
     fn an_update_reads_as_one_line() {
