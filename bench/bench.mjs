@@ -17,6 +17,8 @@
 //   --churn-systems LIST   where the churn rounds run (runtime,dev)
 //   --runtime-assets       serve the runtime rows with Miniflare's static-assets router in
 //                          front of the Worker, as `wrangler dev` does (default: the Worker alone)
+//   --runtime-entry-worker serve the runtime rows through Miniflare's entry Worker, as its own
+//                          socket and `wrangler dev` do (default: a direct socket to the Worker)
 //   --drain-ms MS          how long to wait for the last receipts after the last acknowledgement (15000)
 //   --ack-timeout-ms MS    how long a triggering request may take (60000); past it the event counts as lost
 //   --connect-timeout-ms MS how long one stream may take to see its hello (60000)
@@ -31,7 +33,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../tests/common/harness.mjs';
-import { makeSystem, setRuntimeAssets, snapshotBuild, stopAll } from './lib/systems.mjs';
+import { makeSystem, setRuntimeAssets, setRuntimeEntryWorker, snapshotBuild, stopAll } from './lib/systems.mjs';
 import { measureFanout } from './lib/fanout.mjs';
 import { measureMirror } from './lib/mirror.mjs';
 import { measureReads } from './lib/reads.mjs';
@@ -57,6 +59,7 @@ const { values: opt } = parseArgs({
     'churn-rounds': { type: 'string', default: '3' },
     'churn-systems': { type: 'string', default: 'runtime,dev' },
     'runtime-assets': { type: 'boolean', default: false },
+    'runtime-entry-worker': { type: 'boolean', default: false },
     'drain-ms': { type: 'string', default: '15000' },
     'ack-timeout-ms': { type: 'string', default: '60000' },
     'connect-timeout-ms': { type: 'string', default: '60000' },
@@ -83,6 +86,7 @@ const systems = ['runtime', 'dev', 'peer'].filter((s) => parts.has(s));
 const patchAt = Number(opt['patch-streams']) === 0 ? null
   : (streamCounts.includes(Number(opt['patch-streams'])) ? Number(opt['patch-streams']) : streamCounts[0]);
 setRuntimeAssets(opt['runtime-assets']);
+setRuntimeEntryWorker(opt['runtime-entry-worker']);
 const started = nowMs();
 const deadline = started + Number(opt['max-minutes']) * 60_000;
 const log = (msg) => process.stderr.write(`${msg}\n`);

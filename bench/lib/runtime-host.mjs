@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     migrate: { type: 'boolean', default: false },
     build: { type: 'string' },
     assets: { type: 'boolean', default: false },
+    'entry-worker': { type: 'boolean', default: false },
+    'inspector-port': { type: 'string' },
   },
 });
 if (!args.port || !args.state) throw new Error('usage: runtime-host.mjs --port P --state DIR [--vars JSON]');
@@ -56,9 +58,18 @@ const { vars: configVars } = unstable_readConfig({ config: configPath });
 // The same on-disk layout as `wrangler dev --persist-to DIR`: SQLite files for
 // D1 and the Hub, so that writes cost what they cost under the dev command.
 const persist = (what) => join(args.state, 'v3', what);
+// Miniflare's own socket hands every request to its entry Worker
+// (core:entry: the cf object, pretty error pages, live reload, request
+// logs), which forwards it to ours over a service binding: a second Worker
+// and a second pipe per stream that production does not have. A direct
+// socket serves our Worker itself, as production's front line does;
+// --entry-worker keeps Miniflare's hop.
+const direct = !args['entry-worker'];
 const mf = new Miniflare({
   host: '127.0.0.1',
-  port: Number(args.port),
+  port: direct ? 0 : Number(args.port),
+  // Diagnostics only (a heap probe); the bench never sets it.
+  ...(args['inspector-port'] ? { inspectorPort: Number(args['inspector-port']) } : {}),
   log: new Log(LogLevel.WARN),
   // Offline: no download of Request.cf data (wrangler dev warns and falls back).
   cf: false,
@@ -76,6 +87,8 @@ const mf = new Miniflare({
       { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
     ],
     bindings: { ...configVars, ...JSON.parse(args.vars) },
+    ...(args['inspector-port'] ? { unsafeInspectorProxy: true } : {}),
+    ...(direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: Number(args.port) }] } : {}),
   }],
 });
 
@@ -90,7 +103,7 @@ process.on('SIGTERM', () => stop(0));
 process.on('SIGINT', () => stop(0));
 
 try {
-  const url = await mf.ready;
+  const url = direct ? await mf.unsafeGetDirectURL('polycache') : await mf.ready;
   // D1 migrations (--migrate, on a new state directory), applied through the
   // binding in the order wrangler applies them (file name), split into
   // statements by wrangler's own splitter.

@@ -32,6 +32,16 @@ let runtimeAssets = false;
  */
 export function setRuntimeAssets(on) { runtimeAssets = on; }
 
+let runtimeEntryWorker = false;
+
+/**
+ * Whether the runtime rows keep Miniflare's entry Worker (core:entry) in
+ * front of ours, as Miniflare's own socket and `wrangler dev` have it. Off by
+ * default: the runtime host then serves our Worker from a direct socket, as
+ * production's front line hands a request to the isolate.
+ */
+export function setRuntimeEntryWorker(on) { runtimeEntryWorker = on; }
+
 /** SSE_HEARTBEAT_SECS in wrangler.toml's [vars]. */
 function configuredHeartbeatSecs() {
   const m = /^SSE_HEARTBEAT_SECS\s*=\s*"(\d+)"/m.exec(readFileSync(join(ROOT, 'wrangler.toml'), 'utf8'));
@@ -243,7 +253,9 @@ export class RuntimeSystem extends Polycache {
     if (!this.migrated) args.push('--migrate');
     if (buildSnapshot) args.push('--build', buildSnapshot);
     if (runtimeAssets) args.push('--assets');
-    this.label = runtimeAssets ? 'polycache, runtime alone (+ assets router)' : 'polycache, runtime alone';
+    if (runtimeEntryWorker) args.push('--entry-worker');
+    const extras = [runtimeEntryWorker && 'entry Worker', runtimeAssets && 'assets router'].filter(Boolean);
+    this.label = `polycache, runtime alone${extras.length ? ` (+ ${extras.join(', + ')})` : ''}`;
     this.host = new NodeChild('runtime-host', join(ROOT, 'bench/lib/runtime-host.mjs'), args);
     await this.host.start();
     this.migrated = true;

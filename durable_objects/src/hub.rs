@@ -322,6 +322,7 @@ impl Hub {
             heartbeat_ms: u32::try_from(config.heartbeat_secs.saturating_mul(1000))
                 .unwrap_or(u32::MAX),
             queue_limit: u32::try_from(config.sse_queue_limit).unwrap_or(u32::MAX),
+            max_writes: config.sse_max_writes,
         };
         self.streams().accept(&filter, &preamble, policy)
     }

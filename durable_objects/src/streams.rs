@@ -34,7 +34,13 @@ use worker::{js_sys, Response, ResponseBody, Result};
 extern "C" {
     /// Opens a stream that starts with `preamble`; returns `{id, body}`.
     #[wasm_bindgen(js_name = openStream)]
-    fn open_stream(tag: &str, preamble: &[u8], heartbeat_ms: u32, queue_limit: u32) -> JsValue;
+    fn open_stream(
+        tag: &str,
+        preamble: &[u8],
+        heartbeat_ms: u32,
+        queue_limit: u32,
+        max_writes: u32,
+    ) -> JsValue;
     /// Forgets and closes the stream with this id; false if unknown.
     #[wasm_bindgen(js_name = closeStream)]
     fn close_stream(id: f64) -> bool;
@@ -70,14 +76,19 @@ pub trait Fanout {
     fn subscribers(&self) -> usize;
 }
 
-/// How the streams behave: the heartbeat's period and a slow client's
-/// queue bound.
+/// How the streams behave: the heartbeat's period, a slow client's queue
+/// bound and how many writes a stream carries before it is renewed.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamPolicy {
     /// Milliseconds between two `: ping` comments.
     pub heartbeat_ms: u32,
     /// Chunks that may wait in one stream's queue before it is cut.
     pub queue_limit: u32,
+    /// Writes after which the Hub ends a stream, at a random count between
+    /// half of this and this, and the client reconnects with
+    /// `Last-Event-ID`: workerd retains about 110 bytes per write of a
+    /// stream until it ends (`src/js/streams.js`).
+    pub max_writes: u32,
 }
 
 /// The streams of this Hub, known by their filter tags.
@@ -114,6 +125,7 @@ impl<'a> Streams<'a> {
             preamble.as_bytes(),
             policy.heartbeat_ms,
             policy.queue_limit,
+            policy.max_writes,
         );
         self.filters.known.borrow_mut().insert(tag, filter.to_vec());
         let id = js_sys::Reflect::get(&opened, &"id".into())?

@@ -54,6 +54,14 @@ const MAX_MIRROR_RETRY_MS: u64 = 3_600_000;
 const DEFAULT_SSE_QUEUE_LIMIT: u64 = 256;
 /// Largest `SSE_QUEUE_LIMIT`: bounds the memory one stalled client can hold.
 const MAX_SSE_QUEUE_LIMIT: u64 = 100_000;
+/// Default `SSE_MAX_WRITES`: writes (events and heartbeats) one stream
+/// carries before the Hub ends it and the client reconnects with
+/// `Last-Event-ID`. workerd keeps about 110 bytes per write of a stream
+/// until that stream ends (its pump of a JavaScript stream is a promise
+/// chain), so a stream that never ended would grow the Hub without bound.
+const DEFAULT_SSE_MAX_WRITES: u64 = 500;
+/// Largest `SSE_MAX_WRITES`: about 100 MB retained per 1,000 streams.
+const MAX_SSE_MAX_WRITES: u64 = 1_000_000;
 /// Largest `CACHE_ORIGIN_DELAY_MS`: ten seconds, far past any real origin.
 const MAX_ORIGIN_DELAY_MS: u64 = 10_000;
 /// Longest `INSTANCE_ID`: it travels in every event's `origin` and in logs.
@@ -140,6 +148,11 @@ pub struct Config {
     /// `SSE_QUEUE_LIMIT`: events buffered per slow stream before it is
     /// disconnected; default 256, 1 to 100 000.
     pub sse_queue_limit: usize,
+    /// `SSE_MAX_WRITES`: writes one stream carries before the Hub ends it
+    /// (each stream at a random count between half of this and this, so
+    /// that streams opened together do not reconnect together) and the
+    /// client reconnects with `Last-Event-ID`; default 500, 1 to 1 000 000.
+    pub sse_max_writes: u32,
     /// `MIRROR_RETRY_BASE_MS`: the backoff's first ceiling; default 1 000.
     pub mirror_retry_base_ms: u64,
     /// `MIRROR_RETRY_CAP_MS`: the backoff's largest ceiling; default 300 000.
@@ -209,6 +222,13 @@ impl Config {
                 "events",
                 DEFAULT_SSE_QUEUE_LIMIT,
                 MAX_SSE_QUEUE_LIMIT,
+            )?,
+            sse_max_writes: number(
+                get,
+                "SSE_MAX_WRITES",
+                "writes",
+                DEFAULT_SSE_MAX_WRITES,
+                MAX_SSE_MAX_WRITES,
             )?,
             mirror_retry_base_ms: number(
                 get,
@@ -450,6 +470,7 @@ mod tests {
                 event_log_size: 10_000,
                 mirror_max_attempts: 10,
                 sse_queue_limit: 256,
+                sse_max_writes: 500,
                 mirror_retry_base_ms: 1_000,
                 mirror_retry_cap_ms: 300_000,
                 origin_delay_ms: 0,
@@ -468,6 +489,7 @@ mod tests {
             "EVENT_LOG_SIZE",
             "MIRROR_MAX_ATTEMPTS",
             "SSE_QUEUE_LIMIT",
+            "SSE_MAX_WRITES",
             "MIRROR_RETRY_BASE_MS",
             "MIRROR_RETRY_CAP_MS",
             "CACHE_ORIGIN_DELAY_MS",
@@ -489,6 +511,7 @@ mod tests {
             ("EVENT_LOG_SIZE", "500"),
             ("MIRROR_MAX_ATTEMPTS", "3"),
             ("SSE_QUEUE_LIMIT", "64"),
+            ("SSE_MAX_WRITES", "40"),
         ])
         .unwrap();
         assert_eq!(c.backend, Backend::Upstash);
@@ -502,6 +525,7 @@ mod tests {
         assert_eq!(c.event_log_size, 500);
         assert_eq!(c.mirror_max_attempts, 3);
         assert_eq!(c.sse_queue_limit, 64);
+        assert_eq!(c.sse_max_writes, 40);
     }
 
     #[test]
@@ -579,7 +603,7 @@ mod tests {
     }
 
     /// `(variable, unit, default, max)` of every numeric setting.
-    const NUMBERS: [(&str, &str, u64, u64); 8] = [
+    const NUMBERS: [(&str, &str, u64, u64); 9] = [
         ("MIRROR_RETRY_BASE_MS", "milliseconds", 1_000, 3_600_000),
         ("MIRROR_RETRY_CAP_MS", "milliseconds", 300_000, 3_600_000),
         ("CACHE_TTL_SECS", "seconds", 300, 31_536_000),
@@ -587,6 +611,7 @@ mod tests {
         ("EVENT_LOG_SIZE", "events", 10_000, 1_000_000),
         ("MIRROR_MAX_ATTEMPTS", "attempts", 10, 100),
         ("SSE_QUEUE_LIMIT", "events", 256, 100_000),
+        ("SSE_MAX_WRITES", "writes", 500, 1_000_000),
         ("CACHE_ORIGIN_DELAY_MS", "milliseconds", 0, 10_000),
     ];
 
@@ -598,6 +623,7 @@ mod tests {
             "EVENT_LOG_SIZE" => c.event_log_size as u64,
             "MIRROR_MAX_ATTEMPTS" => u64::from(c.mirror_max_attempts),
             "SSE_QUEUE_LIMIT" => c.sse_queue_limit as u64,
+            "SSE_MAX_WRITES" => u64::from(c.sse_max_writes),
             "MIRROR_RETRY_BASE_MS" => c.mirror_retry_base_ms,
             "MIRROR_RETRY_CAP_MS" => c.mirror_retry_cap_ms,
             "CACHE_ORIGIN_DELAY_MS" => c.origin_delay_ms,

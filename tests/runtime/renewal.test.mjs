@@ -1,0 +1,81 @@
+// Stream renewal: after SSE_MAX_WRITES writes (8 here; each stream at a
+// random count between half of that and that) the Hub ends a stream with a
+// short `retry:`, and a client that reconnects with Last-Event-ID, as
+// browsers and the CLI do, misses nothing and sees nothing twice. The Hub
+// renews streams because workerd keeps about 110 bytes per write of a
+// stream until the stream ends (durable_objects/src/js/streams.js).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker } from '../common/harness.mjs';
+import { SERVICE } from '../common/accounts.mjs';
+import { login, status, waitUntil, invalidate } from '../common/api.mjs';
+import { connect } from '../common/sse.mjs';
+
+const MAX_WRITES = 8;
+let worker;
+let service;
+
+before(async () => {
+  // No heartbeat during a test: every write is an event.
+  worker = await startWorker({ vars: { INSTANCE_ID: 'renewal-test', SSE_MAX_WRITES: String(MAX_WRITES), SSE_HEARTBEAT_SECS: '90' } });
+  service = await login(worker, SERVICE);
+});
+after(async () => { await worker?.dispose(); });
+
+const event = (i) => invalidate(worker, service, { type: 'posts', id: i + 1, action: 'update' });
+
+test('a stream ends after between half of SSE_MAX_WRITES and SSE_MAX_WRITES writes, asking for a quick reconnect', { timeout: 30_000 }, async () => {
+  const counts = [];
+  for (let round = 0; round < 3; round++) {
+    const s = await connect(`${worker.url}/api/stream`);
+    try {
+      // The preamble was the first write; at most MAX_WRITES - 1 events fit.
+      for (let i = 0; i < MAX_WRITES && !s.ended; i++) {
+        const { eventId } = await event(i);
+        await s.waitUntil(() => s.ended || s.events.some((e) => e.json?.id === eventId), 5000, `event ${eventId} or the end`);
+      }
+      await s.waitUntil(() => s.ended, 5000, 'the end of the stream');
+      assert.equal(s.error, null, 'the stream ends cleanly, not with an error');
+      const got = s.ofType('app-update').length;
+      counts.push(got);
+      assert.ok(got >= MAX_WRITES / 2 - 1 && got <= MAX_WRITES - 1, `events on one stream: ${got}, expected ${MAX_WRITES / 2 - 1} to ${MAX_WRITES - 1}`);
+      assert.equal(s.retry, 250, 'the last thing written is a short retry');
+    } finally {
+      s.close();
+    }
+  }
+  // An ended stream is no subscriber any more.
+  await waitUntil(async () => (await status(worker)).subscribers === 0, { timeoutMs: 5000, what: 'no subscribers' });
+  assert.equal(counts.length, 3);
+});
+
+test('a client that reconnects with Last-Event-ID gets every event once, in order, across renewals', { timeout: 60_000 }, async () => {
+  const EVENTS = 40;
+  const ids = [];
+  const received = [];
+  let renewals = 0;
+  let s = await connect(`${worker.url}/api/stream`);
+  try {
+    for (let i = 0; i < EVENTS; i++) {
+      ids.push((await event(i)).eventId);
+      // Follow the stream as a browser does: when it ends, reconnect with
+      // the last id seen and go on reading.
+      for (let hops = 0; hops < 5; hops++) {
+        const want = ids.at(-1);
+        if (received.includes(want)) break;
+        await s.waitUntil(() => s.ended || s.events.some((e) => e.json?.id === want), 5000, `event ${want} or the end`);
+        if (!s.ended) break;
+        received.push(...s.ofType('app-update').map((e) => e.json.id));
+        renewals += 1;
+        const last = received.at(-1);
+        s = await connect(`${worker.url}/api/stream`, { headers: last ? { 'last-event-id': String(last) } : {} });
+      }
+    }
+    received.push(...s.ofType('app-update').map((e) => e.json.id));
+    assert.deepEqual(received, ids, 'every event exactly once, in order');
+    assert.ok(renewals >= Math.floor(EVENTS / (MAX_WRITES - 1)), `renewed ${renewals} times over ${EVENTS} events`);
+    assert.equal((await status(worker)).subscribers, 1, 'one client, one subscriber');
+  } finally {
+    s.close();
+  }
+});
