@@ -109,8 +109,16 @@ export class SseParser {
  * `at` is performance.now() on arrival; `comments` holds {text, at}.
  */
 export class SseClient {
-  constructor(url) {
+  /**
+   * follow: when the server ends the stream cleanly (the Hub renews every
+   * stream after SSE_MAX_WRITES writes), reconnect after its `retry:` with
+   * `Last-Event-ID`, as a browser's EventSource does, and go on appending
+   * to the same events; at most MAX_RESUMES times. `resumes` counts them.
+   */
+  constructor(url, { follow = false } = {}) {
     this.url = url;
+    this.follow = follow;
+    this.resumes = 0;
     this.events = [];
     this.comments = [];
     this.retry = undefined;
@@ -195,22 +203,46 @@ export class SseClient {
       this.parser.feed(decoder.decode());
     } catch (e) {
       if (!this.controller.signal.aborted) this.error = e;
-    } finally {
-      this.ended = true;
-      this.notify();
     }
+    if (this.follow && !this.error && !this.controller.signal.aborted && this.resumes < MAX_RESUMES) {
+      this.resumes += 1;
+      this.resume().catch((e) => {
+        if (!this.controller.signal.aborted) this.error = e;
+        this.ended = true;
+        this.notify();
+      });
+      return;
+    }
+    this.ended = true;
+    this.notify();
+  }
+
+  /** Reconnects after the server's retry time, from the last event id seen. */
+  async resume() {
+    await new Promise((r) => setTimeout(r, Math.min(this.retry ?? 0, 5000)));
+    if (this.controller.signal.aborted) throw new Error('closed');
+    const lastId = this.parser.lastEventId;
+    const res = await fetch(this.url, {
+      headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
+      signal: this.controller.signal,
+    });
+    if (res.status !== 200 || !res.body) throw new Error(`resuming ${this.url} answered ${res.status}`);
+    this.pump(res.body);
   }
 }
+
+/** How many times a following client reconnects at most. */
+const MAX_RESUMES = 1000;
 
 /**
  * Opens an SSE stream and resolves once the response headers are in (the
  * body is then read in the background). Options: headers (e.g.
- * {'last-event-id': '12'}), timeoutMs for the headers. A response that is
+ * {'last-event-id': '12'}), timeoutMs for the headers, follow (SseClient). A response that is
  * not 200 resolves too, with status and headers set and the body text in
  * `errorBody`, so that tests can assert on it.
  */
-export async function openStream(url, { headers = {}, timeoutMs = 10_000 } = {}) {
-  const client = new SseClient(url);
+export async function openStream(url, { headers = {}, timeoutMs = 10_000, follow = false } = {}) {
+  const client = new SseClient(url, { follow });
   const timer = setTimeout(() => client.controller.abort(new Error(`no response headers within ${timeoutMs} ms`)), timeoutMs);
   let res;
   try {
@@ -230,8 +262,8 @@ export async function openStream(url, { headers = {}, timeoutMs = 10_000 } = {})
 }
 
 /** Opens a stream and waits for its `hello`; returns the client. */
-export async function connect(url, { headers, timeoutMs = 10_000 } = {}) {
-  const client = await openStream(url, { headers, timeoutMs });
+export async function connect(url, { headers, timeoutMs = 10_000, follow = false } = {}) {
+  const client = await openStream(url, { headers, timeoutMs, follow });
   if (client.status !== 200) {
     throw new Error(`GET ${url} answered ${client.status}: ${client.errorBody}`);
   }

@@ -51,7 +51,8 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
   const deadline = t0 + runMs;
   const live = () => performance.now() < deadline;
 
-  const sse = await connect(`${worker.url}/api/stream?types=posts`);
+  // It follows the stream across the Hub's renewals (SSE_MAX_WRITES), as a browser does.
+  const sse = await connect(`${worker.url}/api/stream?types=posts`, { follow: true });
   const refetches = [];
   let seen = 0;
   const onEvents = setInterval(() => {

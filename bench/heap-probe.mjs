@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// What the Hub's isolate keeps per stream and per write: the runtime alone
+// (bench/lib/runtime-host.mjs) with workerd's inspector on, N streams, then
+// events; at each reading workerd's RSS and the V8 heap per stream, before
+// and after a full garbage collection (HeapProfiler.collectGarbage), and at
+// the end the heap's biggest object kinds (a heap snapshot), then the same
+// after the streams closed. How the per-write promise chain of workerd's
+// stream pump was found (README, "Performance"). Diagnostics only: the
+// inspector slows the runtime, so no latency is read here.
+//
+//   node bench/heap-probe.mjs [--streams 1000] [--events 20,80,160] [--max-writes 1000000]
+// --max-writes is the Hub's SSE_MAX_WRITES (default: high enough that no
+// stream is renewed during the probe, so the chain shows whole).
+// Bounded: 127.0.0.1 only, at most 2,000 events, 10 s per reading.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { SseLoad } from './lib/sse-load.mjs';
+import { rssKiB, tree } from './lib/procs.mjs';
+import { sleep } from './lib/clock.mjs';
+import { freePort, ROOT, TEST_SECRETS } from '../tests/common/harness.mjs';
+import { ADMIN } from '../tests/common/accounts.mjs';
+import { login } from '../tests/common/api.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    streams: { type: 'string', default: '1000' },
+    events: { type: 'string', default: '20,80,160' },
+    'max-writes': { type: 'string', default: '1000000' },
+  },
+});
+const N = Number(opt.streams);
+const marks = opt.events.split(',').map(Number).filter((n) => n > 0 && n <= 2000).sort((a, b) => a - b);
+const [port, inspectorPort] = [await freePort(), await freePort()];
+const state = mkdtempSync(join(tmpdir(), 'polycache-heap-'));
+const vars = { ...TEST_SECRETS, INSTANCE_ID: 'heap-probe', SSE_MAX_WRITES: opt['max-writes'], SSE_HEARTBEAT_SECS: '90' };
+const host = spawn(process.execPath, [join(ROOT, 'bench/lib/runtime-host.mjs'), '--port', String(port), '--state', state,
+  '--migrate', '--inspector-port', String(inspectorPort), '--vars', JSON.stringify(vars)], { stdio: ['ignore', 'pipe', 'inherit'] });
+let ws;
+let load;
+try {
+  await new Promise((resolve, reject) => {
+    let out = '';
+    host.stdout.on('data', (d) => { out += d; if (out.includes('"ready"')) resolve(); });
+    host.once('exit', (code) => reject(new Error(`runtime host exited (${code})`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const [target] = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
+  ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((r) => ws.once('open', r));
+  let seq = 0;
+  const waiting = new Map();
+  const chunks = [];
+  ws.on('message', (m) => {
+    const j = JSON.parse(m);
+    if (j.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(j.params.chunk);
+    if (j.id && waiting.has(j.id)) { waiting.get(j.id)(j.result); waiting.delete(j.id); }
+  });
+  const cdp = (method, params = {}) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params })); });
+  const rss = () => tree(host.pid).filter((p) => p.pid !== host.pid).reduce((a, p) => a + rssKiB(p.pid), 0);
+  const heapKiB = async () => (await cdp('Runtime.getHeapUsage')).usedSize / 1024;
+
+  const token = await login({ url: base }, ADMIN);
+  const invalidate = async () => {
+    const res = await fetch(`${base}/api/cache/invalidate`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"type":"posts"}',
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) throw new Error(`invalidate: ${res.status} ${await res.text()}`);
+  };
+  await invalidate();
+  await cdp('HeapProfiler.collectGarbage');
+  await sleep(500);
+  const [rss0, heap0] = [rss(), await heapKiB()];
+  const per = (now, zero) => ((now - zero) / N).toFixed(1);
+  const reading = async (label) => {
+    const [r, h] = [rss(), await heapKiB()];
+    await cdp('HeapProfiler.collectGarbage');
+    await sleep(200);
+    const [rg, hg] = [rss(), await heapKiB()];
+    console.log(`| ${label} | ${per(r, rss0)} | ${per(h, heap0)} | ${per(rg, rss0)} | ${per(hg, heap0)} |`);
+  };
+  const snapshotTop = async (label) => {
+    chunks.length = 0;
+    await cdp('HeapProfiler.collectGarbage');
+    await cdp('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+    const snap = JSON.parse(chunks.join(''));
+    const fields = snap.snapshot.meta.node_fields;
+    const types = snap.snapshot.meta.node_types[0];
+    const [iType, iName, iSize, width] = [fields.indexOf('type'), fields.indexOf('name'), fields.indexOf('self_size'), fields.length];
+    const kinds = new Map();
+    for (let i = 0; i < snap.nodes.length; i += width) {
+      const key = `${types[snap.nodes[i + iType]]} ${snap.strings[snap.nodes[i + iName]].slice(0, 50)}`;
+      const k = kinds.get(key) ?? { count: 0, bytes: 0 };
+      k.count += 1;
+      k.bytes += snap.nodes[i + iSize];
+      kinds.set(key, k);
+    }
+    console.log(`\nHeap after a full GC, ${label}: the 6 biggest kinds\n\n| kind | count | KiB |\n| --- | ---: | ---: |`);
+    for (const [key, k] of [...kinds].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 6)) {
+      console.log(`| ${key.replace(/\|/g, '/')} | ${k.count} | ${(k.bytes / 1024).toFixed(0)} |`);
+    }
+  };
+
+  console.log(`${N} streams, runtime alone with the inspector on; KiB per stream over the idle Hub\n`);
+  console.log('| after | RSS | JS heap | RSS after GC | JS heap after GC |\n| --- | ---: | ---: | ---: | ---: |');
+  load = new SseLoad({ url: base, path: '/api/stream', streams: N, threads: 2 });
+  const conn = await load.connect();
+  if (conn.helloCount !== N) throw new Error(`${conn.helloCount}/${N} streams opened`);
+  await sleep(500);
+  await reading('connecting');
+  let sent = 0;
+  for (const mark of marks) {
+    while (sent < mark) { await invalidate(); sent += 1; await sleep(20); }
+    await load.waitReceived(N * sent, 10_000);
+    await sleep(300);
+    await reading(`${sent} events`);
+  }
+  await snapshotTop(`${sent} events on ${N} open streams`);
+  await load.close();
+  load = null;
+  // The Worker tells the Hub at the next failed write: a heartbeat is 90 s
+  // here, so one more event ends them all.
+  await invalidate();
+  await sleep(1000);
+  await snapshotTop('the streams closed');
+} finally {
+  await load?.terminate?.();
+  ws?.close();
+  host.kill('SIGTERM');
+  await new Promise((r) => { host.once('exit', r); setTimeout(r, 5000); });
+  rmSync(state, { recursive: true, force: true });
+}
+process.exit(0);
