@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // What the Hub's isolate keeps per stream and per write: the runtime alone
 // (bench/lib/runtime-host.mjs) with workerd's inspector on, N streams, then
-// events; at each reading workerd's RSS and the V8 heap per stream, before
-// and after a full garbage collection (HeapProfiler.collectGarbage), and at
-// the end the heap's biggest object kinds (a heap snapshot), then the same
-// after the streams closed. How the per-write promise chain of workerd's
+// events; at each reading workerd's RSS and the V8 heap in use per stream,
+// and at the end the heap's biggest object kinds in a heap snapshot (which
+// collects garbage first), with the streams open and after they closed. How the per-write promise chain of workerd's
 // stream pump was found (README, "Performance"). Diagnostics only: the
 // inspector slows the runtime, so no latency is read here.
 //
@@ -51,15 +50,22 @@ try {
   const [target] = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
   ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((r) => ws.once('open', r));
+  // One call at a time. Miniflare's inspector proxy sends calls of its own
+  // (ids from 100,000,001) and their answers reach this socket too.
   let seq = 0;
-  const waiting = new Map();
+  const waiting = [];
   const chunks = [];
   ws.on('message', (m) => {
     const j = JSON.parse(m);
     if (j.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(j.params.chunk);
-    if (j.id && waiting.has(j.id)) { waiting.get(j.id)(j.result); waiting.delete(j.id); }
+    else if (j.id !== undefined && j.id < 100_000_000) waiting.shift()?.(j.result ?? {});
   });
-  const cdp = (method, params = {}) => new Promise((r) => { const id = ++seq; waiting.set(id, r); ws.send(JSON.stringify({ id, method, params })); });
+  let last = Promise.resolve();
+  const cdp = (method, params = {}) => {
+    last = last.then(() => new Promise((r) => { waiting.push(r); ws.send(JSON.stringify({ id: ++seq, method, params })); }));
+    return last;
+  };
+
   const rss = () => tree(host.pid).filter((p) => p.pid !== host.pid).reduce((a, p) => a + rssKiB(p.pid), 0);
   const heapKiB = async () => (await cdp('Runtime.getHeapUsage')).usedSize / 1024;
 
@@ -72,20 +78,15 @@ try {
     if (!res.ok) throw new Error(`invalidate: ${res.status} ${await res.text()}`);
   };
   await invalidate();
-  await cdp('HeapProfiler.collectGarbage');
   await sleep(500);
   const [rss0, heap0] = [rss(), await heapKiB()];
   const per = (now, zero) => ((now - zero) / N).toFixed(1);
   const reading = async (label) => {
     const [r, h] = [rss(), await heapKiB()];
-    await cdp('HeapProfiler.collectGarbage');
-    await sleep(200);
-    const [rg, hg] = [rss(), await heapKiB()];
-    console.log(`| ${label} | ${per(r, rss0)} | ${per(h, heap0)} | ${per(rg, rss0)} | ${per(hg, heap0)} |`);
+    console.log(`| ${label} | ${per(r, rss0)} | ${per(h, heap0)} |`);
   };
   const snapshotTop = async (label) => {
     chunks.length = 0;
-    await cdp('HeapProfiler.collectGarbage');
     await cdp('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
     const snap = JSON.parse(chunks.join(''));
     const fields = snap.snapshot.meta.node_fields;
@@ -99,14 +100,14 @@ try {
       k.bytes += snap.nodes[i + iSize];
       kinds.set(key, k);
     }
-    console.log(`\nHeap after a full GC, ${label}: the 6 biggest kinds\n\n| kind | count | KiB |\n| --- | ---: | ---: |`);
+    console.log(`\nHeap snapshot, ${label}: the 6 biggest kinds\n\n| kind | count | KiB |\n| --- | ---: | ---: |`);
     for (const [key, k] of [...kinds].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 6)) {
       console.log(`| ${key.replace(/\|/g, '/')} | ${k.count} | ${(k.bytes / 1024).toFixed(0)} |`);
     }
   };
 
   console.log(`${N} streams, runtime alone with the inspector on; KiB per stream over the idle Hub\n`);
-  console.log('| after | RSS | JS heap | RSS after GC | JS heap after GC |\n| --- | ---: | ---: | ---: | ---: |');
+  console.log('| after | RSS | JS heap in use |\n| --- | ---: | ---: |');
   load = new SseLoad({ url: base, path: '/api/stream', streams: N, threads: 2 });
   const conn = await load.connect();
   if (conn.helloCount !== N) throw new Error(`${conn.helloCount}/${N} streams opened`);
