@@ -1,7 +1,8 @@
 // Stream renewal in a real browser: the Hub ends every stream after a few
 // writes (SSE_MAX_WRITES=4 here, so every 2 to 4 writes) with a short
 // `retry:`, and the page's EventSource must come back by itself with
-// Last-Event-ID and show every edit, with no reset and no error.
+// Last-Event-ID and show every edit, with no reset and no error, its live
+// badge saying Live all along (the Hub says `renew` before it ends one).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkerInstance } from '../common/harness.mjs';
@@ -40,6 +41,13 @@ test('a page follows every edit while its stream is renewed every few writes', {
     const u = new URL(r.url());
     if (u.pathname === '/api/stream') streams.push(r.allHeaders().then((h) => ({ path: u.pathname + u.search, lastEventId: h['last-event-id'] })));
   });
+  // Every status the page's live badge shows from here on.
+  await page.evaluate(() => {
+    const badge = document.querySelector('[data-testid=live-status]');
+    window.statusesSeen = [];
+    new MutationObserver(() => window.statusesSeen.push(badge.getAttribute('data-status')))
+      .observe(badge, { attributes: true, attributeFilter: ['data-status'] });
+  });
   const started = Date.now();
   for (let i = 1; i <= EDITS; i++) {
     const title = `Renewed stream, edit ${i}`;
@@ -56,6 +64,9 @@ test('a page follows every edit while its stream is renewed every few writes', {
     assert.ok(r.lastEventId !== undefined || /[?&]lastEventId=/.test(r.path), `a renewed stream resumes: ${JSON.stringify(r)}`);
   }
   assert.equal(await page.locator('[data-testid=log-reset]').count(), 0, 'no reset');
+  // A renewal is announced (`event: renew`): the badge stays Live throughout.
+  const seen = await page.evaluate(() => window.statusesSeen);
+  assert.deepEqual(seen.filter((x) => x !== 'open'), [], `the badge showed ${JSON.stringify(seen)}`);
   await waitLive(page);
   assertNoErrors(page, 'the page');
   await page.context().close();

@@ -1,6 +1,6 @@
 // Stream renewal: after SSE_MAX_WRITES writes (8 here; each stream at a
-// random count between half of that and that) the Hub ends a stream with a
-// short `retry:`, and a client that reconnects with Last-Event-ID, as
+// random count between half of that and that) the Hub ends a stream with
+// `event: renew` and a short `retry:`, and a client that reconnects with Last-Event-ID, as
 // browsers and the CLI do, misses nothing and sees nothing twice. The Hub
 // renews streams because workerd keeps about 110 bytes per write of a
 // stream until the stream ends (durable_objects/src/js/streams.js).
@@ -39,7 +39,8 @@ test('a stream ends after between half of SSE_MAX_WRITES and SSE_MAX_WRITES writ
       const got = s.ofType('app-update').length;
       counts.push(got);
       assert.ok(got >= MAX_WRITES / 2 - 1 && got <= MAX_WRITES - 1, `events on one stream: ${got}, expected ${MAX_WRITES / 2 - 1} to ${MAX_WRITES - 1}`);
-      assert.equal(s.retry, 250, 'the last thing written is a short retry');
+      assert.equal(s.retry, 250, 'the stream ends with a short retry');
+      assert.equal(s.events.at(-1).type, 'renew', 'and a renew event last');
     } finally {
       s.close();
     }

@@ -14,6 +14,7 @@ export {
   createStream,
   streamUrl,
   DEFAULT_RECONNECT_MS,
+  RENEW_GRACE_MS,
   type Stream,
   type StreamOptions,
   type EventInfo,

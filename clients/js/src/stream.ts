@@ -11,7 +11,10 @@
 //    event in between.
 //
 // Status: connecting (before the first open) -> open <-> reconnecting;
-// closed after close(), for good.
+// closed after close(), for good. The Hub renews every stream after a few
+// hundred writes (SSE_MAX_WRITES): it sends `renew`, ends the stream with a
+// short `retry:`, and the browser resumes. That is not a cut: the status
+// stays open unless the stream is not back within RENEW_GRACE_MS.
 //
 // A resumed stream starts with a replay. `hello` says how far it goes (the
 // last id when the stream opened), so each event says whether more replayed
@@ -51,6 +54,9 @@ const CLOSED = 2;
  * `retry:` (2 s), 15 s keeps a page that was away from staying stale long.
  */
 export const DEFAULT_RECONNECT_MS = { min: 1_000, max: 15_000 } as const;
+
+/** How long a renewed stream may take to come back before the status says reconnecting. */
+export const RENEW_GRACE_MS = 5_000;
 
 export interface StreamOptions {
   /** The stream's URL, e.g. `/api/stream` or `https://example.com/api/stream`. */
@@ -111,6 +117,13 @@ export function createStream(options: StreamOptions): Stream {
   let replayUntil: number | null = null;
   let timer: TimerId | undefined;
   let closed = false;
+  // The server announced that it is ending this stream for renewal.
+  let renewing = false;
+  let graceTimer: TimerId | undefined;
+  const clearGrace = (): void => {
+    if (graceTimer !== undefined) clock.clearTimeout(graceTimer);
+    graceTimer = undefined;
+  };
 
   const setStatus = (next: StreamStatus): void => {
     if (next === status) return;
@@ -147,7 +160,12 @@ export function createStream(options: StreamOptions): Stream {
       });
     on('open', () => {
       attempts = 0;
+      renewing = false;
+      clearGrace();
       setStatus('open');
+    });
+    on('renew', () => {
+      renewing = true;
     });
     on('hello', (event) => {
       const hello = parseLastEventId(event.data);
@@ -175,7 +193,16 @@ export function createStream(options: StreamOptions): Stream {
     });
     on('error', () => {
       replayUntil = null;
-      setStatus('reconnecting');
+      clearGrace();
+      if (renewing) {
+        renewing = false;
+        graceTimer = clock.setTimeout(() => {
+          graceTimer = undefined;
+          if (!closed) setStatus('reconnecting');
+        }, RENEW_GRACE_MS);
+      } else {
+        setStatus('reconnecting');
+      }
       if (src.readyState === CLOSED || sourceResumeId !== lastEventId) reconnectLater();
       // Otherwise the browser reconnects by itself, with the right Last-Event-ID.
     });
@@ -193,6 +220,7 @@ export function createStream(options: StreamOptions): Stream {
     close() {
       if (closed) return;
       closed = true;
+      clearGrace();
       if (timer !== undefined) clock.clearTimeout(timer);
       timer = undefined;
       source?.close();

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
 import type { AppUpdate, ResetNotice } from '../src/events.js';
-import { createStream, streamUrl, type StreamOptions, type StreamStatus } from '../src/stream.js';
+import { createStream, RENEW_GRACE_MS, streamUrl, type StreamOptions, type StreamStatus } from '../src/stream.js';
 import { FakeEventSource, ManualClock, update } from './fakes.js';
 
 let clock: ManualClock;
@@ -86,6 +86,40 @@ test('after an event with an id, a cut is left to the browser, which resumes by 
   es.open(); // the browser reconnected, sending Last-Event-ID: 1
   assert.deepEqual(statuses, ['open', 'reconnecting', 'open']);
   assert.equal(FakeEventSource.all.length, 1);
+});
+
+test('a renewal the server announces keeps the status open while the browser resumes', () => {
+  start();
+  const es = FakeEventSource.last;
+  es.open();
+  es.send('hello', { lastEventId: 0 });
+  es.send('app-update', update(1, 'posts', ['posts', 'feed']), 1);
+  es.send('renew', {});
+  es.drop();
+  assert.deepEqual(statuses, ['open'], 'no reconnecting for a renewal');
+  assert.equal(es.closed, false, 'the browser resumes this source by itself');
+  es.open();
+  assert.deepEqual(statuses, ['open']);
+  assert.equal(clock.pending, 0, 'the grace timer is gone once the stream is back');
+  // The next cut is a real one again.
+  es.drop();
+  assert.deepEqual(statuses, ['open', 'reconnecting']);
+});
+
+test(`a renewed stream not back within ${RENEW_GRACE_MS} ms shows reconnecting`, () => {
+  start();
+  const es = FakeEventSource.last;
+  es.open();
+  es.send('hello', { lastEventId: 0 });
+  es.send('app-update', update(1, 'posts', ['posts', 'feed']), 1);
+  es.send('renew', {});
+  es.drop();
+  clock.advance(RENEW_GRACE_MS - 1);
+  assert.deepEqual(statuses, ['open']);
+  clock.advance(1);
+  assert.deepEqual(statuses, ['open', 'reconnecting']);
+  es.open();
+  assert.deepEqual(statuses, ['open', 'reconnecting', 'open']);
 });
 
 test('a cut after hello but before any event reconnects itself from hello\'s id', () => {

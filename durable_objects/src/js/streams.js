@@ -21,7 +21,8 @@
 //   letting memory grow.
 // - renewal: after maxWrites writes (each stream at a random count between
 //   half of that and that, so that streams opened together do not all come
-//   back at once) the Hub ends the stream with a short `retry:` and the
+//   back at once) the Hub ends the stream with `event: renew` and a short
+//   `retry:`, and the
 //   client reconnects with Last-Event-ID, missing nothing. Why: workerd
 //   pumps a JavaScript stream into RPC with a promise chain that grows by
 //   two promises and two reactions, about 110 bytes, per chunk and is only
@@ -32,8 +33,12 @@
 //   per open stream (README, "Performance").
 const encoder = new TextEncoder();
 const PING = encoder.encode(': ping\n\n');
-/** Written last on a renewed stream: come back soon, not after the usual retry. */
-const RENEW = encoder.encode('retry: 250\n\n');
+/**
+ * Written last on a renewed stream: `renew` tells clients that this end is
+ * not a cut (the TypeScript client keeps its status open), and the short
+ * retry brings them back soon rather than after the usual 2 s.
+ */
+const RENEW = encoder.encode('retry: 250\nevent: renew\ndata: {}\n\n');
 
 /** tag -> Set of streams; a stream: {id, controller, tag, left}. */
 const byTag = new Map();

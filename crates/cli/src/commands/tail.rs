@@ -63,8 +63,9 @@ pub fn run(g: &Global, args: TailArgs) -> Result<()> {
     )
 }
 
-/// The line printed for an event, if any: `hello` and the `retry:` block
-/// are connection details, shown only as status.
+/// The line printed for an event, if any: `hello`, `renew` (the Worker ends
+/// the stream for renewal) and the `retry:` block are connection details,
+/// shown only as status.
 fn render(message: &Message, json: bool) -> Option<String> {
     match message.event.as_str() {
         "hello" => {
@@ -74,6 +75,10 @@ fn render(message: &Message, json: bool) -> Option<String> {
             if let Some(id) = last {
                 output::status(&format!("connected; the Worker's last event is {id}"));
             }
+            None
+        }
+        "renew" => {
+            output::status("the Worker is renewing this stream; it resumes in a moment");
             None
         }
         _ if message.data.is_empty() => None,
@@ -140,6 +145,13 @@ mod tests {
             line,
             "#42 16:00:00.120Z update post 7 → posts, feed (origin local-dev)"
         );
+    }
+
+    #[test]
+    fn a_renewal_is_no_line_of_output() {
+        for json in [false, true] {
+            assert_eq!(render(&message("renew", None, "{}"), json), None);
+        }
     }
 
     #[test]
