@@ -3,9 +3,9 @@
 // `hash-password` offline), checking stdout, stderr and exit codes.
 //
 // The binary is built by scripts/test.sh before this tier (debug profile:
-// it shares the artifacts of the unit tests; POLYCACHE_CLI_BIN overrides).
-// Each run gets its own XDG_CONFIG_HOME, so the token file is the test's and
-// a developer's own tokens are never read or touched.
+// it shares the artifacts of the unit tests; tests/common/cli.mjs). Runs
+// get the test's own XDG_CONFIG_HOME, so the token file is the test's and a
+// developer's own tokens are never read or touched.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -16,13 +16,11 @@ import { pbkdf2Sync } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerInstance, freePort, ROOT } from '../common/harness.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
+import { CLI_BIN, startCli } from '../common/cli.mjs';
 import { connect } from '../common/sse.mjs';
 import { login, invalidate, get, waitUntil } from '../common/api.mjs';
 
-const BIN = process.env.POLYCACHE_CLI_BIN ?? join(ROOT, 'target', 'debug', 'polycache');
 const PINO_PRETTY = join(ROOT, 'node_modules', '.bin', 'pino-pretty');
-/** How long one CLI run may take before the test kills it (by its pid). */
-const RUN_TIMEOUT_MS = 60_000;
 // Quick mirror retries and two attempts, so that entries for the mirror
 // that is never up are parked within a second or two.
 const MIRROR_VARS = { MIRROR_RETRY_BASE_MS: '100', MIRROR_RETRY_CAP_MS: '500', MIRROR_MAX_ATTEMPTS: '2' };
@@ -41,33 +39,8 @@ function freshConfig() {
 }
 const sharedConfig = freshConfig();
 
-/** The environment of a CLI run: no POLYCACHE_* from the developer's shell. */
-function cliEnv(extra = {}) {
-  const env = { ...process.env, XDG_CONFIG_HOME: sharedConfig, NO_COLOR: '1' };
-  for (const k of Object.keys(env)) if (k.startsWith('POLYCACHE_')) delete env[k];
-  return { ...env, ...extra };
-}
-
-/**
- * Starts `polycache ...args`; returns {child, done, out()} where done
- * resolves to {code, signal, stdout, stderr} and out() gives what arrived so
- * far. `input` is written to stdin and closed (stdin is a pipe, never a TTY).
- */
-function start(args, { env = {}, input = '', timeoutMs = RUN_TIMEOUT_MS } = {}) {
-  const child = spawn(BIN, args, { env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  child.stdin.on('error', () => { /* exited before reading it */ });
-  child.stdin.end(input);
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
-  });
-  return { child, done, out: () => ({ stdout, stderr }) };
-}
+/** Starts `polycache ...args` with the shared token store unless `env` sets another. */
+const start = (args, opts = {}) => startCli(args, { configDir: sharedConfig, ...opts });
 
 /** Runs `polycache ...args` to the end. */
 const run = (args, opts) => start(args, opts).done;
@@ -94,7 +67,7 @@ async function mirrorStatus(w = worker, token = adminToken) {
 }
 
 before(async () => {
-  assert.ok(existsSync(BIN), `${BIN} is missing: build it with \`cargo build -p polycache-cli\``);
+  assert.ok(existsSync(CLI_BIN), `${CLI_BIN} is missing: build it with \`cargo build -p polycache-cli\``);
   deadMirror = `http://127.0.0.1:${await freePort()}`;
   worker = new WorkerInstance({
     name: 'cli',

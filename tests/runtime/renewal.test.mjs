@@ -10,14 +10,10 @@ import { startWorker } from '../common/harness.mjs';
 import { SERVICE } from '../common/accounts.mjs';
 import { login, status, waitUntil, invalidate } from '../common/api.mjs';
 import { connect } from '../common/sse.mjs';
-import { spawn } from 'node:child_process';
+import { startCli } from '../common/cli.mjs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../common/harness.mjs';
-
-// The CLI as tests/runtime/cli.test.mjs runs it (built by scripts/test.sh).
-const BIN = process.env.POLYCACHE_CLI_BIN ?? join(ROOT, 'target', 'debug', 'polycache');
 
 const MAX_WRITES = 8;
 let worker;
@@ -92,27 +88,19 @@ test('a client that reconnects with Last-Event-ID gets every event once, in orde
 test('polycache tail follows renewals: every event printed once, in order, and the renewal told on stderr', { timeout: 90_000 }, async () => {
   const EVENTS = 20;
   const config = mkdtempSync(join(tmpdir(), 'polycache-renewal-'));
-  const env = { ...process.env, XDG_CONFIG_HOME: config, NO_COLOR: '1' };
-  for (const k of Object.keys(env)) if (k.startsWith('POLYCACHE_')) delete env[k];
-  const child = spawn(BIN, ['tail', '--url', worker.url, '--json', '--count', String(EVENTS), '--max-seconds', '60'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 80_000);
-  const done = new Promise((resolve) => child.on('close', (code) => { clearTimeout(killer); resolve(code); }));
+  const tail = startCli(['tail', '--url', worker.url, '--json', '--count', String(EVENTS), '--max-seconds', '60'], { configDir: config, timeoutMs: 80_000 });
   try {
-    await waitUntil(() => /^following /m.test(stderr), { timeoutMs: 20_000, what: 'tail connected' });
+    await waitUntil(() => /^following /m.test(tail.out().stderr), { timeoutMs: 20_000, what: 'tail connected' });
     const ids = [];
     for (let i = 0; i < EVENTS; i++) ids.push((await event(i)).eventId);
-    const code = await done;
+    const { code, stdout, stderr } = await tail.done;
     assert.equal(code, 0, `tail exits 0 after --count events\nstdout: ${stdout}\nstderr: ${stderr}`);
     const printed = stdout.trim().split('\n').map((l) => JSON.parse(l).id);
     assert.deepEqual(printed, ids, 'every event once, in order');
     assert.match(stderr, /renewing this stream/, 'the renewal is told as status');
     assert.match(stderr, /^reconnected to /m, 'and the tail reconnected');
   } finally {
-    child.kill('SIGKILL');
+    tail.child.kill('SIGKILL');
     rmSync(config, { recursive: true, force: true });
   }
 });

@@ -88,7 +88,8 @@ test('after an event with an id, a cut is left to the browser, which resumes by 
   assert.equal(FakeEventSource.all.length, 1);
 });
 
-test('a renewal the server announces keeps the status open while the browser resumes', () => {
+/** A stream that saw event 1, then the server's `renew`, then its end. */
+function renewed(): FakeEventSource {
   start();
   const es = FakeEventSource.last;
   es.open();
@@ -96,6 +97,11 @@ test('a renewal the server announces keeps the status open while the browser res
   es.send('app-update', update(1, 'posts', ['posts', 'feed']), 1);
   es.send('renew', {});
   es.drop();
+  return es;
+}
+
+test('a renewal the server announces keeps the status open while the browser resumes', () => {
+  const es = renewed();
   assert.deepEqual(statuses, ['open'], 'no reconnecting for a renewal');
   assert.equal(es.closed, false, 'the browser resumes this source by itself');
   es.open();
@@ -107,13 +113,7 @@ test('a renewal the server announces keeps the status open while the browser res
 });
 
 test(`a renewed stream not back within ${RENEW_GRACE_MS} ms shows reconnecting`, () => {
-  start();
-  const es = FakeEventSource.last;
-  es.open();
-  es.send('hello', { lastEventId: 0 });
-  es.send('app-update', update(1, 'posts', ['posts', 'feed']), 1);
-  es.send('renew', {});
-  es.drop();
+  const es = renewed();
   clock.advance(RENEW_GRACE_MS - 1);
   assert.deepEqual(statuses, ['open']);
   clock.advance(1);
