@@ -86,7 +86,7 @@ pub struct StreamPolicy {
     pub queue_limit: u32,
     /// Writes after which the Hub ends a stream, at a random count between
     /// half of this and this, and the client reconnects with
-    /// `Last-Event-ID`: workerd retains about 110 bytes per write of a
+    /// `Last-Event-ID`: workerd retains about 96 bytes per write of a
     /// stream until it ends (`src/js/streams.js`).
     pub max_writes: u32,
 }

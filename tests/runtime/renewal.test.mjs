@@ -2,7 +2,7 @@
 // random count between half of that and that) the Hub ends a stream with
 // `event: renew` and a short `retry:`, and a client that reconnects with Last-Event-ID, as
 // browsers and the CLI do, misses nothing and sees nothing twice. The Hub
-// renews streams because workerd keeps about 110 bytes per write of a
+// renews streams because workerd keeps about 96 bytes per write of a
 // stream until the stream ends (durable_objects/src/js/streams.js).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

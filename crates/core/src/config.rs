@@ -56,11 +56,12 @@ const DEFAULT_SSE_QUEUE_LIMIT: u64 = 256;
 const MAX_SSE_QUEUE_LIMIT: u64 = 100_000;
 /// Default `SSE_MAX_WRITES`: writes (events and heartbeats) one stream
 /// carries before the Hub ends it and the client reconnects with
-/// `Last-Event-ID`. workerd keeps about 110 bytes per write of a stream
+/// `Last-Event-ID`. workerd keeps about 96 bytes per write of a stream
 /// until that stream ends (its pump of a JavaScript stream is a promise
 /// chain), so a stream that never ended would grow the Hub without bound.
 const DEFAULT_SSE_MAX_WRITES: u64 = 500;
-/// Largest `SSE_MAX_WRITES`: about 100 MB retained per 1,000 streams.
+/// Largest `SSE_MAX_WRITES`: one stream may then keep about 96 MB before it
+/// is renewed, a bound for experiments (the heap probe), not for production.
 const MAX_SSE_MAX_WRITES: u64 = 1_000_000;
 /// Largest `CACHE_ORIGIN_DELAY_MS`: ten seconds, far past any real origin.
 const MAX_ORIGIN_DELAY_MS: u64 = 10_000;
