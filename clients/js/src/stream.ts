@@ -55,7 +55,12 @@ const CLOSED = 2;
  */
 export const DEFAULT_RECONNECT_MS = { min: 1_000, max: 15_000 } as const;
 
-/** How long a renewed stream may take to come back before the status says reconnecting. */
+/**
+ * How long a renewed stream may take to come back before the status says
+ * reconnecting: the Hub asks for a retry after 250 ms, and a reconnect takes
+ * a round trip or two more; 5 s is many times that, yet a real outage right
+ * after a renewal still shows within seconds.
+ */
 export const RENEW_GRACE_MS = 5_000;
 
 export interface StreamOptions {

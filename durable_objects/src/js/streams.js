@@ -36,7 +36,10 @@ const PING = encoder.encode(': ping\n\n');
 /**
  * Written last on a renewed stream: `renew` tells clients that this end is
  * not a cut (the TypeScript client keeps its status open), and the short
- * retry brings them back soon rather than after the usual 2 s.
+ * retry brings them back soon rather than after the usual 2 s. 250 ms: the
+ * events of that moment wait at most that long (they are replayed on
+ * reconnect), and streams renewed at the same event (they get random write
+ * counts, so a few at a time) do not come back in the same millisecond.
  */
 const RENEW = encoder.encode('retry: 250\nevent: renew\ndata: {}\n\n');
 
