@@ -33,7 +33,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../tests/common/harness.mjs';
-import { makeSystem, setRuntimeAssets, setRuntimeEntryWorker, snapshotBuild, stopAll } from './lib/systems.mjs';
+import { makeSystem, setRuntimeOptions, snapshotBuild, stopAll } from './lib/systems.mjs';
 import { measureFanout } from './lib/fanout.mjs';
 import { measureMirror } from './lib/mirror.mjs';
 import { measureReads } from './lib/reads.mjs';
@@ -85,8 +85,7 @@ const streamCounts = list(opt.streams).map(Number).sort((a, b) => a - b);
 const systems = ['runtime', 'dev', 'peer'].filter((s) => parts.has(s));
 const patchAt = Number(opt['patch-streams']) === 0 ? null
   : (streamCounts.includes(Number(opt['patch-streams'])) ? Number(opt['patch-streams']) : streamCounts[0]);
-setRuntimeAssets(opt['runtime-assets']);
-setRuntimeEntryWorker(opt['runtime-entry-worker']);
+setRuntimeOptions({ assets: opt['runtime-assets'], entryWorker: opt['runtime-entry-worker'] });
 const started = nowMs();
 const deadline = started + Number(opt['max-minutes']) * 60_000;
 const log = (msg) => process.stderr.write(`${msg}\n`);

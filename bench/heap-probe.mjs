@@ -3,26 +3,22 @@
 // (bench/lib/runtime-host.mjs) with workerd's inspector on, N streams, then
 // events; at each reading workerd's RSS and the V8 heap in use per stream,
 // and at the end the heap's biggest object kinds in a heap snapshot (which
-// collects garbage first), with the streams open and after they closed. How the per-write promise chain of workerd's
-// stream pump was found (README, "Performance"). Diagnostics only: the
-// inspector slows the runtime, so no latency is read here.
+// collects garbage first), with the streams open and after they closed.
+// How the per-write promise chain of workerd's stream pump was found
+// (README, "Performance"). Diagnostics only: the inspector slows the
+// runtime, so no latency is read here.
 //
 //   node bench/heap-probe.mjs [--streams 1000] [--events 20,80,160] [--max-writes 1000000]
 // --max-writes is the Hub's SSE_MAX_WRITES (default: high enough that no
 // stream is renewed during the probe, so the chain shows whole).
 // Bounded: 127.0.0.1 only, at most 2,000 events, 10 s per reading.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { SseLoad } from './lib/sse-load.mjs';
-import { rssKiB, tree } from './lib/procs.mjs';
+import { memory } from './lib/procs.mjs';
 import { sleep } from './lib/clock.mjs';
-import { freePort, ROOT, TEST_SECRETS } from '../tests/common/harness.mjs';
-import { ADMIN } from '../tests/common/accounts.mjs';
-import { login } from '../tests/common/api.mjs';
+import { makeSystem, setRuntimeOptions, stopAll } from './lib/systems.mjs';
+import { freePort } from '../tests/common/harness.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,20 +29,13 @@ const { values: opt } = parseArgs({
 });
 const N = Number(opt.streams);
 const marks = opt.events.split(',').map(Number).filter((n) => n > 0 && n <= 2000).sort((a, b) => a - b);
-const [port, inspectorPort] = [await freePort(), await freePort()];
-const state = mkdtempSync(join(tmpdir(), 'polycache-heap-'));
-const vars = { ...TEST_SECRETS, INSTANCE_ID: 'heap-probe', SSE_MAX_WRITES: opt['max-writes'], SSE_HEARTBEAT_SECS: '90' };
-const host = spawn(process.execPath, [join(ROOT, 'bench/lib/runtime-host.mjs'), '--port', String(port), '--state', state,
-  '--migrate', '--inspector-port', String(inspectorPort), '--vars', JSON.stringify(vars)], { stdio: ['ignore', 'pipe', 'inherit'] });
+const inspectorPort = await freePort();
+setRuntimeOptions({ inspectorPort });
+const system = makeSystem('runtime', { INSTANCE_ID: 'heap-probe', SSE_MAX_WRITES: opt['max-writes'], SSE_HEARTBEAT_SECS: '90' });
 let ws;
 let load;
 try {
-  await new Promise((resolve, reject) => {
-    let out = '';
-    host.stdout.on('data', (d) => { out += d; if (out.includes('"ready"')) resolve(); });
-    host.once('exit', (code) => reject(new Error(`runtime host exited (${code})`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
+  await system.start();
   const [target] = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
   ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((r) => ws.once('open', r));
@@ -66,17 +55,11 @@ try {
     return last;
   };
 
-  const rss = () => tree(host.pid).filter((p) => p.pid !== host.pid).reduce((a, p) => a + rssKiB(p.pid), 0);
+  const rss = () => memory(system.processes()).totalKiB;
   const heapKiB = async () => (await cdp('Runtime.getHeapUsage')).usedSize / 1024;
+  let sent = 0;
+  const invalidate = async () => { await system.trigger('invalidate', sent, { timeoutMs: 10_000 }); sent += 1; };
 
-  const token = await login({ url: base }, ADMIN);
-  const invalidate = async () => {
-    const res = await fetch(`${base}/api/cache/invalidate`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{"type":"posts"}',
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) throw new Error(`invalidate: ${res.status} ${await res.text()}`);
-  };
   await invalidate();
   await sleep(500);
   const [rss0, heap0] = [rss(), await heapKiB()];
@@ -108,20 +91,21 @@ try {
 
   console.log(`${N} streams, runtime alone with the inspector on; KiB per stream over the idle Hub\n`);
   console.log('| after | RSS | JS heap in use |\n| --- | ---: | ---: |');
-  load = new SseLoad({ url: base, path: '/api/stream', streams: N, threads: 2 });
+  load = new SseLoad({ url: system.url, path: system.streamPath, streams: N, threads: 2 });
   const conn = await load.connect();
   if (conn.helloCount !== N) throw new Error(`${conn.helloCount}/${N} streams opened`);
   await sleep(500);
   await reading('connecting');
-  let sent = 0;
+  const before = sent;
   for (const mark of marks) {
-    while (sent < mark) { await invalidate(); sent += 1; await sleep(20); }
-    await load.waitReceived(N * sent, 10_000);
+    while (sent - before < mark) { await invalidate(); await sleep(20); }
+    await load.waitReceived(N * (sent - before), 10_000);
     await sleep(300);
-    await reading(`${sent} events`);
+    await reading(`${mark} events`);
   }
-  await snapshotTop(`${sent} events on ${N} open streams`);
+  await snapshotTop(`${sent - before} events on ${N} open streams`);
   await load.close();
+  await load.terminate();
   load = null;
   // The Worker tells the Hub at the next failed write: a heartbeat is 90 s
   // here, so one more event ends them all.
@@ -129,10 +113,8 @@ try {
   await sleep(1000);
   await snapshotTop('the streams closed');
 } finally {
-  await load?.terminate?.();
+  await load?.terminate();
   ws?.close();
-  host.kill('SIGTERM');
-  await new Promise((r) => { host.once('exit', r); setTimeout(r, 5000); });
-  rmSync(state, { recursive: true, force: true });
+  await stopAll();
 }
 process.exit(0);

@@ -22,25 +22,21 @@ import { cmdline, tree } from './procs.mjs';
 import { sleep } from './clock.mjs';
 
 let buildSnapshot = null;
-let runtimeAssets = false;
-
 /**
- * Whether the runtime rows put Miniflare's static-assets router in front of
- * the Worker (wrangler.toml's [assets]), as `wrangler dev` does. Off by
- * default: in production that routing is the platform's, outside the
- * Worker's isolate and memory, and the bench requests no static file.
+ * How the runtime rows are served:
+ * - assets: Miniflare's static-assets router in front of the Worker
+ *   (wrangler.toml's [assets]), as `wrangler dev` has it. Off by default: in
+ *   production that routing is the platform's, outside the Worker's isolate
+ *   and memory, and the bench requests no static file.
+ * - entryWorker: Miniflare's entry Worker (core:entry) in front of ours, as
+ *   Miniflare's own socket and `wrangler dev` have it. Off by default: the
+ *   runtime host then serves our Worker from a direct socket, as
+ *   production's front line hands a request to the isolate.
+ * - inspectorPort: workerd's inspector on this port (bench/heap-probe.mjs
+ *   only; it slows the runtime, so no latency is read with it).
  */
-export function setRuntimeAssets(on) { runtimeAssets = on; }
-
-let runtimeEntryWorker = false;
-
-/**
- * Whether the runtime rows keep Miniflare's entry Worker (core:entry) in
- * front of ours, as Miniflare's own socket and `wrangler dev` have it. Off by
- * default: the runtime host then serves our Worker from a direct socket, as
- * production's front line hands a request to the isolate.
- */
-export function setRuntimeEntryWorker(on) { runtimeEntryWorker = on; }
+const runtimeOptions = { assets: false, entryWorker: false, inspectorPort: null };
+export function setRuntimeOptions(options) { Object.assign(runtimeOptions, options); }
 
 /** SSE_HEARTBEAT_SECS in wrangler.toml's [vars]. */
 function configuredHeartbeatSecs() {
@@ -252,9 +248,11 @@ export class RuntimeSystem extends Polycache {
     const args = ['--port', String(port), '--state', this.stateDir, '--vars', JSON.stringify(this.vars)];
     if (!this.migrated) args.push('--migrate');
     if (buildSnapshot) args.push('--build', buildSnapshot);
-    if (runtimeAssets) args.push('--assets');
-    if (runtimeEntryWorker) args.push('--entry-worker');
-    const extras = [runtimeEntryWorker && 'entry Worker', runtimeAssets && 'assets router'].filter(Boolean);
+    const { assets, entryWorker, inspectorPort } = runtimeOptions;
+    if (assets) args.push('--assets');
+    if (entryWorker) args.push('--entry-worker');
+    if (inspectorPort) args.push('--inspector-port', String(inspectorPort));
+    const extras = [entryWorker && 'entry Worker', assets && 'assets router'].filter(Boolean);
     this.label = `polycache, runtime alone${extras.length ? ` (+ ${extras.join(', + ')})` : ''}`;
     this.host = new NodeChild('runtime-host', join(ROOT, 'bench/lib/runtime-host.mjs'), args);
     await this.host.start();
