@@ -5,7 +5,7 @@
 // badge saying Live all along (the Hub says `renew` before it ends one).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkerInstance } from '../common/harness.mjs';
+import { startWorker } from '../common/harness.mjs';
 import { EDITOR } from '../common/accounts.mjs';
 import { login, patch, expectStatus } from '../common/api.mjs';
 import { launchChromium, openDemo, watchText, waitLive, assertNoErrors } from '../common/browser.mjs';
@@ -16,11 +16,7 @@ let browser;
 let token;
 
 before(async () => {
-  worker = new WorkerInstance({
-    name: 'renewal',
-    vars: { INSTANCE_ID: 'browser-renewal', SSE_MAX_WRITES: '4', SSE_HEARTBEAT_SECS: '90' },
-  });
-  await worker.start();
+  worker = await startWorker({ vars: { INSTANCE_ID: 'browser-renewal', SSE_MAX_WRITES: '4', SSE_HEARTBEAT_SECS: '90' } });
   browser = await launchChromium();
   token = await login(worker, EDITOR);
 });

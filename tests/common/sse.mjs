@@ -217,15 +217,17 @@ export class SseClient {
     this.notify();
   }
 
+  /** GET of the stream with these extra headers, cut by close(). */
+  request(headers = {}) {
+    return fetch(this.url, { headers: { accept: 'text/event-stream', ...headers }, signal: this.controller.signal });
+  }
+
   /** Reconnects after the server's retry time, from the last event id seen. */
   async resume() {
     await new Promise((r) => setTimeout(r, Math.min(this.retry ?? 0, 5000)));
     if (this.controller.signal.aborted) throw new Error('closed');
     const lastId = this.parser.lastEventId;
-    const res = await fetch(this.url, {
-      headers: { accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) },
-      signal: this.controller.signal,
-    });
+    const res = await this.request(lastId ? { 'last-event-id': lastId } : {});
     if (res.status !== 200 || !res.body) throw new Error(`resuming ${this.url} answered ${res.status}`);
     this.pump(res.body);
   }
@@ -246,7 +248,7 @@ export async function openStream(url, { headers = {}, timeoutMs = 10_000, follow
   const timer = setTimeout(() => client.controller.abort(new Error(`no response headers within ${timeoutMs} ms`)), timeoutMs);
   let res;
   try {
-    res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: client.controller.signal });
+    res = await client.request(headers);
   } finally {
     clearTimeout(timer);
   }
