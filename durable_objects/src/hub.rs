@@ -292,8 +292,14 @@ impl Hub {
         let preamble = self.memory.with(|d| {
             let last_id = d.log.last_id();
             let mut out = sse::retry(sse::RETRY_MS);
+            // A fresh stream's hello carries the current id as its SSE id, so
+            // that a plain EventSource which sees no event before the stream
+            // is renewed (or cut) resumes from here, missing nothing. A
+            // resumed stream's hello carries none: the replay after it does,
+            // and an id on hello would skip replayed events not yet received
+            // when a cut came.
             out += &sse::event(
-                None,
+                if after.is_none() { Some(last_id) } else { None },
                 Some("hello"),
                 &json!({ "lastEventId": last_id }).to_string(),
             );

@@ -206,6 +206,7 @@ export class SseClient {
     }
     if (this.follow && !this.error && !this.controller.signal.aborted && this.resumes < MAX_RESUMES) {
       this.resumes += 1;
+      this.notify(); // waiters on `resumes` see the gap while it lasts
       this.resume().catch((e) => {
         if (!this.controller.signal.aborted) this.error = e;
         this.ended = true;

@@ -41,7 +41,7 @@ function assertWriteEvent(ev, { eventId, type, entityId, action, types }) {
   assert.ok(Math.abs(ev.json.ts - Date.now()) < 60_000, `ts ${ev.json.ts} is about now`);
 }
 
-test('the stream answers with SSE headers and opens with retry and a hello without id', { timeout: 30_000 }, async () => {
+test('the stream answers with SSE headers and opens with retry and a hello; a fresh hello carries the current id, a resumed one none', { timeout: 30_000 }, async () => {
   const { lastEventId } = await status(worker);
   const s = await stream();
   assert.equal(s.status, 200);
@@ -52,8 +52,13 @@ test('the stream answers with SSE headers and opens with retry and a hello witho
   assert.ok(s.retry > 0, 'retry is a positive number of ms');
   const hello = s.events[0];
   assert.equal(hello.type, 'hello', 'the first event is hello');
-  assert.equal(hello.id, undefined, 'hello carries no id: line (it would move the client\'s Last-Event-ID)');
   assert.equal(hello.json?.lastEventId, lastEventId, 'hello carries the current last event id');
+  assert.equal(hello.id, String(lastEventId), 'a fresh hello carries it as its SSE id too: a plain EventSource resumes from there');
+  // Resuming, the replay carries the ids: an id on hello would move the
+  // client's Last-Event-ID past replayed events it has not received yet.
+  const resumed = await stream('', { 'last-event-id': String(Math.max(0, lastEventId - 1)) });
+  assert.equal(resumed.events[0].type, 'hello');
+  assert.equal(resumed.events[0].id, undefined, 'a resumed hello carries no id: line');
 });
 
 test('a second read of a list or an item is a hit; the singular alias reads the same entity', { timeout: 30_000 }, async () => {

@@ -96,3 +96,24 @@ test('polycache tail follows renewals: every event printed once, in order, and t
     rmSync(config, { recursive: true, force: true });
   }
 });
+
+test('a plain EventSource that saw no event before its stream was renewed misses nothing: a fresh hello carries the id to resume from', { timeout: 60_000 }, async () => {
+  // Renewed after one write, the first heartbeat (1 s): the stream ends
+  // before any event has given the client an id of its own.
+  const quiet = await startWorker({ vars: { INSTANCE_ID: 'renewal-quiet', SSE_MAX_WRITES: '2', SSE_HEARTBEAT_SECS: '1' } });
+  // SseClient with follow resumes exactly as EventSource does: with the
+  // last `id:` it saw as Last-Event-ID, and none if it saw none.
+  const token = await login(quiet, SERVICE);
+  const s = await connect(`${quiet.url}/api/stream`, { follow: true });
+  try {
+    await s.waitUntil(() => s.resumes === 1, 10_000, 'the renewal');
+    assert.equal(s.ofType('app-update').length, 0, 'no event before the renewal');
+    // Sent while the client waits its 250 ms retry: no stream of it is open.
+    const { eventId } = await invalidate(quiet, token, { type: 'posts', id: 1, action: 'update' });
+    await s.waitForId(eventId, 10_000);
+    assert.deepEqual(s.ofType('app-update').map((e) => e.json.id), [eventId], 'the event of the gap, once');
+  } finally {
+    s.close();
+    await quiet.dispose();
+  }
+});
