@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // polycache's benchmark: fan-out to N SSE streams under the runtime alone,
 // under `wrangler dev` and in better-sse (the peer), side by side from one
-// run; a PATCH row for the product path; mirror propagation; cached reads.
+// run, with the runtime's floor (a bare Worker and Durable Object in the
+// same shape, bench/floor/worker.mjs) beside them; a PATCH row for the
+// product path; mirror propagation; cached reads.
 // Prints the tables (markdown) and writes bench/results/<timestamp>.json.
 // Run by `make bench` through bench/run.sh (which raises the fd limit and
 // installs the peer); bench/README.md explains every column. Options:
-//   --only LIST            parts to run, of runtime,dev,peer,mirror,reads,churn (default: all)
+//   --only LIST            parts to run, of runtime,floor,dev,peer,mirror,reads,churn (default: all)
 //   --streams LIST         concurrent streams (default 1000,2000,5000,10000)
 //   --events N             events per round (20)        --interval-ms MS  between events (200)
 //   --patch-streams N      where the PATCH /api/posts/1 row runs (1000; 0: none)
@@ -17,6 +19,7 @@
 //   --churn-systems LIST   where the churn rounds run (runtime,dev)
 //   --runtime-assets       serve the runtime rows with Miniflare's static-assets router in
 //                          front of the Worker, as `wrangler dev` does (default: the Worker alone)
+//   --runtime-vars JSON    more vars for the runtime rows, e.g. '{"SSE_MAX_WRITES":"40"}' (a trade-off)
 //   --runtime-entry-worker serve the runtime rows through Miniflare's entry Worker, as its own
 //                          socket and `wrangler dev` do (default: a direct socket to the Worker)
 //   --drain-ms MS          how long to wait for the last receipts after the last acknowledgement (15000)
@@ -39,12 +42,12 @@ import { measureMirror } from './lib/mirror.mjs';
 import { measureReads } from './lib/reads.mjs';
 import { measureChurn } from './lib/churn.mjs';
 import { closeAgent } from './lib/http.mjs';
-import { churnTable, fanoutTable, memoryTable, mirrorTable, readsTable } from './lib/report.mjs';
+import { churnTable, fanoutTable, memoryTable, mirrorTable, peerTable, readsTable } from './lib/report.mjs';
 import { nowMs, withTimeout } from './lib/clock.mjs';
 
 const { values: opt } = parseArgs({
   options: {
-    only: { type: 'string', default: 'runtime,dev,peer,mirror,reads,churn' },
+    only: { type: 'string', default: 'runtime,floor,dev,peer,mirror,reads,churn' },
     streams: { type: 'string', default: '1000,2000,5000,10000' },
     events: { type: 'string', default: '20' },
     'interval-ms': { type: 'string', default: '200' },
@@ -60,6 +63,7 @@ const { values: opt } = parseArgs({
     'churn-systems': { type: 'string', default: 'runtime,dev' },
     'runtime-assets': { type: 'boolean', default: false },
     'runtime-entry-worker': { type: 'boolean', default: false },
+    'runtime-vars': { type: 'string', default: '{}' },
     'drain-ms': { type: 'string', default: '15000' },
     'ack-timeout-ms': { type: 'string', default: '60000' },
     'connect-timeout-ms': { type: 'string', default: '60000' },
@@ -79,12 +83,13 @@ if (opt.help) {
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const parts = new Set(list(opt.only));
 for (const p of parts) {
-  if (!['runtime', 'dev', 'peer', 'mirror', 'reads', 'churn'].includes(p)) throw new Error(`--only: unknown part ${p}`);
+  if (!['runtime', 'floor', 'dev', 'peer', 'mirror', 'reads', 'churn'].includes(p)) throw new Error(`--only: unknown part ${p}`);
 }
 const streamCounts = list(opt.streams).map(Number).sort((a, b) => a - b);
-const systems = ['runtime', 'dev', 'peer'].filter((s) => parts.has(s));
+const systems = ['runtime', 'floor', 'dev', 'peer'].filter((s) => parts.has(s));
 const patchAt = Number(opt['patch-streams']) === 0 ? null
   : (streamCounts.includes(Number(opt['patch-streams'])) ? Number(opt['patch-streams']) : streamCounts[0]);
+const runtimeVars = JSON.parse(opt['runtime-vars']);
 setRuntimeOptions({ assets: opt['runtime-assets'], entryWorker: opt['runtime-entry-worker'] });
 const started = nowMs();
 const deadline = started + Number(opt['max-minutes']) * 60_000;
@@ -101,7 +106,7 @@ function fdLimit() {
  * holds one socket per stream; workerd one; under `wrangler dev` the proxy
  * workerd holds the client's and one towards the Worker's workerd.
  */
-const FDS_PER_STREAM = { runtime: 1, dev: 2, peer: 1 };
+const FDS_PER_STREAM = { runtime: 1, floor: 1, dev: 2, peer: 1 };
 // Room for everything else a process has open (libraries, pipes, listeners).
 const FD_HEADROOM = 500;
 
@@ -140,7 +145,7 @@ const outOfTime = (what) => {
 
 async function fanoutPart() {
   const limit = fdLimit();
-  const instances = Object.fromEntries(systems.map((k) => [k, makeSystem(k)]));
+  const instances = Object.fromEntries(systems.map((k) => [k, makeSystem(k, k === 'runtime' ? runtimeVars : undefined)]));
   try {
     for (const n of streamCounts) {
       for (const kind of systems) {
@@ -153,7 +158,7 @@ async function fanoutPart() {
           continue;
         }
         const rounds = ['invalidate'];
-        if (kind !== 'peer' && n === patchAt) rounds.push('patch');
+        if ((kind === 'runtime' || kind === 'dev') && n === patchAt) rounds.push('patch');
         log(`${system.label}, ${n} streams (${rounds.join(', ')}) ...`);
         try {
           const measure = async () => {
@@ -264,6 +269,8 @@ function render() {
   ];
   if (results.fanout.length) {
     out.push('', '### Fan-out', '', fanoutTable(results.fanout));
+    const against = peerTable(results.fanout);
+    if (against) out.push('', '### Against the peer (same run)', '', against);
     out.push('', '### Memory with the streams open, by process', '', memoryTable(results.fanout));
   }
   if (results.mirror.length) out.push('', '### Mirror propagation', '', mirrorTable(results.mirror));

@@ -5,6 +5,8 @@
 #   3. build: the Worker bundle, and `wrangler deploy --dry-run` with a size check
 #   4. runtime: end-to-end tests against `wrangler dev` (real workerd, D1, KV, DOs)
 #   5. browser: the demo page in Debian's Chromium (playwright-core) against `wrangler dev`
+#   6. bench smoke: `make bench`'s command on 100 streams (runtime, floor, peer),
+#      so that the benchmark keeps running and keeps its meaning; no figure is asserted
 # The TypeScript client (clients/js) is type-checked and unit-tested with the unit tier.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,5 +52,8 @@ POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 tests/runtime/
 
 step "browser tests (Chromium, wrangler dev)"
 POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 tests/browser/
+
+step "bench smoke (bench/run.sh: runtime, floor and peer, 100 streams)"
+node --test tests/bench/
 
 step "all tiers passed"

@@ -8,7 +8,9 @@
 //               seen its `hello` (or failed, or ran out of the budget)
 //   delivery    receipt on a stream minus the time just before the
 //               triggering request was written, over every (stream, event)
-//   delivered   receipts / (streams that saw hello x events)
+//   delivered   receipts / (streams that saw hello x events); a stream the
+//               server renews (polycache's `event: renew`) is followed with
+//               Last-Event-ID, as browsers do, and its replayed events count
 //   ack         the triggering request's round trip
 //   memory      RSS of the system's processes with the N streams open (after
 //               the first round) minus before connecting (after a warm-up),
@@ -26,7 +28,7 @@ import { resetAgent } from './http.mjs';
  * the Hub and start the relay; none of that belongs in the first event.
  */
 async function warmUp(system, kind) {
-  const stream = await connectSse(`${system.url}${system.streamPath}`, { timeoutMs: 30_000 });
+  const stream = await connectSse(`${system.url}${system.streamPath}`, { timeoutMs: 30_000, follow: true });
   try {
     for (let i = 0; i < 3; i++) {
       const { eventId } = await system.trigger(kind, i);
@@ -134,6 +136,7 @@ export async function measureFanout(system, {
         delivered: latencies.length,
         deliveredFraction: expected > 0 ? latencies.length / expected : null,
         lostAfterHello: progress.lostAfterHello,
+        resumes: collected.resumes,
         duplicates: collected.duplicates,
         deliveryMs: rounded(delivery),
         ackMs: rounded(summary(ok.map((s) => s.ms))),
@@ -158,7 +161,7 @@ export async function measureFanout(system, {
           })),
         },
       };
-      log(`  ${kind}: p50 ${delivery?.p50.toFixed(1) ?? '-'} ms, p99 ${delivery?.p99.toFixed(1) ?? '-'} ms, max ${delivery?.max.toFixed(1) ?? '-'} ms, delivered ${(100 * (result.deliveredFraction ?? 0)).toFixed(2)} %, ack p50 ${result.ackMs?.p50 ?? '-'} ms, ${result.memory.perStreamKiB?.toFixed(1) ?? '-'} KiB/stream`);
+      log(`  ${kind}: p50 ${delivery?.p50.toFixed(1) ?? '-'} ms, p99 ${delivery?.p99.toFixed(1) ?? '-'} ms, max ${delivery?.max.toFixed(1) ?? '-'} ms, delivered ${(100 * (result.deliveredFraction ?? 0)).toFixed(2)} %, ack p50 ${result.ackMs?.p50 ?? '-'} ms, ${result.memory.perStreamKiB?.toFixed(1) ?? '-'} KiB/stream${result.resumes ? `, ${result.resumes} renewals followed` : ''}`);
       results.push(result);
     }
   } finally {

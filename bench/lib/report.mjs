@@ -10,7 +10,7 @@ function table(head, rows, left) {
   return lines.join('\n');
 }
 
-const SYSTEM_ORDER = { runtime: 0, dev: 1, peer: 2 };
+const SYSTEM_ORDER = { runtime: 0, floor: 1, dev: 2, peer: 3 };
 
 export function fanoutTable(results) {
   const rows = [...results]
@@ -33,6 +33,34 @@ export function fanoutTable(results) {
       ];
     });
   return table(['system', 'streams', 'event', 'connected', 'connect s', 'p50 ms', 'p99 ms', 'max ms', 'delivered', 'ack p50 / p99 ms', 'RSS KiB / stream', 'CPU s'], rows, 3);
+}
+
+/**
+ * Each system's invalidate row against the peer's at the same stream count:
+ * p99 as a multiple of the peer's, the CPU time the system spent per
+ * delivered event, and its memory per stream connected and after the round.
+ * The floor's rows say how much of a gap is the runtime's own. null when no
+ * peer row is there to compare with.
+ */
+export function peerTable(results) {
+  const ok = results.filter((r) => !r.error && r.trigger === 'invalidate' && r.delivered > 0);
+  const peers = new Map(ok.filter((r) => r.system === 'peer').map((r) => [r.streams, r]));
+  if (!peers.size) return null;
+  const perDelivery = (r) => (r.cpuMs ? (1000 * r.cpuMs.system) / r.delivered : null);
+  const rows = [...ok]
+    .filter((r) => peers.has(r.streams))
+    .sort((a, b) => a.streams - b.streams || SYSTEM_ORDER[a.system] - SYSTEM_ORDER[b.system])
+    .map((r) => {
+      const peer = peers.get(r.streams);
+      return [
+        r.label, f(r.streams), f(r.deliveryMs?.p99, 1),
+        r.system === 'peer' ? '1' : f(r.deliveryMs.p99 / peer.deliveryMs.p99, 2),
+        f(perDelivery(r), 1),
+        r.system === 'peer' ? '1' : f(perDelivery(r) / perDelivery(peer), 2),
+        f(r.memory?.perStreamConnectedKiB, 1), f(r.memory?.perStreamKiB, 1),
+      ];
+    });
+  return table(['system', 'streams', 'p99 ms', 'p99 / peer', 'CPU µs / delivery', 'CPU / peer', 'KiB / stream connected', 'after the round'], rows, 2);
 }
 
 export function mirrorTable(results) {

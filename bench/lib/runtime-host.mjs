@@ -14,7 +14,11 @@
 // wrangler.toml through wrangler's own unstable_getMiniflareWorkerOptions, so
 // this runs what `wrangler dev` runs, minus the dev tooling.
 //
-//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--migrate] [--build DIR] [--assets]
+// --floor runs bench/floor/worker.mjs instead (the runtime's floor: a bare
+// Worker and Durable Object in the same shape, with wrangler.toml's
+// compatibility date and flags and no other binding).
+//
+//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--migrate] [--build DIR] [--assets] [--floor]
 // prints one JSON line {"ready": url, "pid": pid} once /api/health answers 200,
 // then runs until SIGTERM or SIGINT.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -34,6 +38,7 @@ const { values: args } = parseArgs({
     assets: { type: 'boolean', default: false },
     'entry-worker': { type: 'boolean', default: false },
     'inspector-port': { type: 'string' },
+    floor: { type: 'boolean', default: false },
   },
 });
 if (!args.port || !args.state) throw new Error('usage: runtime-host.mjs --port P --state DIR [--vars JSON]');
@@ -65,6 +70,27 @@ const persist = (what) => join(args.state, 'v3', what);
 // socket serves our Worker itself, as production's front line does;
 // --entry-worker keeps Miniflare's hop.
 const direct = !args['entry-worker'];
+const FLOOR = join(ROOT, 'bench', 'floor');
+const worker = args.floor
+  ? {
+    name: 'polycache',
+    compatibilityDate: workerOptions.compatibilityDate,
+    compatibilityFlags: workerOptions.compatibilityFlags,
+    modulesRoot: FLOOR,
+    modules: [{ type: 'ESModule', path: join(FLOOR, 'worker.mjs') }],
+    durableObjects: { HUB: 'Hub' },
+  }
+  : {
+    ...workerOptions,
+    name: 'polycache',
+    modulesRoot: BUILD,
+    modules: [
+      { type: 'ESModule', path: join(BUILD, 'entry.mjs') },
+      { type: 'ESModule', path: join(BUILD, 'index.js') },
+      { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
+    ],
+    bindings: { ...configVars, ...JSON.parse(args.vars) },
+  };
 const mf = new Miniflare({
   host: '127.0.0.1',
   port: direct ? 0 : Number(args.port),
@@ -78,15 +104,7 @@ const mf = new Miniflare({
   durableObjectsPersist: persist('do'),
   cachePersist: persist('cache'),
   workers: [{
-    ...workerOptions,
-    name: 'polycache',
-    modulesRoot: BUILD,
-    modules: [
-      { type: 'ESModule', path: join(BUILD, 'entry.mjs') },
-      { type: 'ESModule', path: join(BUILD, 'index.js') },
-      { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
-    ],
-    bindings: { ...configVars, ...JSON.parse(args.vars) },
+    ...worker,
     ...(args['inspector-port'] ? { unsafeInspectorProxy: true } : {}),
     ...(direct ? { unsafeDirectSockets: [{ host: '127.0.0.1', port: Number(args.port) }] } : {}),
   }],
@@ -107,7 +125,7 @@ try {
   // D1 migrations (--migrate, on a new state directory), applied through the
   // binding in the order wrangler applies them (file name), split into
   // statements by wrangler's own splitter.
-  if (args.migrate) {
+  if (args.migrate && !args.floor) {
     const db = await mf.getD1Database('DB');
     const dir = join(ROOT, 'migrations');
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {

@@ -9,9 +9,9 @@ import { nowMs, sleep } from './clock.mjs';
 const THREAD = new URL('./sse-thread.mjs', import.meta.url);
 
 function merge(replies) {
-  const out = { helloCount: 0, failed: 0, lostAfterHello: 0, received: 0, duplicates: 0, errors: {} };
+  const out = { helloCount: 0, failed: 0, lostAfterHello: 0, resumes: 0, received: 0, duplicates: 0, errors: {} };
   for (const r of replies) {
-    for (const k of ['helloCount', 'failed', 'lostAfterHello', 'received', 'duplicates']) out[k] += r[k];
+    for (const k of ['helloCount', 'failed', 'lostAfterHello', 'resumes', 'received', 'duplicates']) out[k] += r[k];
     for (const [msg, n] of Object.entries(r.errors)) out.errors[msg] = (out.errors[msg] ?? 0) + n;
   }
   return out;

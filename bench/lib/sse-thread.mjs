@@ -16,7 +16,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { nowMs } from './clock.mjs';
 
 const { host, port, path, count, inflight, connectTimeoutMs, connectBudgetMs } = workerData;
-const REQUEST = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n`, 'latin1');
+const HEAD = `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n`;
+const REQUEST = Buffer.from(`${HEAD}\r\n`, 'latin1');
+/** The request of a stream that resumes after a renewal, as EventSource sends it. */
+const resumeRequest = (lastId) => Buffer.from(`${HEAD}${lastId ? `Last-Event-ID: ${lastId}\r\n` : ''}\r\n`, 'latin1');
 
 /** receipts: event id -> Float64Array(count), 0 where not (yet) received. */
 let receipts = new Map();
@@ -24,7 +27,8 @@ let received = 0; // app-updates received, first copy of each (stream, id) only
 let duplicates = 0;
 let helloCount = 0;
 let failed = 0; // streams that never saw their hello
-let lostAfterHello = 0; // streams that ended after their hello
+let lostAfterHello = 0; // streams that ended after their hello (a renewal excepted)
+let resumes = 0; // renewed streams opened again with Last-Event-ID
 const errors = new Map(); // message -> count, for the report
 const streams = [];
 
@@ -62,17 +66,41 @@ class Stream {
     this.data = '';
     this.hello = false;
     this.done = false;
-    this.socket = netConnect({ host, port, noDelay: true });
-    this.socket.setNoDelay(true);
+    this.lastId = ''; // the last `id:` seen, sent back as Last-Event-ID
+    this.renewed = false; // the server said `event: renew` before ending
+    this.retryMs = 2000;
     this.timer = setTimeout(() => this.fail('no hello in time'), connectTimeoutMs);
-    this.socket.on('connect', () => this.socket.write(REQUEST));
-    this.socket.on('data', (buf) => this.onData(buf));
-    this.socket.on('error', (e) => this.fail(e.code ?? e.message));
-    this.socket.on('close', () => this.fail('closed'));
+    this.open(REQUEST);
+  }
+
+  open(request) {
+    const socket = netConnect({ host, port, noDelay: true });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('connect', () => socket.write(request));
+    socket.on('data', (buf) => { if (socket === this.socket) this.onData(buf); });
+    socket.on('error', (e) => { if (socket === this.socket) this.fail(e.code ?? e.message); });
+    socket.on('close', () => { if (socket === this.socket) this.fail('closed'); });
+  }
+
+  /**
+   * A renewed stream (polycache's Hub ends each stream after some writes,
+   * with `event: renew`): opened again after its `retry:` with
+   * Last-Event-ID, as a browser's EventSource does; the events of the gap
+   * come as a replay and count at their receipt.
+   */
+  resume() {
+    const old = this.socket;
+    this.socket = null;
+    old?.destroy();
+    Object.assign(this, { head: '', inBody: false, chunked: false, remain: 0, sizeLine: '', line: '', event: '', id: '', data: '', renewed: false });
+    resumes++;
+    setTimeout(() => { if (!closing && !this.done) this.open(resumeRequest(this.lastId)); }, this.retryMs);
   }
 
   fail(why) {
     if (this.done) return;
+    if (this.hello && this.renewed && !closing) { this.resume(); return; }
     this.done = true;
     clearTimeout(this.timer);
     this.socket.destroy();
@@ -156,6 +184,7 @@ class Stream {
     const name = text.slice(start, colon);
     if (name === 'event') this.event = text.slice(v, end);
     else if (name === 'id') this.id = text.slice(v, end);
+    else if (name === 'retry') this.retryMs = Number(text.slice(v, end)) || this.retryMs;
     else if (name === 'data' && this.data === '') this.data = text.slice(v, Math.min(end, v + 64));
   }
 
@@ -164,8 +193,13 @@ class Stream {
     this.event = '';
     this.id = '';
     this.data = '';
+    // As EventSource: any event's `id:` is what a reconnect sends back (a
+    // fresh stream's hello carries one).
+    if (id !== '') this.lastId = id;
     if (event === 'app-update') {
       receipt(this.index, id !== '' ? id : (/"id":(\d+)/.exec(data)?.[1] ?? ''), at);
+    } else if (event === 'renew') {
+      this.renewed = true;
     } else if (event === 'hello' && !this.hello) {
       this.hello = true;
       clearTimeout(this.timer);
@@ -207,7 +241,7 @@ function connectAll() {
 }
 
 function progress() {
-  return { helloCount, failed, lostAfterHello, received, duplicates, errors: Object.fromEntries(errors) };
+  return { helloCount, failed, lostAfterHello, resumes, received, duplicates, errors: Object.fromEntries(errors) };
 }
 
 parentPort.on('message', async (msg) => {
@@ -232,7 +266,7 @@ parentPort.on('message', async (msg) => {
     }
     case 'close': {
       closing = true;
-      for (const s of streams) if (s) { s.done = true; clearTimeout(s.timer); s.socket.destroy(); }
+      for (const s of streams) if (s) { s.done = true; clearTimeout(s.timer); s.socket?.destroy(); }
       streams.length = 0;
       parentPort.postMessage(progress());
       break;

@@ -1,11 +1,14 @@
-// The three systems under test, each started fresh for every measurement
-// and stopped by the pid of the process the bench started:
+// The systems under test, each started fresh for every measurement and
+// stopped by the pid of the process the bench started:
 //   runtime  polycache in workerd through Miniflare (bench/lib/runtime-host.mjs):
 //            no inspector, no dev proxy; memory = workerd's
 //   dev      polycache under the `wrangler dev` command, started by the test
 //            harness (tests/common/harness.mjs); memory = the whole tree of
 //            wrangler's Node processes and its workerd processes
 //   peer     a better-sse hub in Node (bench/peers/better-sse.mjs); memory = that process
+//   floor    the runtime's floor: a bare Worker and Durable Object in
+//            polycache's shape (bench/floor/worker.mjs), served as the
+//            runtime rows are; memory = workerd's
 // Each offers: start/stop/restart, url, streamPath, processes() (what its
 // memory is measured over), subscribers(), and trigger(kind, i), which sends
 // the request that makes one event and resolves with {eventId, sentAt, ackAt, ms}.
@@ -348,18 +351,23 @@ export class DevSystem extends Polycache {
   get output() { return this.instance?.output ?? ''; }
 }
 
-/** The peer: better-sse in Node. */
-export class PeerSystem {
-  constructor() {
-    this.kind = 'peer';
-    this.label = 'better-sse (peer)';
+/**
+ * A system that is one Node child serving GET /stream, POST /broadcast and
+ * GET /api/status: the peer, and the runtime's floor.
+ */
+class BroadcastSystem {
+  constructor(kind, label, script, args = []) {
+    this.kind = kind;
+    this.label = label;
+    this.script = script;
+    this.args = args;
     this.streamPath = '/stream';
     this.node = null;
   }
 
   async start() {
     live.add(this);
-    this.node = new NodeChild('better-sse', join(ROOT, 'bench/peers/better-sse.mjs'), ['--port', String(await freePort())]);
+    this.node = new NodeChild(this.kind, this.script, ['--port', String(await freePort()), ...this.args]);
     await this.node.start();
     this.url = this.node.url;
   }
@@ -370,15 +378,13 @@ export class PeerSystem {
 
   async dispose() { await this.stop(); live.delete(this); }
 
-  processes() { return this.node ? tree(this.node.pid) : []; }
-
   async subscribers() {
     const res = await send(this.url, 'GET', '/api/status', { timeoutMs: 10_000 });
     return res.json?.subscribers ?? null;
   }
 
   async trigger(kind, i, { timeoutMs } = {}) {
-    if (kind !== 'invalidate') throw new Error(`the peer has no trigger ${kind}`);
+    if (kind !== 'invalidate') throw new Error(`${this.label} has no trigger ${kind}`);
     const res = await send(this.url, 'POST', '/broadcast', { body: {}, timeoutMs });
     if (res.status !== 200) throw new Error(`broadcast: ${res.status} ${res.text.slice(0, 200)}`);
     return { eventId: res.json.eventId, sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
@@ -387,10 +393,47 @@ export class PeerSystem {
   get output() { return this.node?.output ?? ''; }
 }
 
-/** A system of this kind: runtime, dev or peer. */
+/** The peer: better-sse in Node. */
+export class PeerSystem extends BroadcastSystem {
+  constructor() {
+    super('peer', 'better-sse (peer)', join(ROOT, 'bench/peers/better-sse.mjs'));
+  }
+
+  processes() { return this.node ? tree(this.node.pid) : []; }
+}
+
+/**
+ * The runtime's floor: bench/floor/worker.mjs in workerd, served as the
+ * runtime rows are (runtime-host.mjs --floor, the same direct socket or
+ * entry Worker). What the runtime costs with no polycache code at all.
+ */
+export class FloorSystem extends BroadcastSystem {
+  constructor() {
+    const stateDir = mkdtempSync(join(tmpdir(), 'polycache-bench-floor-'));
+    super('floor', 'runtime floor (bare Worker + DO)', join(ROOT, 'bench/lib/runtime-host.mjs'));
+    this.stateDir = stateDir;
+  }
+
+  async start() {
+    this.args = ['--state', this.stateDir, '--floor', ...(runtimeOptions.entryWorker ? ['--entry-worker'] : [])];
+    this.label = `runtime floor (bare Worker + DO${runtimeOptions.entryWorker ? ', + entry Worker' : ''})`;
+    await super.start();
+  }
+
+  /** workerd: the host's children (the Node host itself serves no request). */
+  processes() { return this.node ? tree(this.node.pid).filter((p) => p.pid !== this.node.pid) : []; }
+
+  async dispose() {
+    await super.dispose();
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+}
+
+/** A system of this kind: runtime, dev, peer or floor. */
 export function makeSystem(kind, vars) {
   if (kind === 'runtime') return new RuntimeSystem(vars);
   if (kind === 'dev') return new DevSystem(vars);
   if (kind === 'peer') return new PeerSystem();
+  if (kind === 'floor') return new FloorSystem();
   throw new Error(`unknown system ${kind}`);
 }
