@@ -79,7 +79,7 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
     let layout = RedisLayout::new(&ctx.config.instance_id);
     let keys = layout.keys(t, path);
     let token = lease_token();
-    let args = redis_cache::read_args(t, &token, LEASE_MS);
+    let args = redis_cache::read_args(t, &token, LEASE_MS, redis_cache::first_generation(now_ms()));
     let hub = hub_read(ctx, t, path, HubRead::GenerationOnly);
     let (hub, first) = futures::join!(hub, client.eval(&READ, &keys, &args));
     let hub = hub?;

@@ -185,6 +185,26 @@ for (const spec of BACKENDS) {
         assert.ok(stats.syncTokensReceived > stats.requests / 2, JSON.stringify(stats));
       });
 
+      test('generations lost to an eviction start again past every earlier one: an entry stored before is never served as current', { timeout: 60_000 }, async () => {
+        // The hash of generations has no TTL, but a database with an
+        // allkeys-* policy may evict any key: DEL stands for that here.
+        const gen = `polycache:${instance}:gen`;
+        const path = '/api/posts/3';
+        await up.redis.client.call('DEL', gen);
+        assert.equal((await read(worker, path)).cache, 'miss');
+        assert.equal((await read(worker, path)).cache, 'hit');
+        // A write moves posts on; nobody reads the post again before the
+        // hash is lost once more, so the entry of before is still there.
+        const title = `Written before an eviction ${Date.now()}`;
+        const res = await patch(worker, path, { title }, { token: editor });
+        assert.equal(res.status, 200, res.text);
+        await up.redis.client.call('DEL', gen);
+        const after = await read(worker, path);
+        assert.equal(after.cache, 'miss', 'the entry stored before the write is not served');
+        assert.equal(after.json.title, title);
+        assert.equal((await read(worker, path)).cache, 'hit', 'and the cache works on from there');
+      });
+
       /** Log records after seq, oldest first. */
       async function logs(since = 0) {
         const res = await request(worker, 'GET', `/api/cache/logs?since=${since}&limit=2000`, { token: admin });

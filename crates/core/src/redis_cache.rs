@@ -6,7 +6,12 @@
 //! share a database without sharing a cache):
 //! - `gen`: a hash, type -> generation. Invalidation is one `HINCRBY` per
 //!   type of the closure, sent as one `/multi-exec` transaction, so that no
-//!   reader sees part of a closure bumped ([`RedisLayout::bump`]).
+//!   reader sees part of a closure bumped ([`RedisLayout::bump`]). A type
+//!   without a field starts at [`first_generation`] of the clock, not at 0:
+//!   a database with an `allkeys-*` eviction policy may evict the hash
+//!   (it has no TTL, but such a policy takes any key), and generations that
+//!   started again at 0 would meet entries stored under those numbers
+//!   before, and serve them as current.
 //! - `e:<type>:<path>`: the entry, `"<generation>:<JSON>"`, with a TTL
 //!   (`SET ... EX`). One key per path: a fill under a newer generation
 //!   replaces the old entry instead of leaving it to age out.
@@ -31,12 +36,17 @@ use crate::{Error, Result};
 
 /// Reads an entry, or takes the fill lease on a miss.
 ///
-/// `KEYS`: generations, entry, lease. `ARGV`: type, lease token, lease ms.
+/// `KEYS`: generations, entry, lease. `ARGV`: type, lease token, lease ms,
+/// [`first_generation`] (the type's generation if the hash has none).
 /// Answers `{1, value}` on a hit, `{0, generation, 1}` on a miss with the
 /// lease, `{0, generation, 0}` on a miss while someone else fills.
 pub const READ: Script = Script {
     name: "polycache-read",
-    source: r"local g = redis.call('HGET', KEYS[1], ARGV[1]) or '0'
+    source: r"local g = redis.call('HGET', KEYS[1], ARGV[1])
+if not g then
+  g = ARGV[4]
+  redis.call('HSET', KEYS[1], ARGV[1], g)
+end
 local e = redis.call('GET', KEYS[2])
 if e then
   local at = string.find(e, ':', 1, true)
@@ -55,14 +65,15 @@ redis.call('SET', KEYS[3], g .. ':' .. ARGV[2], 'PX', ARGV[3])
 return {0, g, 1}",
 };
 
-/// Stores a value read from the origin, if its generation is still current,
-/// and gives back the caller's lease.
+/// Stores a value read from the origin, if its generation is still current
+/// (a generation lost meanwhile is not current), and gives back the
+/// caller's lease.
 ///
 /// `KEYS`: generations, entry, lease. `ARGV`: type, generation, value, TTL
 /// seconds, lease token (empty without a lease). Answers 1 when stored.
 pub const FILL: Script = Script {
     name: "polycache-fill",
-    source: r"local g = redis.call('HGET', KEYS[1], ARGV[1]) or '0'
+    source: r"local g = redis.call('HGET', KEYS[1], ARGV[1]) or ''
 if ARGV[5] ~= '' and redis.call('GET', KEYS[3]) == ARGV[2] .. ':' .. ARGV[5] then
   redis.call('DEL', KEYS[3])
 end
@@ -135,29 +146,51 @@ impl RedisLayout {
     }
 
     /// The commands that bump `types` (each once, in [`EntityType::ALL`]
-    /// order), to send as one `/multi-exec` transaction.
-    pub fn bump(&self, types: &[EntityType]) -> Vec<Vec<Value>> {
+    /// order), to send as one `/multi-exec` transaction: per type, `HSETNX`
+    /// of `first` (a type the hash lost starts there, see the module docs),
+    /// then `HINCRBY` of 1.
+    pub fn bump(&self, types: &[EntityType], first: u64) -> Vec<Vec<Value>> {
         EntityType::ALL
             .into_iter()
             .filter(|t| types.contains(t))
-            .map(|t| {
-                vec![
-                    Value::from("HINCRBY"),
-                    Value::from(self.generations()),
-                    Value::from(t.as_str()),
-                    Value::from(1),
+            .flat_map(|t| {
+                [
+                    vec![
+                        Value::from("HSETNX"),
+                        Value::from(self.generations()),
+                        Value::from(t.as_str()),
+                        Value::from(first.to_string()),
+                    ],
+                    vec![
+                        Value::from("HINCRBY"),
+                        Value::from(self.generations()),
+                        Value::from(t.as_str()),
+                        Value::from(1),
+                    ],
                 ]
             })
             .collect()
     }
 }
 
-/// `ARGV` of [`READ`].
-pub fn read_args(t: EntityType, lease_token: &str, lease_ms: u64) -> Vec<Value> {
+/// The generation a type starts at when the hash has no field for it: the
+/// clock in milliseconds times 1,000. A hash lost and started again is then
+/// past every generation it held before (those started at 0, or at an
+/// earlier clock, and were bumped once per invalidation), unless one type
+/// was invalidated 1,000 times a millisecond for its whole life. The
+/// product stays below 2^53 until the year 2255, so Lua and JSON carry it
+/// exactly.
+pub fn first_generation(now_ms: u64) -> u64 {
+    now_ms.saturating_mul(1_000)
+}
+
+/// `ARGV` of [`READ`]; `first` is [`first_generation`] of now.
+pub fn read_args(t: EntityType, lease_token: &str, lease_ms: u64, first: u64) -> Vec<Value> {
     vec![
         Value::from(t.as_str()),
         Value::from(lease_token),
         Value::from(lease_ms.max(1)),
+        Value::from(first.to_string()),
     ]
 }
 
@@ -222,19 +255,30 @@ pub fn parse_fill(answer: &Value) -> Result<bool> {
 }
 
 /// Decodes the answers of a [`RedisLayout::bump`] transaction: the new
-/// generation of each type, or the first error (a transaction whose
-/// commands did not all succeed did not record the invalidation).
+/// generation of each type (the `HINCRBY` answers), or the first error (a
+/// transaction whose commands did not all succeed did not record the
+/// invalidation).
 ///
 /// # Errors
-/// The first command's error, or `Protocol` for a non-integer answer.
+/// The first command's error, or `Protocol` for answers that are not pairs
+/// of `HSETNX` and `HINCRBY` integers.
 pub fn parse_bump(answers: Vec<Result<Value>>) -> Result<Vec<u64>> {
+    let answers = answers.into_iter().collect::<Result<Vec<_>>>()?;
+    let bad = |what: &str| Error::backend(BackendFailure::Protocol, what.to_owned());
+    if answers.len() % 2 != 0 {
+        return Err(bad(&format!(
+            "a bump answered {} commands, not pairs",
+            answers.len()
+        )));
+    }
     answers
-        .into_iter()
-        .map(|a| {
-            let v = a?;
-            v.as_u64().ok_or_else(|| {
-                Error::backend(BackendFailure::Protocol, format!("HINCRBY answered {v}"))
-            })
+        .chunks(2)
+        .map(|pair| match (pair[0].as_u64(), pair[1].as_u64()) {
+            (Some(0 | 1), Some(g)) => Ok(g),
+            _ => Err(bad(&format!(
+                "HSETNX and HINCRBY answered {} and {}",
+                pair[0], pair[1]
+            ))),
         })
         .collect()
 }
@@ -280,26 +324,30 @@ mod tests {
     }
 
     #[test]
-    fn bump_is_one_hincrby_per_type_once_each() {
+    fn bump_starts_a_lost_type_at_the_first_generation_then_adds_one_per_type_once_each() {
         let l = RedisLayout::new("x");
+        let cmd =
+            |c: &str, t: &str, v: Value| vec![json!(c), json!("polycache:x:gen"), json!(t), v];
         assert_eq!(
-            l.bump(&[Feed, Posts, Feed]),
+            l.bump(&[Feed, Posts, Feed], 42_000),
             vec![
-                vec![
-                    json!("HINCRBY"),
-                    json!("polycache:x:gen"),
-                    json!("posts"),
-                    json!(1)
-                ],
-                vec![
-                    json!("HINCRBY"),
-                    json!("polycache:x:gen"),
-                    json!("feed"),
-                    json!(1)
-                ],
+                cmd("HSETNX", "posts", json!("42000")),
+                cmd("HINCRBY", "posts", json!(1)),
+                cmd("HSETNX", "feed", json!("42000")),
+                cmd("HINCRBY", "feed", json!(1)),
             ]
         );
-        assert!(l.bump(&[]).is_empty());
+        assert!(l.bump(&[], 1).is_empty());
+    }
+
+    #[test]
+    fn first_generation_is_past_any_earlier_start_and_exact_in_lua() {
+        // 2026-11-25 in ms: a hash started then and bumped a million times
+        // is still behind one started a second later.
+        let t = 1_795_651_864_741;
+        assert!(first_generation(t) + 1_000_000 < first_generation(t + 1_001));
+        assert!(first_generation(t) < 1 << 53);
+        assert_eq!(first_generation(u64::MAX), u64::MAX);
     }
 
     #[test]
@@ -339,19 +387,28 @@ mod tests {
         assert!(!parse_fill(&json!(0)).unwrap());
         assert!(parse_fill(&json!("OK")).is_err());
         assert_eq!(
-            parse_bump(vec![Ok(json!(3)), Ok(json!(9))]).unwrap(),
+            parse_bump(vec![Ok(json!(0)), Ok(json!(3)), Ok(json!(1)), Ok(json!(9))]).unwrap(),
             [3, 9]
         );
         let oom = Error::backend(BackendFailure::Command, "OOM");
-        assert_eq!(parse_bump(vec![Ok(json!(3)), Err(oom.clone())]), Err(oom));
-        assert!(parse_bump(vec![Ok(json!("x"))]).is_err());
+        assert_eq!(
+            parse_bump(vec![
+                Ok(json!(0)),
+                Ok(json!(3)),
+                Ok(json!(0)),
+                Err(oom.clone())
+            ]),
+            Err(oom)
+        );
+        assert!(parse_bump(vec![Ok(json!(0)), Ok(json!("x"))]).is_err());
+        assert!(parse_bump(vec![Ok(json!(0))]).is_err(), "not a pair");
     }
 
     #[test]
     fn arguments() {
         assert_eq!(
-            read_args(Posts, "t1", 3_000),
-            [json!("posts"), json!("t1"), json!(3_000)]
+            read_args(Posts, "t1", 3_000, 7_000),
+            [json!("posts"), json!("t1"), json!(3_000), json!("7000")]
         );
         assert_eq!(
             fill_args(Feed, 4, "[]", 300, None),

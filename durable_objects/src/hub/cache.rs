@@ -197,7 +197,7 @@ impl Hub {
         let client = self.upstash_client().map_err(|e| e.to_string())?;
         let layout = RedisLayout::new(&config.instance_id);
         let answers = client
-            .multi_exec(&layout.bump(types))
+            .multi_exec(&layout.bump(types, redis_cache::first_generation(now_ms())))
             .await
             .map_err(|e| e.to_string())?;
         redis_cache::parse_bump(answers)
