@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every tier, cheapest first, stopping at the first failure.
 #   1. lint: cargo fmt, clippy (native and wasm32) with warnings as errors, cargo doc
-#   2. unit: native cargo tests of the pure crates
+#   2. unit: native cargo tests of the pure crates; the Hub's stream registry
+#      (durable_objects/src/js/streams.js) under Node's test runner
 #   3. build: the Worker bundle, and `wrangler deploy --dry-run` with a size check
 #   4. runtime: end-to-end tests against `wrangler dev` (real workerd, D1, KV, DOs)
 #   5. browser: the demo page in Debian's Chromium (playwright-core) against `wrangler dev`
@@ -36,6 +37,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps "${wasm[@]}" --target wasm32-unkn
 step "unit tests (native)"
 cargo test "${native[@]}" --quiet
 cargo test "${native_worker[@]}" --quiet
+
+step "unit tests (Node: the Hub's stream registry)"
+node --test tests/unit/
 
 step "clients/js: tsc --noEmit, unit tests"
 (cd clients/js && npm run --silent typecheck && npm test --silent)
