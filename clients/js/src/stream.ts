@@ -178,8 +178,13 @@ export function createStream(options: StreamOptions): Stream {
       // Only a fresh start adopts hello's id: when resuming, the replay that
       // follows hello carries the ids, and jumping ahead to hello's would
       // skip a replayed event that had not arrived yet when the cut came.
-      if (lastEventId === null) lastEventId = hello.lastEventId;
-      else if (hello.lastEventId > lastEventId) replayUntil = hello.lastEventId;
+      if (lastEventId === null) {
+        lastEventId = hello.lastEventId;
+        // A fresh stream's hello also carries it as its SSE id (servers since
+        // session 4): the browser then resumes from it by itself.
+        const fromSse = sseId(event.lastEventId);
+        if (fromSse !== null) sourceResumeId = fromSse;
+      } else if (hello.lastEventId > lastEventId) replayUntil = hello.lastEventId;
       options.onHello?.(hello);
     });
     on('app-update', (event) => {

@@ -123,8 +123,8 @@ test(`a renewed stream not back within ${RENEW_GRACE_MS} ms shows reconnecting`,
 });
 
 test('a cut after hello but before any event reconnects itself from hello\'s id', () => {
-  // The browser would send no Last-Event-ID (hello has no id: line) and so
-  // miss everything that happened while it was away.
+  // From a server whose hello has no id: line the browser would send no
+  // Last-Event-ID and so miss everything that happened while it was away.
   const s = start();
   const es = FakeEventSource.last;
   es.open();
@@ -138,6 +138,22 @@ test('a cut after hello but before any event reconnects itself from hello\'s id'
   assert.equal(FakeEventSource.all.length, 2);
   assert.equal(FakeEventSource.last.url, '/api/stream?lastEventId=41');
   FakeEventSource.last.open();
+  assert.equal(s.status, 'open');
+});
+
+test('a fresh hello that carries its id as the SSE id: a cut before any event is left to the browser', () => {
+  // The browser sends hello's id as Last-Event-ID and honours the
+  // server's retry (250 ms after a renewal), sooner than our backoff.
+  const s = start();
+  const es = FakeEventSource.last;
+  es.open();
+  es.send('hello', { lastEventId: 41 }, 41);
+  assert.equal(s.lastEventId, 41);
+  es.drop();
+  assert.equal(es.closed, false, 'the browser resumes from 41 by itself');
+  assert.equal(FakeEventSource.all.length, 1);
+  assert.equal(s.status, 'reconnecting');
+  es.open();
   assert.equal(s.status, 'open');
 });
 
