@@ -75,7 +75,10 @@ test('a cut stream resumes by itself, and an edit made while the page was away s
   await waitLive(page, RECONNECT_MS);
   t.diagnostic(`back on screen ${Math.max(viewAt, feedAt) - released} ms after the page was let reconnect`);
 
-  // It resumed (asked for what came after the last id it knew) rather than starting afresh.
+  // It resumed (asked for what came after the last id it knew) rather than
+  // starting afresh: with our client's ?lastEventId= or, when the browser
+  // reconnects by itself, its Last-Event-ID header.
+  await Promise.all(streamRequests(page, from).map((r) => r.ready));
   const resumed = streamRequests(page, from).filter((r) => r.headers['last-event-id'] !== undefined || /[?&]lastEventId=/.test(r.path));
   assert.ok(resumed.length > 0, `the reconnect resumes: ${JSON.stringify(streamRequests(page, from).map((r) => [r.path, r.headers['last-event-id']]))}`);
   const resumedFrom = Number(resumed.at(-1).headers['last-event-id'] ?? /lastEventId=([0-9]+)/.exec(resumed.at(-1).path)[1]);

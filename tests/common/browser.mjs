@@ -50,7 +50,8 @@ export async function launchChromium() {
  * Opens `url` in a new context (its own cookies and storage: another
  * visitor) and waits until the demo is live and its feed is shown.
  * The page records its uncaught errors in `page.errors` and every request
- * to /api/ in `page.apiRequests` as {method, path, at} (`at`: Date.now()).
+ * to /api/ in `page.apiRequests` as {method, path, headers, at, ready}
+ * (`at`: Date.now(); `headers` are complete once `ready` resolves).
  */
 export async function openDemo(browser, url, { viewport = { width: 1280, height: 900 } } = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
@@ -62,7 +63,13 @@ export async function openDemo(browser, url, { viewport = { width: 1280, height:
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(`console: ${m.text()}`); });
   page.on('request', (r) => {
     const u = new URL(r.url());
-    if (u.pathname.startsWith('/api/')) page.apiRequests.push({ method: r.method(), path: u.pathname + u.search, headers: r.headers(), at: Date.now() });
+    if (!u.pathname.startsWith('/api/')) return;
+    // headers() leaves out what the network stack adds, such as the
+    // Last-Event-ID of an EventSource's own reconnect: allHeaders() has it,
+    // a moment later (`ready`).
+    const entry = { method: r.method(), path: u.pathname + u.search, headers: r.headers(), at: Date.now() };
+    entry.ready = r.allHeaders().then((h) => { entry.headers = h; }, () => {});
+    page.apiRequests.push(entry);
   });
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 30_000 });
   await waitLive(page);
