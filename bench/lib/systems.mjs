@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { ROOT, TEST_SECRETS, WorkerInstance, freePort } from '../../tests/common/harness.mjs';
+import { ROOT, TEST_SECRETS, WorkerInstance, freePort, tiedToThisProcess } from '../../tests/common/harness.mjs';
 import { ADMIN, EDITOR } from '../../tests/common/accounts.mjs';
 import { login } from '../../tests/common/api.mjs';
 import { resetAgent, send } from './http.mjs';
@@ -136,7 +136,7 @@ class NodeChild {
   }
 
   async start(timeoutMs = 60_000) {
-    const child = spawn(process.execPath, [this.script, ...this.args], {
+    const child = spawn(...tiedToThisProcess(process.execPath, [this.script, ...this.args]), {
       cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
     });

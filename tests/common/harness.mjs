@@ -4,7 +4,7 @@
 // name). The Worker is built once by `make test`; POLYCACHE_PREBUILT=1 keeps
 // wrangler's [build] step from rebuilding it for every instance.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -29,6 +29,19 @@ export const TEST_SECRETS = {
   SERVICE_PASSWORD: SERVICE.password,
   AUTH_USERS,
 };
+
+const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * `[command, args]` that run `cmd args` and end it with SIGTERM if this
+ * process dies without stopping it (a run killed, or interrupted with
+ * Ctrl-C, which never reaches a detached process group): util-linux's
+ * `setpriv --pdeathsig`, which then execs `cmd` in the same pid. Without
+ * setpriv, `cmd args` as they are.
+ */
+export function tiedToThisProcess(cmd, args) {
+  return existsSync(SETPRIV) ? [SETPRIV, ['--pdeathsig', 'TERM', '--', cmd, ...args]] : [cmd, args];
+}
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort() {
@@ -102,7 +115,9 @@ export class WorkerInstance {
     }
     this.output = '';
     // detached: its own process group, so stop() ends wrangler and workerd together.
-    this.child = spawn(WRANGLER, args, { cwd: ROOT, env: this.env(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    // wrangler stops its workerd when it gets SIGTERM: tied to this process,
+    // a killed test run leaves no instance behind.
+    this.child = spawn(...tiedToThisProcess(WRANGLER, args), { cwd: ROOT, env: this.env(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d) => { this.output = (this.output + d).slice(-1_000_000); };
     this.child.stdout.on('data', keep);
     this.child.stderr.on('data', keep);
