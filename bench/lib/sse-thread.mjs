@@ -16,10 +16,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { nowMs } from './clock.mjs';
 
 const { host, port, path, count, inflight, connectTimeoutMs, connectBudgetMs } = workerData;
-const HEAD = `GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n`;
-const REQUEST = Buffer.from(`${HEAD}\r\n`, 'latin1');
-/** The request of a stream that resumes after a renewal, as EventSource sends it. */
-const resumeRequest = (lastId) => Buffer.from(`${HEAD}${lastId ? `Last-Event-ID: ${lastId}\r\n` : ''}\r\n`, 'latin1');
+/** The stream's GET, with Last-Event-ID when resuming after a renewal, as EventSource sends it. */
+const request = (lastId) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n`
+  + `Cache-Control: no-cache\r\n${lastId ? `Last-Event-ID: ${lastId}\r\n` : ''}\r\n`, 'latin1');
+const REQUEST = request('');
 
 /** receipts: event id -> Float64Array(count), 0 where not (yet) received. */
 let receipts = new Map();
@@ -95,7 +95,7 @@ class Stream {
     old?.destroy();
     Object.assign(this, { head: '', inBody: false, chunked: false, remain: 0, sizeLine: '', line: '', event: '', id: '', data: '', renewed: false });
     resumes++;
-    setTimeout(() => { if (!closing && !this.done) this.open(resumeRequest(this.lastId)); }, this.retryMs);
+    setTimeout(() => { if (!closing && !this.done) this.open(request(this.lastId)); }, this.retryMs);
   }
 
   fail(why) {

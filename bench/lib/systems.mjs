@@ -166,6 +166,9 @@ class NodeChild {
 
   get pid() { return this.child?.pid; }
 
+  /** The processes this child started (for a runtime host, workerd), not the child itself. */
+  children() { return this.child ? tree(this.child.pid).filter((p) => p.pid !== this.child.pid) : []; }
+
   async stop() {
     const child = this.child;
     if (!child) return;
@@ -266,7 +269,7 @@ export class RuntimeSystem extends Polycache {
   async stop() { await this.host?.stop(); this.host = null; resetAgent(); }
 
   /** workerd: the host's children (the Node host itself serves no request). */
-  processes() { return this.host ? tree(this.host.pid).filter((p) => p.pid !== this.host.pid) : []; }
+  processes() { return this.host?.children() ?? []; }
 
   get output() { return this.host?.output ?? ''; }
 }
@@ -356,11 +359,11 @@ export class DevSystem extends Polycache {
  * GET /api/status: the peer, and the runtime's floor.
  */
 class BroadcastSystem {
-  constructor(kind, label, script, args = []) {
+  constructor(kind, label, script) {
     this.kind = kind;
     this.label = label;
     this.script = script;
-    this.args = args;
+    this.args = []; // more arguments after --port
     this.streamPath = '/stream';
     this.node = null;
   }
@@ -409,9 +412,8 @@ export class PeerSystem extends BroadcastSystem {
  */
 export class FloorSystem extends BroadcastSystem {
   constructor() {
-    const stateDir = mkdtempSync(join(tmpdir(), 'polycache-bench-floor-'));
     super('floor', 'runtime floor (bare Worker + DO)', join(ROOT, 'bench/lib/runtime-host.mjs'));
-    this.stateDir = stateDir;
+    this.stateDir = mkdtempSync(join(tmpdir(), 'polycache-bench-floor-'));
   }
 
   async start() {
@@ -421,7 +423,7 @@ export class FloorSystem extends BroadcastSystem {
   }
 
   /** workerd: the host's children (the Node host itself serves no request). */
-  processes() { return this.node ? tree(this.node.pid).filter((p) => p.pid !== this.node.pid) : []; }
+  processes() { return this.node?.children() ?? []; }
 
   async dispose() {
     await super.dispose();
