@@ -180,8 +180,9 @@ export function createStream(options: StreamOptions): Stream {
       // skip a replayed event that had not arrived yet when the cut came.
       if (lastEventId === null) {
         lastEventId = hello.lastEventId;
-        // A fresh stream's hello also carries it as its SSE id (servers since
-        // session 4): the browser then resumes from it by itself.
+        // A fresh stream's hello also carries it as its SSE id (a server
+        // whose hello has none leaves this to reconnectLater): the browser
+        // then resumes from it by itself.
         const fromSse = sseId(event.lastEventId);
         if (fromSse !== null) sourceResumeId = fromSse;
       } else if (hello.lastEventId > lastEventId) replayUntil = hello.lastEventId;
