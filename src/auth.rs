@@ -8,11 +8,11 @@
 use polycache_core::accounts::{parse_auth_users, Accounts, ServiceAccount};
 use polycache_core::config::required;
 use polycache_core::jwt::{self, Claims, Role};
-use worker::{Date, Request};
+use worker::Request;
 
+use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::router::Ctx;
-use crate::settings;
+use crate::platform;
 
 /// How long an issued token lives: one hour, long enough for a mirror to
 /// reuse it for many deliveries, short enough that a leaked one expires soon.
@@ -20,12 +20,12 @@ pub const TOKEN_TTL_SECS: u64 = 3600;
 
 /// Seconds since the epoch, from the runtime's clock.
 pub fn now_secs() -> u64 {
-    Date::now().as_millis() / 1000
+    platform::now_ms() / 1000
 }
 
 /// The signing key.
 pub fn secret(ctx: &Ctx) -> ApiResult<Vec<u8>> {
-    let secret = required(|n| settings::var(&ctx.env, n), "JWT_SECRET")?;
+    let secret = required(|n| platform::var(&ctx.env, n), "JWT_SECRET")?;
     if secret.len() < jwt::MIN_SECRET_LEN {
         return Err(ApiError::Config(format!(
             "setting JWT_SECRET: must be at least {} bytes",
@@ -37,13 +37,13 @@ pub fn secret(ctx: &Ctx) -> ApiResult<Vec<u8>> {
 
 /// The accounts that may log in: `AUTH_USERS` plus the service account.
 pub fn accounts(ctx: &Ctx) -> ApiResult<Accounts> {
-    let users = match settings::var(&ctx.env, "AUTH_USERS") {
+    let users = match platform::var(&ctx.env, "AUTH_USERS") {
         Some(json) if !json.trim().is_empty() => parse_auth_users(&json)?,
         _ => Vec::new(),
     };
     let service = match (
-        settings::var(&ctx.env, "SERVICE_EMAIL"),
-        settings::var(&ctx.env, "SERVICE_PASSWORD"),
+        platform::var(&ctx.env, "SERVICE_EMAIL"),
+        platform::var(&ctx.env, "SERVICE_PASSWORD"),
     ) {
         (Some(email), Some(password)) if !email.is_empty() && !password.is_empty() => {
             Some(ServiceAccount { email, password })

@@ -32,12 +32,14 @@ use polycache_core::event::Action;
 use polycache_core::hub_api::{DedupeKey, FailureReport, InvalidateRequest, InvalidateResponse};
 use polycache_core::throttle::{Throttle, WINDOW_MS};
 use polycache_core::types::EntityType;
-use worker::{console_error, Date, Delay, Response};
+use worker::{console_error, Delay, Response};
 
 use crate::backends::{self, Failure, Lookup};
+use crate::ctx::Ctx;
 use crate::error::ApiResult;
 use crate::hub_client;
-use crate::router::{json_text_response, Ctx};
+use crate::platform;
+use crate::response::json_text_response;
 
 /// Origin reads made by this isolate through [`read_through`], for
 /// `GET /api/status` (a test counts them under a stampede).
@@ -136,8 +138,7 @@ fn report(ctx: &Ctx, t: EntityType, op: &str, failure: Failure) {
         _ => "other",
     };
     let key = format!("{op}:{kind}");
-    let Some(suppressed) = REPORTS.with(|r| r.borrow_mut().admit(&key, Date::now().as_millis()))
-    else {
+    let Some(suppressed) = REPORTS.with(|r| r.borrow_mut().admit(&key, platform::now_ms())) else {
         return;
     };
     let report = FailureReport {

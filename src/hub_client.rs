@@ -1,15 +1,68 @@
 //! The typed client of the Hub Durable Object: one function per Hub route,
-//! JSON in and out (types from [`polycache_core::hub_api`]).
+//! JSON in and out (types from [`polycache_core::hub_api`]), and the RPC
+//! call that opens a stream, whose JavaScript lives in `src/js/subscribe.js`.
 
 use polycache_core::hub_api::HUB_NAME;
+use polycache_core::types::EntityType;
 use serde::{de::DeserializeOwned, Serialize};
-use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+use wasm_bindgen::prelude::*;
+use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, ResponseBody, Stub};
+
+#[wasm_bindgen(module = "/src/js/subscribe.js")]
+extern "C" {
+    /// `Hub.subscribe(url)` on this stub: the Hub's answer (a `Response`);
+    /// when `signal` aborts, `Hub.unsubscribe` under `ctx.waitUntil`.
+    #[wasm_bindgen(catch)]
+    async fn subscribe(
+        stub: &JsValue,
+        url: &str,
+        signal: &JsValue,
+        ctx: &JsValue,
+    ) -> Result<JsValue, JsValue>;
+}
 
 use crate::error::{ApiError, ApiResult};
 
 /// The stub of this deployment's one Hub.
 pub fn stub(env: &Env) -> ApiResult<Stub> {
     Ok(env.durable_object("HUB")?.get_by_name(HUB_NAME)?)
+}
+
+/// Opens a stream on the Hub for `req` (whose abort signal tells the Hub
+/// when the client has gone): events after `after` (all when `None`) of
+/// the types in `filter` (every type when empty). Answers the body the
+/// Hub writes, to be returned as it is.
+pub async fn open_stream(
+    env: &Env,
+    exec: &Context,
+    req: &Request,
+    after: Option<u64>,
+    filter: &[EntityType],
+) -> ApiResult<web_sys::ReadableStream> {
+    let mut hub_url = String::from("https://hub/stream?");
+    if let Some(after) = after {
+        hub_url.push_str(&format!("after={after}&"));
+    }
+    if !filter.is_empty() {
+        let names: Vec<&str> = filter.iter().map(|t| t.as_str()).collect();
+        hub_url.push_str(&format!("types={}", names.join(",")));
+    }
+    let stub: JsValue = stub(env)?.into_rpc();
+    let signal: JsValue = req.inner().signal().into();
+    let exec: &JsValue = exec.as_ref().as_ref();
+    let answer = subscribe(&stub, &hub_url, &signal, exec)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("the hub did not open a stream: {e:?}")))?;
+    let resp = Response::from(web_sys::Response::from(answer));
+    if resp.status_code() != 200 {
+        return Err(hub_error(resp).await);
+    }
+    match resp.body() {
+        ResponseBody::Stream(body) => Ok(body.clone()),
+        _ => Err(ApiError::Unavailable(
+            "the hub answered a stream without a body".into(),
+        )),
+    }
 }
 
 /// `POST https://hub/<path>` with a JSON body, answering JSON.

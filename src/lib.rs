@@ -23,10 +23,13 @@ pub mod auth;
 pub mod backends;
 pub mod body;
 pub mod cache;
+pub mod ctx;
 pub mod db;
 pub mod error;
 pub mod handlers;
 pub mod hub_client;
+pub mod platform;
+pub mod response;
 pub mod router;
 pub mod settings;
 

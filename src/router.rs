@@ -2,25 +2,13 @@
 //! reads like the API table in DESIGN.md. Unknown paths answer 404 and known
 //! paths with the wrong method 405, both as JSON errors.
 
-use polycache_core::config::Config;
 use polycache_core::types::EntityType;
-use serde::Serialize;
-use worker::{Context, Env, Headers, Method, Request, Response};
+use worker::{Context, Env, Method, Request, Response};
 
+use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers;
 use crate::settings;
-
-/// What every handler may need besides the request: the bindings, the
-/// configuration, and the execution context (for `wait_until`).
-pub struct Ctx {
-    /// The Worker's bindings and vars.
-    pub env: Env,
-    /// The configuration read from the vars.
-    pub config: Config,
-    /// The execution context of this request.
-    pub exec: Context,
-}
 
 /// Handles one request; never fails: errors become JSON responses here.
 pub async fn handle(req: Request, env: Env, exec: Context) -> Response {
@@ -124,19 +112,4 @@ fn truncate(s: &str, max: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
-}
-
-/// A JSON response with the given status.
-pub fn json_response<T: Serialize>(status: u16, body: &T) -> ApiResult<Response> {
-    let text = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    json_text_response(status, text)
-}
-
-/// A response whose body is already JSON text.
-pub fn json_text_response(status: u16, text: String) -> ApiResult<Response> {
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    Ok(Response::from_bytes(text.into_bytes())?
-        .with_status(status)
-        .with_headers(headers))
 }

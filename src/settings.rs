@@ -6,16 +6,9 @@ use polycache_core::config::Config;
 use worker::Env;
 
 use crate::error::ApiResult;
-
-/// The value of a var or secret, `None` when unset.
-pub fn var(env: &Env, name: &str) -> Option<String> {
-    env.var(name)
-        .map(|v| v.to_string())
-        .or_else(|_| env.secret(name).map(|v| v.to_string()))
-        .ok()
-}
+use crate::platform;
 
 /// The configuration of this deployment.
 pub fn load(env: &Env) -> ApiResult<Config> {
-    Ok(Config::from_vars(|name| var(env, name))?)
+    Ok(Config::from_vars(|name| platform::var(env, name))?)
 }

@@ -12,14 +12,14 @@ use polycache_core::hub_api::{
 };
 use polycache_core::log::Level;
 use polycache_core::outbox::{mirror_id, AfterFailure, MirrorQueue, OutboxEntry};
-use polycache_core::retry::SplitMix64;
 use polycache_core::sse;
 use polycache_core::types::EntityType;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use worker::{durable_object, Date, DurableObject, Env, Method, Request, Response, Result, State};
+use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::mirror::{self, Credentials};
+use crate::platform::{self, now_ms};
 use crate::reply;
 use crate::state::{event_key, outbox_key, parked_key, stats_key, HubState};
 use crate::storage;
@@ -65,7 +65,7 @@ impl DurableObject for Hub {
 
 impl Hub {
     fn config(&self) -> Result<Config> {
-        Config::from_vars(|name| self.env.var(name).ok().map(|v| v.to_string()))
+        Config::from_vars(|name| platform::var(&self.env, name))
             .map_err(|e| worker::Error::RustError(e.to_string()))
     }
 
@@ -400,7 +400,7 @@ impl Hub {
         // alarm goes on where this one stopped.
         const MAX_PER_ALARM: usize = 200;
         let policy = config.mirror_retry();
-        let mut rng = SplitMix64::new((js_sys::Math::random() * 9_007_199_254_740_992.0) as u64);
+        let mut rng = platform::rng();
         let storage = self.state.storage();
         for _ in 0..MAX_PER_ALARM {
             let Some(entry) = self
@@ -580,10 +580,6 @@ impl Hub {
             },
         )
     }
-}
-
-fn now_ms() -> u64 {
-    Date::now().as_millis()
 }
 
 /// Reads and drops a body nobody needs: an unread body keeps the request

@@ -18,6 +18,8 @@
 //! - [`fetch_transport`]: the Upstash client's HTTP over `worker::Fetch`,
 //!   shared with the Worker.
 //! - [`reply`]: JSON responses and errors of the Hub's internal routes.
+//! - [`platform`]: the runtime's clock, randomness and settings, for this
+//!   crate and the Worker.
 //!
 //! The Hub only answers the Worker (`https://hub/...` through its stub, and
 //! `subscribe` over RPC for a stream); the
@@ -29,6 +31,7 @@ pub mod fetch_transport;
 #[allow(missing_docs)]
 pub mod hub;
 pub mod mirror;
+pub mod platform;
 pub mod reply;
 pub mod state;
 pub mod storage;

@@ -13,6 +13,7 @@ use polycache_core::outbox::{classify, Attempt, OutboxEntry};
 use serde_json::{json, Value};
 use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
+use crate::platform;
 use crate::state::HubState;
 
 /// How long one HTTP call to a mirror may take before it counts as failed:
@@ -36,12 +37,7 @@ pub struct Credentials {
 impl Credentials {
     /// Reads them from the environment; `None` when neither pair is set.
     pub fn from_env(env: &Env) -> Option<Credentials> {
-        let var = |n: &str| {
-            env.var(n)
-                .ok()
-                .map(|v| v.to_string())
-                .filter(|v| !v.is_empty())
-        };
+        let var = |n: &str| platform::var(env, n).filter(|v| !v.is_empty());
         [
             ("SERVICE_EMAIL", "SERVICE_PASSWORD"),
             ("TEST_EMAIL", "TEST_PASSWORD"),

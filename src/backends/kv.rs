@@ -22,10 +22,11 @@ use polycache_core::store::{kv_ttl_secs, CacheStore};
 use polycache_core::types::EntityType;
 use worker::kv::KvStore;
 
-use super::{hub_read, memory, Failure, HubRead, Lease, Lookup, Ticket};
+use super::memory;
+use super::outcome::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use crate::ctx::Ctx;
 use crate::error::ApiError;
 use crate::hub_client;
-use crate::router::Ctx;
 
 /// The KV namespace binding of the cache (wrangler.toml).
 pub const BINDING: &str = "CACHE_KV";

@@ -5,9 +5,9 @@
 use polycache_core::hub_api::{Fill, ReadResponse, ReleaseRequest, WriteRequest};
 use polycache_core::types::EntityType;
 
-use super::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use super::outcome::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use crate::ctx::Ctx;
 use crate::hub_client;
-use crate::router::Ctx;
 
 /// One Hub call: the value, or a miss with (or without) the lease. A reader
 /// that finds another filling is held by the Hub until that fill, at most

@@ -6,6 +6,10 @@
 //! - [`kv`]: the generation (and any bypass) from the Hub, the entry from
 //!   Workers KV under the generation-stamped key; on a miss, a lease from
 //!   the Hub.
+//! - [`outcome`]: what a lookup answers ([`Lookup`], [`Ticket`], [`Lease`],
+//!   [`Failure`]) and the Hub's `/cache/read` call the backends share.
+//! - [`outcome`]: what a lookup answers ([`Lookup`], [`Ticket`], [`Lease`],
+//!   [`Failure`]) and the Hub's `/cache/read` call the backends share.
 //! - [`upstash`]: one script in Redis compares the entry's generation with
 //!   the current one and answers the value or a miss with a lease; the
 //!   Hub's bypass check runs beside it, not after it.
@@ -18,93 +22,14 @@
 
 pub mod kv;
 pub mod memory;
+pub mod outcome;
 pub mod upstash;
 
 use polycache_core::config::Backend;
-use polycache_core::hub_api::{ReadRequest, ReadResponse};
 use polycache_core::types::EntityType;
 
-use crate::error::ApiError;
-use crate::hub_client;
-use crate::router::Ctx;
-
-/// What a lookup found.
-#[derive(Debug)]
-pub enum Lookup {
-    /// The entry (possibly filled by another reader while this one waited).
-    Hit(String),
-    /// No entry: read the origin, then [`fill`].
-    Miss(Ticket),
-    /// The type has an invalidation the backend has not recorded yet: read
-    /// the origin and do not cache.
-    Bypass,
-}
-
-/// What a reader that missed needs to fill.
-#[derive(Debug, Clone)]
-pub struct Ticket {
-    /// The type read.
-    pub entity_type: EntityType,
-    /// The path that names the entry.
-    pub path: String,
-    /// The generation taken before the origin is read.
-    pub generation: u64,
-    /// The fill lease held, if any.
-    pub lease: Lease,
-}
-
-/// A fill lease, where it lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lease {
-    /// None: another reader fills (it did not within the wait bound).
-    None,
-    /// Granted by the Hub (memory, kv).
-    Hub,
-    /// Taken in Redis with this token (upstash).
-    Redis(String),
-}
-
-/// Why the cache could not be used.
-#[derive(Debug)]
-pub enum Failure {
-    /// The Hub failed (it logs its own failures).
-    Hub(ApiError),
-    /// The backend failed: reported to the cache log.
-    Backend(polycache_core::Error),
-    /// The deployment is misconfigured: the request fails naming the setting.
-    Config(ApiError),
-}
-
-/// What a backend asks of the Hub's `/cache/read`.
-#[derive(Clone, Copy)]
-enum HubRead {
-    /// Only the generation check (and bypass): the value lives elsewhere.
-    GenerationOnly,
-    /// The memory backend: the value itself, or the fill lease on a miss.
-    ValueAndLease,
-}
-
-/// One `/cache/read` call to the Hub for `path` of type `t`.
-async fn hub_read(
-    ctx: &Ctx,
-    t: EntityType,
-    path: &str,
-    what: HubRead,
-) -> Result<ReadResponse, Failure> {
-    let full = matches!(what, HubRead::ValueAndLease);
-    hub_client::call(
-        &ctx.env,
-        "/cache/read",
-        &ReadRequest {
-            entity_type: t,
-            path: path.to_owned(),
-            with_value: full,
-            lease: full,
-        },
-    )
-    .await
-    .map_err(Failure::Hub)
-}
+pub use self::outcome::{Failure, Lease, Lookup, Ticket};
+use crate::ctx::Ctx;
 
 /// Looks `path` of type `t` up in the configured backend.
 pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {

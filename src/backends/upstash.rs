@@ -28,12 +28,12 @@ use polycache_core::redis_cache::{self, RedisLayout, FILL, READ, RELEASE};
 use polycache_core::types::EntityType;
 use polycache_core::upstash::{Client, Endpoint};
 use polycache_hub::fetch_transport::FetchTransport;
-use worker::{js_sys, Date, Delay};
+use worker::Delay;
 
-use super::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use super::outcome::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::router::Ctx;
-use crate::settings;
+use crate::platform::{self, now_ms};
 
 /// The first pause of a reader waiting for another's fill; it doubles up
 /// to [`MAX_POLL_MS`]. An origin read of a list takes a few ms, so most
@@ -49,7 +49,7 @@ thread_local! {
 
 /// This isolate's client of the configured database.
 fn client(ctx: &Ctx) -> Result<Rc<Client<FetchTransport>>, Failure> {
-    let endpoint = Endpoint::from_vars(|name| settings::var(&ctx.env, name))
+    let endpoint = Endpoint::from_vars(|name| platform::var(&ctx.env, name))
         .map_err(|e| Failure::Config(ApiError::from(e)))?;
     Ok(CLIENT.with(|slot| {
         let mut slot = slot.borrow_mut();
@@ -66,10 +66,7 @@ fn client(ctx: &Ctx) -> Result<Rc<Client<FetchTransport>>, Failure> {
 
 /// A token naming this reader's lease; not a secret, only distinct.
 fn lease_token() -> String {
-    format!(
-        "{:013x}",
-        (js_sys::Math::random() * 4_503_599_627_370_496.0) as u64
-    )
+    format!("{:013x}", platform::random_u53() >> 1)
 }
 
 /// The read script and the Hub's bypass check, side by side; then, if
@@ -178,8 +175,4 @@ fn ticket(t: EntityType, path: &str, generation: u64, lease: Lease) -> Ticket {
         generation,
         lease,
     }
-}
-
-fn now_ms() -> u64 {
-    Date::now().as_millis()
 }

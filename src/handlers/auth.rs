@@ -11,9 +11,10 @@ use worker::{Request, Response};
 
 use crate::auth;
 use crate::body;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::hub_client;
-use crate::router::{json_response, Ctx};
+use crate::response::json_response;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

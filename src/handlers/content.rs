@@ -18,14 +18,16 @@ use polycache_core::event::Action;
 use polycache_core::hub_api::InvalidateResponse;
 use polycache_core::jwt::Role;
 use polycache_core::types::EntityType;
-use worker::{console_error, Date, Request, Response, Url};
+use worker::{console_error, Request, Response, Url};
 
 use crate::auth;
 use crate::body;
 use crate::cache::{self, CacheStatus, Invalidation};
+use crate::ctx::Ctx;
 use crate::db::{self, Db, Mode};
 use crate::error::{ApiError, ApiResult};
-use crate::router::{json_text_response, Ctx};
+use crate::platform;
+use crate::response::json_text_response;
 
 /// `GET /api/{type}`: every row, ordered by id, as a JSON array.
 pub async fn list(ctx: &Ctx, t: EntityType, _url: &Url) -> ApiResult<Response> {
@@ -139,5 +141,5 @@ fn not_found_cached(singular: &str, id: i64, status: CacheStatus) -> ApiResult<R
 /// timestamps of rows). Below 2^53 for the next 280,000 years, so it fits
 /// i64 and D1's JS numbers exactly.
 fn now_ms() -> i64 {
-    i64::try_from(Date::now().as_millis()).unwrap_or(i64::MAX)
+    i64::try_from(platform::now_ms()).unwrap_or(i64::MAX)
 }

@@ -12,9 +12,9 @@ use serde::Serialize;
 use worker::{Response, Url};
 
 use crate::cache;
+use crate::ctx::Ctx;
 use crate::db::{self, Db, FeedItem};
 use crate::error::ApiResult;
-use crate::router::Ctx;
 
 /// The cache key of the feed.
 const PATH: &str = "/api/feed";

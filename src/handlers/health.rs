@@ -5,8 +5,9 @@
 use serde_json::json;
 use worker::Response;
 
+use crate::ctx::Ctx;
 use crate::error::ApiResult;
-use crate::router::{json_response, Ctx};
+use crate::response::json_response;
 
 /// The crate version, from Cargo.toml.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -17,8 +17,9 @@ use worker::{Request, Response};
 use crate::auth;
 use crate::body;
 use crate::cache::{self, Invalidation};
+use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::router::{json_response, Ctx};
+use crate::response::json_response;
 
 /// The longest entity id or origin accepted.
 const MAX_NAME_LEN: usize = 128;

@@ -8,9 +8,10 @@ use serde_json::Value;
 use worker::{Request, Response, Url};
 
 use crate::auth;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::hub_client;
-use crate::router::{json_response, Ctx};
+use crate::response::json_response;
 
 /// The log records.
 pub async fn get(ctx: &Ctx, req: Request, url: &Url) -> ApiResult<Response> {

@@ -9,9 +9,10 @@ use serde_json::Value;
 use worker::{Request, Response};
 
 use crate::auth;
+use crate::ctx::Ctx;
 use crate::error::ApiResult;
 use crate::hub_client;
-use crate::router::{json_response, Ctx};
+use crate::response::json_response;
 
 /// The mirror status.
 pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {

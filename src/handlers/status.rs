@@ -10,9 +10,10 @@ use serde_json::json;
 use worker::Response;
 
 use crate::cache;
+use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::hub_client;
-use crate::router::{json_response, Ctx};
+use crate::response::json_response;
 
 /// Answers the status.
 pub async fn get(ctx: &Ctx) -> ApiResult<Response> {

@@ -10,25 +10,11 @@
 //! stream (`src/js/subscribe.js`).
 
 use polycache_core::types::EntityType;
-use wasm_bindgen::prelude::*;
 use worker::{Headers, Request, Response, ResponseBody};
 
+use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::hub_client;
-use crate::router::Ctx;
-
-#[wasm_bindgen(module = "/src/js/subscribe.js")]
-extern "C" {
-    /// `Hub.subscribe(url)` on this stub: the Hub's answer (a `Response`);
-    /// when `signal` aborts, `Hub.unsubscribe` under `ctx.waitUntil`.
-    #[wasm_bindgen(catch)]
-    async fn subscribe(
-        stub: &JsValue,
-        url: &str,
-        signal: &JsValue,
-        ctx: &JsValue,
-    ) -> Result<JsValue, JsValue>;
-}
 
 /// Opens a stream.
 pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
@@ -53,32 +39,7 @@ pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
         }
     }
 
-    let mut hub_url = String::from("https://hub/stream?");
-    if let Some(after) = after {
-        hub_url.push_str(&format!("after={after}&"));
-    }
-    if !filter.is_empty() {
-        let names: Vec<&str> = filter.iter().map(|t| t.as_str()).collect();
-        hub_url.push_str(&format!("types={}", names.join(",")));
-    }
-    let stub: JsValue = hub_client::stub(&ctx.env)?.into_rpc();
-    let signal: JsValue = req.inner().signal().into();
-    let exec: &JsValue = ctx.exec.as_ref().as_ref();
-    let answer = subscribe(&stub, &hub_url, &signal, exec)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("the hub did not open a stream: {e:?}")))?;
-    let resp = Response::from(web_sys::Response::from(answer));
-    if resp.status_code() != 200 {
-        return Err(hub_client::hub_error(resp).await);
-    }
-    let body = match resp.body() {
-        ResponseBody::Stream(body) => body.clone(),
-        _ => {
-            return Err(ApiError::Unavailable(
-                "the hub answered a stream without a body".into(),
-            ))
-        }
-    };
+    let body = hub_client::open_stream(&ctx.env, &ctx.exec, &req, after, &filter).await?;
 
     let headers = Headers::new();
     headers.set("content-type", "text/event-stream; charset=utf-8")?;

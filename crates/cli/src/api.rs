@@ -17,6 +17,7 @@ use serde_json::Value;
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
+use crate::cli::Global;
 use crate::error::{CliError, Result};
 
 /// How long a connection attempt may take: a local `wrangler dev` accepts
@@ -180,6 +181,11 @@ struct Reply {
 }
 
 impl Api {
+    /// The client for the global options `--url` and `--timeout`.
+    pub fn for_options(g: &Global) -> Result<Api> {
+        Api::new(&g.url, Duration::from_secs(g.timeout))
+    }
+
     /// A client of the Worker at `url` (see [`normalize_url`]); each request
     /// may take `timeout` in all.
     pub fn new(url: &str, timeout: Duration) -> Result<Api> {

@@ -9,7 +9,11 @@
 use std::io::{IsTerminal as _, Write as _};
 
 use crate::error::{CliError, Result};
-use crate::tokens::env_nonempty;
+
+/// The value of an environment variable, `None` when unset or empty.
+pub fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
 
 /// Reads a password as described above. With `confirm`, a terminal prompt
 /// asks twice and fails when the two differ (for `hash-password`, where a

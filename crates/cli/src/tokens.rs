@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{Api, Token, TokenSource};
 use crate::error::{CliError, Result};
+use crate::secret::env_nonempty;
 use crate::time;
 
 /// The name of the file inside the config directory.
@@ -273,11 +274,6 @@ pub fn renew(api: &Api, refused: &Token) -> Result<Option<Token>> {
         value: login.token,
         source: refused.source,
     }))
-}
-
-/// An environment variable that is set and not empty.
-pub fn env_nonempty(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 #[cfg(test)]

@@ -28,14 +28,14 @@ use polycache_core::hub_api::{
 use polycache_core::lease::{Acquire, WAIT_MS};
 use polycache_core::log::Level;
 use polycache_core::redis_cache::{self, RedisLayout};
-use polycache_core::retry::SplitMix64;
 use polycache_core::types::EntityType;
 use polycache_core::upstash::{Client, Endpoint};
 use serde_json::json;
-use worker::{js_sys, Delay, Response, Result};
+use worker::{Delay, Response, Result};
 
-use super::{now_ms, Hub};
+use super::Hub;
 use crate::fetch_transport::FetchTransport;
+use crate::platform::{self, now_ms};
 use crate::reply;
 use crate::state::{Durable, Waiter, PENDING_KEY};
 use crate::storage;
@@ -256,7 +256,7 @@ impl Hub {
                 Ok(()) => {
                     d.pending.recorded(&types, seq);
                 }
-                Err(error) => d.pending.retry_failed(error, now, &mut rng()),
+                Err(error) => d.pending.retry_failed(error, now, &mut platform::rng()),
             }
             Ok((
                 storage::entry(PENDING_KEY, &d.pending)?,
@@ -299,7 +299,7 @@ impl Hub {
 
     /// The Hub's Upstash client, made on first use.
     fn upstash_client(&self) -> polycache_core::Result<Rc<Client<FetchTransport>>> {
-        let endpoint = Endpoint::from_vars(|name| env_value(&self.env, name))?;
+        let endpoint = Endpoint::from_vars(|name| platform::var(&self.env, name))?;
         let mut slot = self.memory.upstash.borrow_mut();
         if let Some(client) = slot.as_ref().filter(|c| *c.endpoint() == endpoint) {
             return Ok(client.clone());
@@ -333,20 +333,7 @@ pub(super) fn apply_bump(
                 return Ok(None);
             }
         }
-        Bump::Failed(error) => d.pending.failed(types, error, now, &mut rng()),
+        Bump::Failed(error) => d.pending.failed(types, error, now, &mut platform::rng()),
     }
     Ok(Some(storage::entry(PENDING_KEY, &d.pending)?))
-}
-
-/// A var or a secret.
-fn env_value(env: &worker::Env, name: &str) -> Option<String> {
-    env.var(name)
-        .map(|v| v.to_string())
-        .or_else(|_| env.secret(name).map(|v| v.to_string()))
-        .ok()
-}
-
-/// Jitter for retry delays, seeded by the runtime (as mirror delivery does).
-fn rng() -> SplitMix64 {
-    SplitMix64::new((js_sys::Math::random() * 9_007_199_254_740_992.0) as u64)
 }

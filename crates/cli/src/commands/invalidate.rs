@@ -3,13 +3,14 @@
 
 use serde_json::{json, Value};
 
+use crate::api::Api;
 use crate::cli::{Global, InvalidateArgs};
 use crate::error::{CliError, Result};
 use crate::{output, progress, tokens};
 
 /// Invalidates and reports the event.
 pub fn run(g: &Global, args: InvalidateArgs) -> Result<()> {
-    let api = super::api(g)?;
+    let api = Api::for_options(g)?;
     let token = tokens::resolve(&api)?;
     let body = request_body(&args);
     let answer = progress::with(format!("invalidating {}", args.entity_type), || {

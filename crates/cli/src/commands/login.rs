@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use crate::api::Api;
 use crate::cli::{Global, LoginArgs};
 use crate::error::Result;
 use crate::tokens::{StoredToken, TokenStore};
@@ -10,7 +11,7 @@ use crate::{output, progress, secret, time};
 
 /// Logs in and stores the token.
 pub fn login(g: &Global, args: LoginArgs) -> Result<()> {
-    let api = super::api(g)?;
+    let api = Api::for_options(g)?;
     let store = TokenStore::open()?;
     let email = secret::email(args.email)?;
     let password = secret::password(&format!("Password for {email} at {}: ", api.url()), false)?;

@@ -44,7 +44,7 @@ struct Batch {
 
 /// Fetches and appends, once or until stopped.
 pub fn run(g: &Global, args: LogsArgs) -> Result<()> {
-    let api = super::api(g)?;
+    let api = Api::for_options(g)?;
     let mut token = tokens::resolve(&api)?;
     let out = args.out.as_path();
     let to_stdout = out == Path::new("-");

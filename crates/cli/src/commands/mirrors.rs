@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use crate::api::Api;
 use crate::cli::{Global, MirrorsArgs};
 use crate::error::{CliError, Result};
 use crate::table::Table;
@@ -10,7 +11,7 @@ use crate::{output, progress, time, tokens};
 
 /// Shows the status, after requeueing parked entries with `--retry`.
 pub fn run(g: &Global, args: MirrorsArgs) -> Result<()> {
-    let api = super::api(g)?;
+    let api = Api::for_options(g)?;
     let token = tokens::resolve(&api)?;
     let requeued = if args.retry {
         let answer = progress::with("requeueing parked entries", || api.retry_mirrors(&token))?;

@@ -1,10 +1,7 @@
 //! One module per subcommand, each a `run` function taking its arguments
 //! and the global options; [`run`] dispatches.
 
-use std::time::Duration;
-
-use crate::api::Api;
-use crate::cli::{Cli, Command, Global};
+use crate::cli::{Cli, Command};
 use crate::error::Result;
 
 pub mod graph;
@@ -28,9 +25,4 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Graph(args) => graph::run(g, args),
         Command::HashPassword(args) => hash_password::run(g, args),
     }
-}
-
-/// The client for `--url` with `--timeout`.
-fn api(g: &Global) -> Result<Api> {
-    Api::new(&g.url, Duration::from_secs(g.timeout))
 }

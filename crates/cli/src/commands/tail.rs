@@ -6,6 +6,7 @@ use polycache_core::event::InvalidationEvent;
 use polycache_core::sse::Message;
 use serde_json::{json, Value};
 
+use crate::api::Api;
 use crate::cli::{Global, TailArgs};
 use crate::error::Result;
 use crate::stream::{self, Flow, Happening};
@@ -13,7 +14,7 @@ use crate::{output, time};
 
 /// Follows the stream and prints its events.
 pub fn run(g: &Global, args: TailArgs) -> Result<()> {
-    let api = super::api(g)?;
+    let api = Api::for_options(g)?;
     let deadline = args
         .max_seconds
         .map(|s| Instant::now() + Duration::from_secs(s));
