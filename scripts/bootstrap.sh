@@ -2,7 +2,7 @@
 # Installs what building, running and testing polycache needs, and only what
 # is missing, so that a second run does nothing (and is fast). Everything
 # comes from crates.io, npm or Debian: nothing else is reachable on the
-# machines this runs on (DESIGN.md, "Building offline").
+# machines this runs on (docs/architecture.md, "Offline builds").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -34,7 +34,7 @@ fi
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $NF}')" != "$WASM_BINDGEN_VERSION" ]; then
   say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
   # Not --locked: the 0.2.130 lock names a webpki-roots release that the
-  # registry no longer serves (DESIGN.md, "Building offline").
+  # registry no longer serves (docs/architecture.md, "Offline builds").
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 

@@ -2,7 +2,7 @@
 # Builds the Worker (wasm + JS shim) into build/ without downloading anything:
 # worker-build would fetch wasm-bindgen, esbuild and wasm-opt from the
 # internet, so it is pointed at the copies the bootstrap installed from
-# crates.io and npm (DESIGN.md, "Building offline").
+# crates.io and npm (docs/architecture.md, "Offline builds").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"

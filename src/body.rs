@@ -7,7 +7,7 @@ use worker::Request;
 
 use crate::error::{ApiError, ApiResult};
 
-/// The body limit: 64 KiB (DESIGN.md, "HTTP API").
+/// The body limit: 64 KiB (README, "API": 413 past it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Reads the body as JSON text, checking media type and size.

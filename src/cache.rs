@@ -6,7 +6,7 @@
 //! and the entry it stored is under a key nobody asks for any more (the job
 //! leases do in memcache). An invalidation bumps the generations of the whole
 //! closure in one step in the Hub (and, for upstash, in Redis first) and is
-//! acknowledged only after that, which gives DESIGN.md's invariant: once
+//! acknowledged only after that, which gives the guarantee (docs/architecture.md): once
 //! acknowledged, and before any SSE event for it, no read returns data
 //! cached before the write.
 //!

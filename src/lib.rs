@@ -4,7 +4,7 @@
 //! Map of the crate:
 //! - `lib.rs`: the `#[event(fetch)]` entry point, nothing else.
 //! - [`router`]: matches method and path to a handler; built apart from the
-//!   entry point so that it reads like the API table in DESIGN.md.
+//!   entry point so that it reads like the API table in the README.
 //! - [`handlers`]: one module per resource.
 //! - [`cache`]: the cache service: read-through by generation, invalidation.
 //! - [`backends`]: where entries live: memory (the Hub), Workers KV, Upstash.

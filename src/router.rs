@@ -1,5 +1,5 @@
 //! The router: method and path to handler, written as one match so that it
-//! reads like the API table in DESIGN.md. Unknown paths answer 404 and known
+//! reads like the API table in the README. Unknown paths answer 404 and known
 //! paths with the wrong method 405, both as JSON errors.
 
 use polycache_core::types::EntityType;

@@ -1,5 +1,5 @@
 //! Reads the [`Config`] from the Worker's vars. A missing or malformed
-//! setting fails the request with a message naming it (DESIGN.md,
+//! setting fails the request with a message naming it (docs/architecture.md,
 //! "Configuration"), rather than the Worker starting with a guess.
 
 use polycache_core::config::Config;

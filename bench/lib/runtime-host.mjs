@@ -9,7 +9,7 @@
 //
 // Why Miniflare and not wrangler's unstable_startWorker: startWorker always
 // puts wrangler's ProxyWorker (a second workerd) in front of the Worker, which
-// is the very dev-only hop DESIGN.md says distorts the timings. The bindings,
+// is the very dev-only hop that distorts the timings. The bindings,
 // vars and compatibility date and flags (enable_request_signal) come from
 // wrangler.toml through wrangler's own unstable_getMiniflareWorkerOptions, so
 // this runs what `wrangler dev` runs, minus the dev tooling.

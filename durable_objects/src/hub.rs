@@ -171,7 +171,7 @@ impl Hub {
         let capacity = config.event_log_size as u64;
         let (event, writes, stale) = self.memory.with(|d| -> Result<_> {
             d.generations.bump(&req.types);
-            let pending = cache::apply_bump(d, &bump, &req.types, ts)?;
+            let pending = d.apply_bump(&bump, &req.types, ts, &mut platform::rng())?;
             let id = d.log.append(|id| InvalidationEvent {
                 id,
                 type_name: req.type_name.clone(),

@@ -33,7 +33,9 @@ use polycache_core::log::LogRing;
 use polycache_core::outbox::{MirrorQueue, MirrorStats, OutboxEntry};
 use polycache_core::pending::PendingBumps;
 use polycache_core::rate_limit::LoginLimiter;
+use polycache_core::retry::SplitMix64;
 use polycache_core::store::MemoryStore;
+use polycache_core::types::EntityType;
 use polycache_core::upstash::Client;
 use worker::{Result, Storage};
 
@@ -90,6 +92,17 @@ fn dedupe_key(key: &DedupeKey) -> String {
     format!("dd:{}:{}", key.origin, key.event_id)
 }
 
+/// What became of an invalidation's bump in the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bump {
+    /// The backend takes its generations from the Hub (memory, kv).
+    InHub,
+    /// Recorded in Redis by a request sent when the pending seq was this.
+    Recorded(u64),
+    /// Not recorded: the error, for the log.
+    Failed(String),
+}
+
 /// The durable memory of the Hub, loaded.
 pub struct Durable {
     /// Generation of every type.
@@ -109,6 +122,27 @@ pub struct Durable {
 }
 
 impl Durable {
+    /// Applies a [`Bump`] to the pending set inside `invalidate`'s step;
+    /// returns the storage entry to write with the event, if it changed.
+    pub fn apply_bump(
+        &mut self,
+        bump: &Bump,
+        types: &[EntityType],
+        now: u64,
+        rng: &mut SplitMix64,
+    ) -> Result<Option<(String, String)>> {
+        match bump {
+            Bump::InHub => return Ok(None),
+            Bump::Recorded(seq_before) => {
+                if self.pending.recorded(types, *seq_before).is_empty() {
+                    return Ok(None);
+                }
+            }
+            Bump::Failed(error) => self.pending.failed(types, error, now, rng),
+        }
+        Ok(Some(storage::entry(PENDING_KEY, &self.pending)?))
+    }
+
     /// Our event id for an already applied delivery.
     pub fn seen(&self, key: &DedupeKey) -> Option<u64> {
         self.seen.get(&dedupe_key(key)).copied()

@@ -7,8 +7,8 @@
 //! stream in the Hub and no JavaScript in the Worker. A stream fetched with
 //! `stub.fetch` would do the same, but under the `wrangler dev` command its
 //! inspector turns every chunk of a subrequest into a debugging event
-//! (seconds at p99); an RPC stream is not a subrequest. The shape DESIGN.md
-//! recommended, a hibernatable WebSocket per stream relayed into the
+//! (seconds at p99); an RPC stream is not a subrequest. The first shape
+//! considered, a hibernatable WebSocket per stream relayed into the
 //! response by the Worker, measured about twice the CPU per event and twice
 //! the p99 (README, "Performance"). Its one advantage, letting the Hub
 //! hibernate while streams are open, is given up: the Hub stays in memory
@@ -66,8 +66,7 @@ pub fn tag_for(filter: &[EntityType]) -> String {
 }
 
 /// Fan-out of events to subscribers, behind a small trait so that spreading
-/// streams over shard objects later is a change of one module (DESIGN.md,
-/// "Scaling past one object").
+/// streams over shard objects later is a change of one module (docs/architecture.md, "Why the streams look the way they do").
 pub trait Fanout {
     /// Sends an encoded event to every subscriber whose filter it concerns;
     /// returns to how many.

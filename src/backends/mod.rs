@@ -14,8 +14,8 @@
 //!   the current one and answers the value or a miss with a lease; the
 //!   Hub's bypass check runs beside it, not after it.
 //!
-//! Every backend follows the same order (DESIGN.md, "Cache and
-//! consistency"): the generation is taken before the origin is read and
+//! Every backend follows the same order (docs/architecture.md,
+//! "The guarantee"): the generation is taken before the origin is read and
 //! the fill is stored under it, so a fill that raced a write is never read.
 //! A failure of the backend is a [`Failure`], never a failed request: the
 //! cache service reads the origin instead (`x-cache: bypass`).

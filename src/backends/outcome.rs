@@ -13,7 +13,7 @@ use crate::hub_client;
 pub enum Lookup {
     /// The entry (possibly filled by another reader while this one waited).
     Hit(String),
-    /// No entry: read the origin, then [`fill`].
+    /// No entry: read the origin, then [`super::fill`].
     Miss(Ticket),
     /// The type has an invalidation the backend has not recorded yet: read
     /// the origin and do not cache.

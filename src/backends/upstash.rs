@@ -7,7 +7,7 @@
 //! with one Hub call that says whether the type has an invalidation Redis
 //! has not recorded yet (then the read bypasses the cache; see
 //! [`polycache_core::pending`]). The Hub call costs no extra latency, since
-//! the two run together, and it is what keeps DESIGN.md's invariant when
+//! the two run together, and it is what keeps the guarantee (docs/architecture.md) when
 //! Redis refused a bump but still answers reads (an `OOM`, a blip).
 //!
 //! A reader that misses while another holds the lease polls the read script

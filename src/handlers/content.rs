@@ -7,8 +7,8 @@
 //! copies of one answer. An absent row is cached too, as the JSON `null`,
 //! and answered 404; creating it later bumps the generation like any write.
 //!
-//! A write completes in D1 before the invalidation starts (DESIGN.md's
-//! invariant: once the invalidation is acknowledged, no read returns data
+//! A write completes in D1 before the invalidation starts (the guarantee of
+//! docs/architecture.md: once the invalidation is acknowledged, no read returns data
 //! cached before the write). When the write succeeded but the invalidation
 //! failed, the answer is 503 saying so: the data is saved, and repeating an
 //! update (or an update to a created row) invalidates again; until then

@@ -1,4 +1,4 @@
-//! One module per resource of the API table in DESIGN.md.
+//! One module per resource of the API table in the README.
 
 pub mod auth;
 pub mod content;

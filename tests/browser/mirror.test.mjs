@@ -1,5 +1,5 @@
 // Mirroring seen from a visitor's page: an edit on deployment A shows up on
-// a page connected to deployment B. The seed's deployments share their
+// a page connected to deployment B. The original app's deployments share their
 // origin data (a local instance writes to production's database, and the
 // mirror tells production's cache and visitors); two test instances each
 // have their own D1, so the test gives B the same row change directly in its

@@ -67,7 +67,7 @@ test(`${CYCLES} connect/disconnect cycles leave zero subscribers and no leaked d
   await Promise.all(Array.from({ length: PARALLEL }, lane));
   assert.equal(done, CYCLES);
   await subscribersBecome(0, 20_000);
-  // Closed streams must not hold sockets in workerd either (DESIGN.md: without
+  // Closed streams must not hold sockets in workerd either (without
   // heartbeat writes, every closed stream leaked). Allow a little slack.
   const fdsAfter = await waitUntil(() => {
     const n = worker.workerdFds();

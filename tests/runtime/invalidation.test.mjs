@@ -1,4 +1,4 @@
-// The seed's flow on one instance: reads are cached, an editor's write
+// The original app's flow on one instance: reads are cached, an editor's write
 // answers with the id of its invalidation event, every SSE client hears of it
 // with the right types, and a read right after the event sees the write.
 import { test, before, after } from 'node:test';

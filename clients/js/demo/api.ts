@@ -1,5 +1,5 @@
 // The demo's calls to the Worker's HTTP API (same origin), typed after what
-// the routes return (DESIGN.md, "HTTP API"), and the query keys they are
+// the routes return (README, "API"), and the query keys they are
 // cached under: the default alias map's keys, so StreamInvalidator needs no
 // configuration.
 

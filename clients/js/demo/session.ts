@@ -29,5 +29,5 @@ export function useSession() {
   return { session, signIn, signOut };
 }
 
-/** Roles that may write content (DESIGN.md, "Auth"). */
+/** Roles that may write content (README, "API"). */
 export const canEdit = (s: Session | null): boolean => s !== null && (s.role === 'editor' || s.role === 'admin');

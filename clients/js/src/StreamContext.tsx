@@ -1,4 +1,4 @@
-// The seed's StreamContext: one stream per app, shared by every component
+// StreamContext, as in the original app (docs/architecture.md): one stream per app, shared by every component
 // that wants its events (the StreamInvalidator, an activity log, a status
 // badge). Events go to subscribers directly rather than through React state,
 // so a burst of events re-renders nothing by itself; only the connection

@@ -1,4 +1,4 @@
-// The seed's StreamInvalidator: put it once inside a StreamProvider and a
+// StreamInvalidator, as in the original app: put it once inside a StreamProvider and a
 // QueryClientProvider, and every app-update event refreshes the React Query
 // queries it concerns (see invalidator.ts for what exactly, and how bursts
 // are merged).

@@ -1,4 +1,4 @@
-// From the type names in events to React Query keys (the seed's
+// From the type names in events to React Query keys (the original app's
 // StreamInvalidator map). The Worker's own routes may name a type in the
 // singular (`post`) while mirrors and the closure use the plural (`posts`):
 // both map to the same keys, so an app writes its keys once.
@@ -14,7 +14,7 @@ import type { QueryKey } from '@tanstack/react-query';
  */
 export type AliasMap = Readonly<Record<string, readonly QueryKey[]>>;
 
-/** Singular aliases of the canonical plural types (DESIGN.md, "Entity types"). */
+/** Singular aliases of the canonical plural types (README, "API"). */
 export const SINGULAR_ALIASES: Readonly<Record<string, string>> = {
   post: 'posts',
   page: 'pages',
@@ -38,7 +38,7 @@ const canonicalKeys: AliasMap = {
   auth: [['auth']],
 };
 
-/** The seed's map: every canonical type and its singular alias. */
+/** The original map: every canonical type and its singular alias. */
 export const DEFAULT_ALIASES: AliasMap = Object.freeze({
   ...canonicalKeys,
   ...Object.fromEntries(

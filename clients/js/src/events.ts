@@ -1,4 +1,4 @@
-// What the Worker's `GET /api/stream` sends (DESIGN.md, "SSE"), as types,
+// What the Worker's `GET /api/stream` sends (README, "The event stream"), as types,
 // and the parsers that turn an event's `data:` into them. A malformed event
 // is dropped (parse returns null) rather than thrown: one bad line from a
 // proxy must not stop the stream.

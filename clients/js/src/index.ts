@@ -1,7 +1,7 @@
 // polycache's browser client. Files:
 //   events.ts            the stream's event types and their parsers
 //   stream.ts            createStream: EventSource with resume and status
-//   aliases.ts           event type names -> React Query keys (the seed's map)
+//   aliases.ts           event type names -> React Query keys (the original map)
 //   coalescer.ts         merges a burst of events into one batch
 //   invalidator.ts       what a batch does to a QueryClient (no React)
 //   StreamContext.tsx    StreamProvider / useStream / useStreamListener

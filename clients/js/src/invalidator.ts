@@ -1,4 +1,4 @@
-// What an event does to a React Query cache (the seed's StreamInvalidator,
+// What an event does to a React Query cache (the original app's StreamInvalidator,
 // without React): for an event about one entity, reset that entity's query;
 // then invalidate the queries of every type in the event's closure, through
 // the alias map; on `reset`, invalidate every key the map knows.
@@ -79,7 +79,7 @@ export interface FlushReport {
 }
 
 export interface InvalidatorOptions {
-  /** Event type -> query keys; the seed's map (DEFAULT_ALIASES) by default. */
+  /** Event type -> query keys; the original map (DEFAULT_ALIASES) by default. */
   readonly aliases?: AliasMap;
   /** Coalescing window (see coalescer.ts); 0 still merges what arrives in one task. */
   readonly windowMs?: number;

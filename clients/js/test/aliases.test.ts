@@ -22,7 +22,7 @@ test('singular and plural names map to the same keys', () => {
   }
 });
 
-test('the seed\'s map: a post refreshes posts, pages and feed', () => {
+test('the original map: a post refreshes posts, pages and feed', () => {
   assert.deepEqual(keysOf(DEFAULT_ALIASES, 'post'), [['posts'], ['pages'], ['feed']]);
   assert.deepEqual(keysOf(DEFAULT_ALIASES, 'pages'), [['pages'], ['feed']]);
   assert.deepEqual(keysOf(DEFAULT_ALIASES, 'feed'), [['feed']]);
@@ -37,7 +37,7 @@ test('an app extends the map; an entry for a plural applies to its singular', ()
   assert.deepEqual(keysOf(map, 'post'), [['articles'], ['feed']]);
   assert.deepEqual(keysOf(map, 'posts'), [['articles'], ['feed']]);
   assert.deepEqual(keysOf(map, 'comments'), [['comments'], ['feed']]);
-  assert.deepEqual(keysOf(map, 'page'), [['pages'], ['feed']], 'the rest stays the seed\'s');
+  assert.deepEqual(keysOf(map, 'page'), [['pages'], ['feed']], 'the rest stays the original');
   const own = withAliases({ posts: [['articles']], post: [['article']] });
   assert.deepEqual(keysOf(own, 'post'), [['article']], 'an explicit singular wins');
 });

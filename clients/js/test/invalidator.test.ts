@@ -87,7 +87,7 @@ test('50 events for posts in one burst: one refetch per affected query', async (
   assert.equal(count(['feed']), 2);
   assert.equal(count(['posts', '2']), 2);
   assert.equal(count(['posts', '3']), 2);
-  assert.equal(count(['pages']), 2, 'the seed\'s map: posts refresh pages');
+  assert.equal(count(['pages']), 2, 'the original map: posts refresh pages');
   assert.equal(count(['categories']), 1, 'not affected');
 });
 

@@ -127,7 +127,7 @@ pub enum Command {
     #[command(
         long_about = "Fetch the Worker's cache log (GET /api/cache/logs) and append \
         each record as one JSON line in pino's format ({\"level\",\"time\",\"name\":\"cache\",\"msg\", \
-        \"seq\", ...fields}) to --out, the file the seed's pino logger wrote, so that \
+        \"seq\", ...fields}) to --out, the file the original pino logger wrote, so that \
         `pino-pretty < logs/cache.json` reads it.\n\n\
         When the file exists, logs resumes after the last record in it. If the Worker's log \
         restarted since (its Hub was restarted: the log lives in memory), it says so and appends \

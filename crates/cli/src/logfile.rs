@@ -1,5 +1,5 @@
 //! The local cache log file, `logs/cache.json`: one pino record per line,
-//! as the seed's pino logger wrote it, so that `pino-pretty` and `jq` read
+//! as the original pino logger wrote it (docs/architecture.md), so that `pino-pretty` and `jq` read
 //! it unchanged.
 //!
 //! Records are parsed into the core crate's [`LogRecord`] and written with

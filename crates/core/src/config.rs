@@ -26,7 +26,7 @@ const DEFAULT_CACHE_TTL_SECS: u64 = 300;
 /// Largest `CACHE_TTL_SECS`: one year (365 days); KV accepts more, but
 /// an entry outliving that is a configuration mistake.
 const MAX_CACHE_TTL_SECS: u64 = 365 * 24 * 60 * 60;
-/// Default `SSE_HEARTBEAT_SECS`, as in DESIGN.md ("SSE").
+/// Default `SSE_HEARTBEAT_SECS`, as in the README ("Configuration").
 const DEFAULT_HEARTBEAT_SECS: u64 = 15;
 /// Largest `SSE_HEARTBEAT_SECS`: Cloudflare cuts a stream idle for 100 s, and
 /// 10 s of margin absorbs a late alarm or a slow write.
@@ -135,7 +135,7 @@ pub struct Config {
     pub instance_id: String,
     /// `CACHE_BACKEND`, default `memory`.
     pub backend: Backend,
-    /// `CACHE_DEPENDENCIES` (JSON), default the seed's graph.
+    /// `CACHE_DEPENDENCIES` (JSON), default the original graph (docs/architecture.md, "Where it comes from").
     pub graph: DependencyGraph,
     /// `CACHE_TTL_SECS`, default 300, 1 to 31 536 000.
     pub cache_ttl_secs: u64,

@@ -4,7 +4,7 @@
 //! of an SSE `app-update`. Its JSON is a wire format shared with the
 //! TypeScript client and with other deployments, so the field names are
 //! fixed here, once: `type` keeps the name the caller used (`"post"`, for
-//! clients keyed on the seed's singular names) while `types` lists the
+//! clients keyed on the original singular names (docs/architecture.md, "Where it comes from")) while `types` lists the
 //! canonical closure that was actually invalidated.
 
 use std::fmt;

@@ -169,7 +169,8 @@ impl DependencyGraph {
 }
 
 impl Default for DependencyGraph {
-    /// The seed's graph (`server/src/cache.ts`, `DEPENDENCIES`).
+    /// The original graph (`DEPENDENCIES` in Polymech's `server/src/cache.ts`;
+    /// docs/architecture.md, "Where it comes from").
     fn default() -> Self {
         use EntityType::*;
         let entries: [(EntityType, &[EntityType]); 6] = [

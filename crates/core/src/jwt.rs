@@ -472,7 +472,7 @@ mod tests {
 
     #[test]
     fn role_permission_table() {
-        // (role, write content, invalidate, read logs), as in DESIGN.md "Auth".
+        // (role, write content, invalidate, read logs), as in the README ("API": roles).
         let table = [
             (Role::Editor, true, false, false),
             (Role::Service, false, true, false),

@@ -121,7 +121,7 @@ pub struct LogRecord {
     pub level: Level,
     /// Milliseconds since the Unix epoch, as pino writes it.
     pub time: u64,
-    /// The logger's name; `"cache"`, as in the seed.
+    /// The logger's name; `"cache"`, as the original pino logger was named.
     pub name: String,
     /// The message.
     pub msg: String,

@@ -7,7 +7,7 @@
 //! write has already happened in D1, so the invalidation is acknowledged and
 //! sent to the streams all the same, and its types are kept here, durably:
 //! until they are recorded, every read of them bypasses the cache (the Hub
-//! answers `bypass` for them), which keeps DESIGN.md's invariant. The Hub's
+//! answers `bypass` for them), which keeps the guarantee (docs/architecture.md). The Hub's
 //! alarm bumps them again with backoff, for as long as it takes; a success
 //! removes the types it covered.
 //!

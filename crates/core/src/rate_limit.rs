@@ -1,5 +1,5 @@
 //! The failed-login limiter: more than 10 failed logins from one address
-//! within a minute answer 429 with `retry-after` (DESIGN.md, "Auth").
+//! within a minute answer 429 with `retry-after` (README, "API").
 //!
 //! PBKDF2 makes each guess slow to check, but an attacker can still try
 //! passwords as fast as the Worker answers; the limiter caps that at
@@ -24,11 +24,11 @@
 
 use std::collections::{HashMap, VecDeque};
 
-/// Failures allowed per address within the window: DESIGN.md, "Auth" ("more
-/// than 10 failed logins from one address within a minute answer 429").
+/// Failures allowed per address within the window: the README's promise ("429 after 10
+/// failures a minute", "API").
 const STANDARD_MAX_FAILURES: u32 = 10;
 
-/// The window: "within a minute" (DESIGN.md, "Auth").
+/// The window: "a minute" (README, "API").
 const STANDARD_WINDOW_MS: u64 = 60_000;
 
 /// Addresses tracked at most. An entry is an address (at most 45 characters,
@@ -62,7 +62,7 @@ impl LoginLimiter {
         }
     }
 
-    /// The limiter of DESIGN.md: 10 failures per 60,000 ms, 10,000
+    /// The limiter the README promises: 10 failures per 60,000 ms, 10,000
     /// addresses.
     pub fn standard() -> Self {
         Self::new(

@@ -1,6 +1,6 @@
 //! Entity types: the names of the things a write can invalidate.
 //!
-//! The seed's API and its mirror disagree on spelling: the API says `post`,
+//! The original API and its mirror disagreed on spelling: the API says `post`,
 //! the mirror sends `posts`. So every place that takes a type accepts the
 //! singular alias as well as the canonical plural, and everything we emit
 //! (events, cache keys, logs) uses the plural, so that one type is never two

@@ -37,19 +37,8 @@ use super::Hub;
 use crate::fetch_transport::FetchTransport;
 use crate::platform::{self, now_ms};
 use crate::reply;
-use crate::state::{Durable, Waiter, PENDING_KEY};
+use crate::state::{Bump, Waiter, PENDING_KEY};
 use crate::storage;
-
-/// What became of an invalidation's bump in the backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Bump {
-    /// The backend takes its generations from the Hub (memory, kv).
-    InHub,
-    /// Recorded in Redis by a request sent when the pending seq was this.
-    Recorded(u64),
-    /// Not recorded: the error, for the log.
-    Failed(String),
-}
 
 impl Hub {
     /// `POST /cache/read`.
@@ -316,24 +305,4 @@ impl Hub {
             .as_ref()
             .and_then(|c| c.sync_token())
     }
-}
-
-/// Applies a [`Bump`] to the pending set inside `invalidate`'s step;
-/// returns the storage entry to write with the event, if it changed.
-pub(super) fn apply_bump(
-    d: &mut Durable,
-    bump: &Bump,
-    types: &[EntityType],
-    now: u64,
-) -> Result<Option<(String, String)>> {
-    match bump {
-        Bump::InHub => return Ok(None),
-        Bump::Recorded(seq_before) => {
-            if d.pending.recorded(types, *seq_before).is_empty() {
-                return Ok(None);
-            }
-        }
-        Bump::Failed(error) => d.pending.failed(types, error, now, &mut platform::rng()),
-    }
-    Ok(Some(storage::entry(PENDING_KEY, &d.pending)?))
 }
