@@ -5,13 +5,13 @@
 mod cache;
 
 use polycache_core::config::Config;
-use polycache_core::event::InvalidationEvent;
 use polycache_core::event_log::Replay;
 use polycache_core::hub_api::{
     InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, StatusResponse,
 };
+use polycache_core::hub_state::Delivery;
 use polycache_core::log::Level;
-use polycache_core::outbox::{mirror_id, AfterFailure, MirrorQueue, OutboxEntry};
+use polycache_core::outbox::{mirror_id, MirrorQueue, OutboxEntry};
 use polycache_core::sse;
 use polycache_core::types::EntityType;
 use serde::de::DeserializeOwned;
@@ -21,8 +21,7 @@ use worker::{durable_object, DurableObject, Env, Method, Request, Response, Resu
 use crate::mirror::{self, Credentials};
 use crate::platform::{self, now_ms};
 use crate::reply;
-use crate::state::{event_key, outbox_key, parked_key, stats_key, HubState};
-use crate::storage;
+use crate::state::HubState;
 use crate::streams::{Fanout, FilterSet, StreamPolicy, Streams};
 
 /// The Hub: one per deployment (see the crate docs).
@@ -168,75 +167,12 @@ impl Hub {
         // recorded in the backend or pending (its types bypass the cache).
         let bump = self.record_bump(config, &req.types).await;
         let ts = now_ms();
-        let capacity = config.event_log_size as u64;
-        let (event, writes, stale) = self.memory.with(|d| -> Result<_> {
-            d.generations.bump(&req.types);
-            let pending = d.apply_bump(&bump, &req.types, ts, &mut platform::rng())?;
-            let id = d.log.append(|id| InvalidationEvent {
-                id,
-                type_name: req.type_name.clone(),
-                types: req.types.clone(),
-                entity_id: req.entity_id.clone(),
-                action: req.action,
-                origin: req.origin.clone(),
-                ts,
-            });
-            let event = d
-                .log
-                .entries()
-                .last()
-                .map(|(_, e)| e.clone())
-                .ok_or_else(|| worker::Error::RustError("event log is empty".into()))?;
-            let mut writes = vec![
-                storage::entry("gen", &d.generations)?,
-                storage::entry("last_id", &id)?,
-                storage::entry(event_key(id), &event)?,
-            ];
-            writes.extend(pending);
-            let mut stale = Vec::new();
-            if id > capacity {
-                stale.push(event_key(id - capacity));
-            }
-            if let Some(key) = &req.dedupe {
-                let (k, evicted) = d.remember(key, id);
-                writes.push(storage::entry(k, &id)?);
-                stale.extend(evicted);
-            }
-            // The outbox entries go in the same atomic write as the event:
-            // an acknowledged invalidation is never missing from a mirror.
-            if req.mirror && !config.mirrors.is_empty() {
-                for url in &config.mirrors {
-                    let seq = d.next_seq;
-                    d.next_seq += 1;
-                    let mid = mirror_id(url);
-                    let queue = d
-                        .outbox
-                        .entry(mid.clone())
-                        .or_insert_with(|| MirrorQueue::new(url));
-                    queue.stats.url.clone_from(url);
-                    let entry = OutboxEntry {
-                        seq,
-                        event_id: id,
-                        type_name: req.type_name.clone(),
-                        entity_id: req.entity_id.clone(),
-                        action: req.action,
-                        origin: req.origin.clone(),
-                        attempts: 0,
-                        next_at: ts,
-                        created_at: ts,
-                        last_error: None,
-                    };
-                    writes.push(storage::entry(outbox_key(&mid, seq), &entry)?);
-                    writes.push(storage::entry(stats_key(&mid), &queue.stats)?);
-                    queue.pending.push_back(entry);
-                }
-                writes.push(storage::entry("ob_seq", &d.next_seq)?);
-            }
-            Ok((event, writes, stale))
+        let (event, change) = self.memory.with(|d| {
+            d.invalidate(&req, &bump, &config.mirrors, ts, &mut platform::rng())
+                .map_err(|e| worker::Error::RustError(e.to_string()))
         })??;
         let storage = self.state.storage();
-        storage::put_all(&storage, &writes).await?;
-        storage::delete(&storage, stale).await?;
+        self.memory.commit(&storage, change).await?;
         self.after_bump(&bump, event.id, &event.types).await?;
         let mirrored = req.mirror && !config.mirrors.is_empty();
         if mirrored {
@@ -412,47 +348,28 @@ impl Hub {
             let attempt = mirror::deliver(&self.memory, id, url, creds, &entry, now_ms()).await;
             let now = now_ms();
             let outcome = self.memory.with(|d| {
-                let queue = d.outbox.get_mut(id)?;
-                let result = queue.record(entry.seq, attempt, now, &policy, &mut rng)?;
-                Some((result, queue.stats.clone()))
-            })?;
-            let Some((result, stats)) = outcome else {
+                d.record_delivery(id, entry.seq, attempt, now, &policy, &mut rng)
+                    .map_err(|e| worker::Error::RustError(e.to_string()))
+            })??;
+            let Some((delivery, change)) = outcome else {
                 break;
             };
+            self.memory.commit(&storage, change).await?;
             let fields = |e: &OutboxEntry, error: Option<&str>| {
                 json!({ "mirror": url, "eventId": e.event_id, "type": e.type_name,
                         "attempts": e.attempts, "error": error })
             };
-            match result {
-                Ok(done) => {
-                    storage::put_all(&storage, &[storage::entry(stats_key(id), &stats)?]).await?;
-                    storage::delete(&storage, vec![outbox_key(id, done.seq)]).await?;
+            match delivery {
+                Delivery::Delivered(done) => {
                     self.log(Level::Info, "mirror delivered", fields(&done, None));
                 }
-                Err((failed, AfterFailure::RetryAt(at))) => {
-                    storage::put_all(
-                        &storage,
-                        &[
-                            storage::entry(outbox_key(id, failed.seq), &failed)?,
-                            storage::entry(stats_key(id), &stats)?,
-                        ],
-                    )
-                    .await?;
+                Delivery::RetryAt(failed, at) => {
                     let mut f = fields(&failed, failed.last_error.as_deref());
                     f["retryInMs"] = json!(at.saturating_sub(now));
                     self.log(Level::Warn, "mirror retry", f);
                     break;
                 }
-                Err((failed, AfterFailure::Parked)) => {
-                    storage::put_all(
-                        &storage,
-                        &[
-                            storage::entry(parked_key(id, failed.seq), &failed)?,
-                            storage::entry(stats_key(id), &stats)?,
-                        ],
-                    )
-                    .await?;
-                    storage::delete(&storage, vec![outbox_key(id, failed.seq)]).await?;
+                Delivery::Parked(failed) => {
                     self.log(
                         Level::Error,
                         "mirror parked",
@@ -532,22 +449,12 @@ impl Hub {
     /// `POST /mirrors/retry`: puts every parked entry back in its queue.
     async fn retry_parked(&self) -> Result<Response> {
         let now = now_ms();
-        let (writes, stale, count) = self.memory.with(|d| -> Result<_> {
-            let mut writes = Vec::new();
-            let mut stale = Vec::new();
-            let mut count = 0;
-            for (id, queue) in d.outbox.iter_mut() {
-                for e in queue.unpark(now) {
-                    stale.push(parked_key(id, e.seq));
-                    writes.push(storage::entry(outbox_key(id, e.seq), &e)?);
-                    count += 1;
-                }
-            }
-            Ok((writes, stale, count))
+        let (count, change) = self.memory.with(|d| {
+            d.unpark_all(now)
+                .map_err(|e| worker::Error::RustError(e.to_string()))
         })??;
         let storage = self.state.storage();
-        storage::put_all(&storage, &writes).await?;
-        storage::delete(&storage, stale).await?;
+        self.memory.commit(&storage, change).await?;
         if count > 0 {
             storage.set_alarm(0).await?;
         }

@@ -1,21 +1,12 @@
 //! JSON values in Durable Object storage.
 //!
 //! Values are stored as JSON strings rather than structured clones, so that
-//! a `list` by prefix can be read back without a second serialization layer.
+//! a `list` of every key can be read back without a second serialization layer.
 //! Several `put`s given to [`put_all`] are one atomic write (Durable Object
 //! storage applies a `put` of several keys all or nothing).
 
-use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::JsValue;
-use worker::{js_sys, ListOptions, Result, Storage};
-
-/// Reads one JSON value.
-pub async fn get<T: DeserializeOwned>(storage: &Storage, key: &str) -> Result<Option<T>> {
-    match storage.get::<String>(key).await? {
-        Some(text) => Ok(Some(serde_json::from_str(&text)?)),
-        None => Ok(None),
-    }
-}
+use worker::{js_sys, Result, Storage};
 
 /// Writes several JSON values in one atomic step.
 pub async fn put_all(storage: &Storage, entries: &[(String, String)]) -> Result<()> {
@@ -26,36 +17,17 @@ pub async fn put_all(storage: &Storage, entries: &[(String, String)]) -> Result<
     storage.put_multiple_raw(object).await
 }
 
-/// Serializes a value for [`put_all`].
-pub fn entry<T: Serialize>(key: impl Into<String>, value: &T) -> Result<(String, String)> {
-    Ok((key.into(), serde_json::to_string(value)?))
-}
-
-/// Reads every value under a prefix, in key order.
-pub async fn list<T: DeserializeOwned>(
-    storage: &Storage,
-    prefix: &str,
-) -> Result<Vec<(String, T)>> {
-    let map = storage
-        .list_with_options(ListOptions::new().prefix(prefix))
-        .await?;
+/// Reads every key with its JSON text, in key order (a Hub's whole state:
+/// tens of thousands of small values at most, bounded by the event log's
+/// size, the dedupe capacity and the mirrors' queues).
+pub async fn list_all(storage: &Storage) -> Result<Vec<(String, String)>> {
+    let map = storage.list().await?;
     let mut out = Vec::with_capacity(map.size() as usize);
-    let mut error = None;
     map.for_each(&mut |value, key| {
-        if error.is_some() {
-            return;
-        }
-        let (Some(key), Some(text)) = (key.as_string(), value.as_string()) else {
-            return;
-        };
-        match serde_json::from_str(&text) {
-            Ok(v) => out.push((key, v)),
-            Err(e) => error = Some(e),
+        if let (Some(key), Some(text)) = (key.as_string(), value.as_string()) {
+            out.push((key, text));
         }
     });
-    if let Some(e) = error {
-        return Err(e.into());
-    }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }

@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 
 /// A bounded ring of `(id, event)` with increasing ids.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventLog<T> {
     capacity: usize,
     last_id: u64,

@@ -25,6 +25,8 @@
 //! - [`outbox`]: the mirror outbox: ordered delivery, retries, parking.
 //! - [`config`]: settings parsed from the Worker's vars.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
+//! - [`hub_state`]: the Hub's durable state, every change to it and the
+//!   storage writes that make the change durable, restored from storage.
 //!
 //! A write flows through them like this: the Worker names a type
 //! ([`types`]), the Hub bumps the generations of its closure ([`graph`],
@@ -40,6 +42,7 @@ pub mod event_log;
 pub mod generation;
 pub mod graph;
 pub mod hub_api;
+pub mod hub_state;
 pub mod jwt;
 pub mod lease;
 pub mod log;

@@ -25,6 +25,7 @@ use polycache_core::generation::cache_key;
 use polycache_core::hub_api::{
     FailureReport, Fill, LeaseRequest, ReadRequest, ReadResponse, ReleaseRequest, WriteRequest,
 };
+use polycache_core::hub_state::Bump;
 use polycache_core::lease::{Acquire, WAIT_MS};
 use polycache_core::log::Level;
 use polycache_core::redis_cache::{self, RedisLayout};
@@ -37,8 +38,7 @@ use super::Hub;
 use crate::fetch_transport::FetchTransport;
 use crate::platform::{self, now_ms};
 use crate::reply;
-use crate::state::{Bump, Waiter, PENDING_KEY};
-use crate::storage;
+use crate::state::Waiter;
 
 impl Hub {
     /// `POST /cache/read`.
@@ -228,8 +228,8 @@ impl Hub {
             return Ok(());
         }
         if config.backend != Backend::Upstash {
-            self.memory.with(|d| d.pending = Default::default())?;
-            storage::delete(&self.state.storage(), vec![PENDING_KEY.to_owned()]).await?;
+            let change = self.memory.with(|d| d.drop_pending())?;
+            self.memory.commit(&self.state.storage(), change).await?;
             return Ok(());
         }
         if !due {
@@ -240,19 +240,19 @@ impl Hub {
         }
         let result = self.bump_in_redis(config, &types).await;
         let now = now_ms();
-        let (entry, next) = self.memory.with(|d| -> Result<_> {
-            match &result {
-                Ok(()) => {
-                    d.pending.recorded(&types, seq);
-                }
-                Err(error) => d.pending.retry_failed(error, now, &mut platform::rng()),
-            }
-            Ok((
-                storage::entry(PENDING_KEY, &d.pending)?,
-                d.pending.next_due(),
-            ))
+        let (change, next) = self.memory.with(|d| -> Result<_> {
+            let change = d
+                .record_retry(
+                    &types,
+                    seq,
+                    result.as_ref().map(|_| ()).map_err(String::as_str),
+                    now,
+                    &mut platform::rng(),
+                )
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            Ok((change, d.pending.next_due()))
         })??;
-        storage::put_all(&self.state.storage(), &[entry]).await?;
+        self.memory.commit(&self.state.storage(), change).await?;
         match result {
             Ok(()) => self.log(
                 Level::Info,
