@@ -2,9 +2,9 @@
 -- cache service invalidates (DESIGN.md, "Entity types"). One table per
 -- content type, named after the type's canonical plural.
 --
--- Conventions, relied on by src/db.rs (whose `TABLES` describe the same
--- columns, limits and references; a unit test there checks that the two
--- agree):
+-- Conventions, relied on by src/db/schema.rs (whose `TABLES` describe the
+-- same columns, limits and references; a unit test there checks that the
+-- two agree):
 -- - `id INTEGER PRIMARY KEY AUTOINCREMENT`: AUTOINCREMENT so that an id is
 --   never reused after a delete; a cached `null` for a deleted id, or an SSE
 --   event naming it, can then never be mistaken for a later row.

@@ -90,7 +90,7 @@ pub async fn update(
 
 /// `DELETE /api/{type}/:id` (editor): 204, 404 when absent, 409 while a
 /// required reference to the row remains (nullable references are cleared:
-/// see [`crate::db`]).
+/// see [`crate::db::sql`]).
 pub async fn delete(
     ctx: &Ctx,
     t: EntityType,
