@@ -1,5 +1,5 @@
 -- The origin data of polycache: the content tables whose cached reads the
--- cache service invalidates (DESIGN.md, "Entity types"). One table per
+-- cache service invalidates (README, "API"). One table per
 -- content type, named after the type's canonical plural.
 --
 -- Conventions, relied on by src/db/schema.rs (whose `TABLES` describe the

@@ -8,8 +8,6 @@
 //!   the Hub.
 //! - [`outcome`]: what a lookup answers ([`Lookup`], [`Ticket`], [`Lease`],
 //!   [`Failure`]) and the Hub's `/cache/read` call the backends share.
-//! - [`outcome`]: what a lookup answers ([`Lookup`], [`Ticket`], [`Lease`],
-//!   [`Failure`]) and the Hub's `/cache/read` call the backends share.
 //! - [`upstash`]: one script in Redis compares the entry's generation with
 //!   the current one and answers the value or a miss with a lease; the
 //!   Hub's bypass check runs beside it, not after it.

@@ -122,8 +122,10 @@ export function importGraph(srcDir) {
       const depth = isChild ? (modules.has(ref.join('::')) ? ref.length : 0) : resolve(ref);
       if (depth === ref.length && ref.length > 0) {
         const alias = ref.at(-1);
-        for (const m of source.matchAll(new RegExp(`(?<![:\\w])${alias}::([a-z_][a-z0-9_]*(?:::[a-z_][a-z0-9_]*)*)`, 'g'))) {
-          resolve([...ref, ...m[1].split('::')]);
+        // Any path through the name counts (`d1::Db`, `entity::{A, B}`),
+        // down to the deepest module it names.
+        for (const m of source.matchAll(new RegExp(`(?<![:\\w])${alias}::((?:[a-z_][a-z0-9_]*::)*)`, 'g'))) {
+          resolve([...ref, ...m[1].split('::').filter(Boolean)]);
         }
       }
     }

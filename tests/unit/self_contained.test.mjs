@@ -13,7 +13,7 @@ const OUTSIDE = /\bDESIGN\.md\b|\.\.\/shared\/|\bthe seed\b|\bseed's\b/;
 
 test('no tracked file cites a document outside the repository', () => {
   const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n')
-    .filter((f) => /\.(rs|mjs|js|ts|tsx|sh|toml|md|html)$|^Makefile$/.test(f) && !f.endsWith('package-lock.json'));
+    .filter((f) => /\.(rs|mjs|js|ts|tsx|sh|toml|md|html|sql)$|^Makefile$/.test(f) && !f.endsWith('package-lock.json'));
   assert.ok(files.length > 50, `read the tracked files: ${files.length}`);
   const cites = [];
   for (const file of files) {
