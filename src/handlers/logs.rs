@@ -1,6 +1,6 @@
 //! `GET /api/cache/logs?since=<seq>&limit=<n>` (admin): the cache log, pino
 //! records oldest first, `{records, lastSeq}`; a follower passes the last
-//! `seq` it saw as `since`. The seed wrote these to `logs/cache.json`;
+//! `seq` it saw as `since`. The original app wrote these to `logs/cache.json`;
 //! Workers have no files, so `polycache logs --follow` writes that file.
 
 use polycache_core::jwt::Role;

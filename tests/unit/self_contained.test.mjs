@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../common/harness.mjs';
 
-const OUTSIDE = /\bDESIGN\.md\b|\.\.\/shared\/|\bthe seed\b|\bseed's\b/;
+const OUTSIDE = /\bDESIGN\.md\b|\.\.\/shared\/|\bthe seed\b|\bseed's\b/i;
 
 test('no tracked file cites a document outside the repository', () => {
   const files = execFileSync('git', ['ls-files'], { cwd: ROOT, encoding: 'utf8' }).split('\n')

@@ -25,7 +25,7 @@ export const SINGULAR_ALIASES: Readonly<Record<string, string>> = {
 };
 
 const canonicalKeys: AliasMap = {
-  // The seed: "resets the specific post ID in React Query, and forcefully
+  // The original app "resets the specific post ID in React Query, and forcefully
   // refetches the overarching posts, pages, and feed caches" -- its pages
   // render posts, so a post change refreshes page queries as well.
   posts: [['posts'], ['pages'], ['feed']],

@@ -1,6 +1,6 @@
 //! Cache and mirror activity as pino-format log records, in a bounded ring.
 //!
-//! The seed logs cache and mirror activity with pino (<https://getpino.io>)
+//! The original app logged cache and mirror activity with pino (<https://getpino.io>)
 //! to `logs/cache.json`, one JSON object per line:
 //! `{"level":30,"time":1531171074631,"name":"cache","msg":"..."}` plus fields.
 //! A Worker has no files, so the Hub keeps the newest records in a
