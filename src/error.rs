@@ -4,7 +4,7 @@
 //! [`ApiError::Unavailable`] map to one, and their messages never carry
 //! secrets or runtime internals.
 
-use serde_json::json;
+use polycache_core::error_code::{ErrorBody, ErrorCode};
 use worker::{Headers, Response};
 
 /// Everything a request can fail with.
@@ -45,38 +45,25 @@ pub enum ApiError {
 impl ApiError {
     /// The HTTP status of this error.
     pub fn status(&self) -> u16 {
-        match self {
-            ApiError::BadRequest(_) => 400,
-            ApiError::Unauthenticated(_) => 401,
-            ApiError::Forbidden(_) => 403,
-            ApiError::NotFound(_) => 404,
-            ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::Conflict(_) => 409,
-            ApiError::PayloadTooLarge(_) => 413,
-            ApiError::UnsupportedMediaType => 415,
-            ApiError::Unprocessable(_) => 422,
-            ApiError::TooManyRequests(_) => 429,
-            ApiError::Config(_) | ApiError::Internal(_) => 500,
-            ApiError::Unavailable(_) => 503,
-        }
+        self.code().status()
     }
 
     /// The stable machine-readable code of this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) => "bad_request",
-            ApiError::Unauthenticated(_) => "unauthenticated",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
-            ApiError::Conflict(_) => "conflict",
-            ApiError::PayloadTooLarge(_) => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Unprocessable(_) => "unprocessable",
-            ApiError::TooManyRequests(_) => "too_many_requests",
-            ApiError::Config(_) => "configuration",
-            ApiError::Unavailable(_) => "unavailable",
-            ApiError::Internal(_) => "internal",
+            ApiError::BadRequest(_) => ErrorCode::BadRequest,
+            ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            ApiError::Conflict(_) => ErrorCode::Conflict,
+            ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::Unprocessable(_) => ErrorCode::Unprocessable,
+            ApiError::TooManyRequests(_) => ErrorCode::TooManyRequests,
+            ApiError::Config(_) => ErrorCode::Configuration,
+            ApiError::Unavailable(_) => ErrorCode::Unavailable,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -108,7 +95,8 @@ impl ApiError {
         if let ApiError::Internal(detail) = &self {
             worker::console_error!("internal error: {detail}");
         }
-        let body = json!({ "error": { "code": self.code(), "message": self.message() } });
+        let body =
+            serde_json::to_string(&ErrorBody::new(self.code(), self.message())).unwrap_or_default();
         let headers = Headers::new();
         let _ = headers.set("content-type", "application/json");
         let _ = headers.set("cache-control", "no-store");
@@ -121,7 +109,7 @@ impl ApiError {
             }
             _ => {}
         }
-        Response::from_bytes(body.to_string().into_bytes())
+        Response::from_bytes(body.into_bytes())
             .unwrap_or_else(|_| Response::empty().unwrap_or_else(|_| unreachable_response()))
             .with_status(self.status())
             .with_headers(headers)
@@ -143,6 +131,7 @@ impl From<polycache_core::Error> for ApiError {
             E::Token(_) => ApiError::Unauthenticated(e.to_string()),
             E::PasswordHash(_) => ApiError::Config(e.to_string()),
             E::Invalid(_) => ApiError::Unprocessable(e.to_string()),
+            E::Malformed(m) => ApiError::BadRequest(m),
             E::Backend { .. } => ApiError::Unavailable(e.to_string()),
             _ => ApiError::Internal(e.to_string()),
         }

@@ -2,8 +2,9 @@
 //! JSON in and out (types from [`polycache_core::hub_api`]), and the RPC
 //! call that opens a stream, whose JavaScript lives in `src/js/subscribe.js`.
 
+use polycache_core::error_code::{ErrorBody, ErrorCode};
 use polycache_core::hub_api::HUB_NAME;
-use polycache_core::types::EntityType;
+use polycache_core::query::StreamQuery;
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
 use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, ResponseBody, Stub};
@@ -29,24 +30,15 @@ pub fn stub(env: &Env) -> ApiResult<Stub> {
 }
 
 /// Opens a stream on the Hub for `req` (whose abort signal tells the Hub
-/// when the client has gone): events after `after` (all when `None`) of
-/// the types in `filter` (every type when empty). Answers the body the
-/// Hub writes, to be returned as it is.
+/// when the client has gone), as `query` asks. Answers the body the Hub
+/// writes, to be returned as it is.
 pub async fn open_stream(
     env: &Env,
     exec: &Context,
     req: &Request,
-    after: Option<u64>,
-    filter: &[EntityType],
+    query: &StreamQuery,
 ) -> ApiResult<web_sys::ReadableStream> {
-    let mut hub_url = String::from("https://hub/stream?");
-    if let Some(after) = after {
-        hub_url.push_str(&format!("after={after}&"));
-    }
-    if !filter.is_empty() {
-        let names: Vec<&str> = filter.iter().map(|t| t.as_str()).collect();
-        hub_url.push_str(&format!("types={}", names.join(",")));
-    }
+    let hub_url = format!("https://hub/stream?{}", query.to_query());
     let stub: JsValue = stub(env)?.into_rpc();
     let signal: JsValue = req.inner().signal().into();
     let exec: &JsValue = exec.as_ref().as_ref();
@@ -103,20 +95,20 @@ async fn send<Req: Serialize>(
     Ok(resp)
 }
 
-/// The Hub answers its errors as our JSON error shape; pass 4xx on, and
-/// turn anything else into a 503 (the Hub failed, not the client).
+/// The Hub answers its errors in the API's error shape
+/// ([`ErrorBody`]); a client's mistake it found (a malformed or conflicting
+/// request) passes on as it is, and anything else becomes a 503: the Hub
+/// failed, not the client.
 pub async fn hub_error(mut resp: Response) -> ApiError {
     let status = resp.status_code();
-    let message = resp
-        .json::<serde_json::Value>()
-        .await
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("hub answered {status}"));
-    match status {
-        400 => ApiError::BadRequest(message),
-        409 => ApiError::Conflict(message),
-        422 => ApiError::Unprocessable(message),
+    let body = resp.json::<ErrorBody>().await.ok().map(|b| b.error);
+    let message = body
+        .as_ref()
+        .map_or_else(|| format!("hub answered {status}"), |e| e.message.clone());
+    match body.map(|e| e.code) {
+        Some(ErrorCode::BadRequest) => ApiError::BadRequest(message),
+        Some(ErrorCode::Conflict) => ApiError::Conflict(message),
+        Some(ErrorCode::Unprocessable) => ApiError::Unprocessable(message),
         _ => ApiError::Unavailable(format!("hub: {message}")),
     }
 }

@@ -5,15 +5,16 @@
 mod cache;
 
 use polycache_core::config::Config;
+use polycache_core::error_code::ErrorCode;
 use polycache_core::event_log::Replay;
 use polycache_core::hub_api::{
-    InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, StatusResponse,
+    InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, LogsPage, StatusResponse,
 };
 use polycache_core::hub_state::Delivery;
 use polycache_core::log::Level;
 use polycache_core::outbox::{mirror_id, MirrorQueue, OutboxEntry};
+use polycache_core::query::{LogsQuery, StreamQuery};
 use polycache_core::sse;
-use polycache_core::types::EntityType;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
@@ -48,7 +49,7 @@ impl DurableObject for Hub {
             Ok(resp) => Ok(resp),
             Err(e) => {
                 worker::console_error!("hub: {e}");
-                reply::error(500, "hub", "the hub failed; see its log")
+                reply::error(ErrorCode::Internal, "the hub failed; see its log")
             }
         }
     }
@@ -104,7 +105,7 @@ impl Hub {
                     Some(id) => {
                         reply::json(200, &json!({ "closed": self.streams().close(id as f64) }))
                     }
-                    None => reply::error(400, "bad_request", "id must be a stream id"),
+                    None => reply::error(ErrorCode::BadRequest, "id must be a stream id"),
                 }
             }
             (Method::Get, "/status") => self.status(),
@@ -138,7 +139,7 @@ impl Hub {
                 self.retry_parked().await
             }
             (Method::Get, "/logs") => self.logs(&url),
-            _ => reply::error(404, "not_found", "no such hub route"),
+            _ => reply::error(ErrorCode::NotFound, "no such hub route"),
         }
     }
 
@@ -209,22 +210,11 @@ impl Hub {
     /// `GET /stream?after=N&types=a,b`, called by the Worker through
     /// `Hub.subscribe` (RPC): answers the stream's body.
     fn stream(&self, config: &Config, url: &worker::Url) -> Result<Response> {
-        let mut after = None;
-        let mut filter = Vec::new();
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "after" => after = v.parse::<u64>().ok(),
-                "types" => {
-                    for name in v.split(',').filter(|n| !n.is_empty()) {
-                        match EntityType::parse(name) {
-                            Ok(t) => filter.push(t),
-                            Err(e) => return reply::error(422, "unprocessable", &e.to_string()),
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
+        let query = match StreamQuery::parse(url.query_pairs()) {
+            Ok(query) => query,
+            Err(e) => return reply::error(ErrorCode::Unprocessable, &e.to_string()),
+        };
+        let (after, filter) = (query.last_event_id, query.types);
         let preamble = self.memory.with(|d| {
             let last_id = d.log.last_id();
             let mut out = sse::retry(sse::RETRY_MS);
@@ -283,24 +273,18 @@ impl Hub {
 
     /// `GET /logs?since=N&limit=M`: records after seq N, oldest first.
     fn logs(&self, url: &worker::Url) -> Result<Response> {
-        let mut since = 0;
-        let mut limit = 500;
-        for (k, v) in url.query_pairs() {
-            match k.as_ref() {
-                "since" => since = v.parse().unwrap_or(0),
-                "limit" => limit = v.parse::<usize>().unwrap_or(500).clamp(1, 2_000),
-                _ => {}
-            }
-        }
+        let query = match LogsQuery::parse(url.query_pairs()) {
+            Ok(query) => query,
+            Err(e) => return reply::error(ErrorCode::BadRequest, &e.to_string()),
+        };
+        let (since, limit) = (query.since, query.limit);
         let logs = self.memory.logs.borrow();
-        let records: Vec<Value> = logs
-            .since(since, limit)
-            .iter()
-            .filter_map(|r| serde_json::from_str(&r.to_json_line()).ok())
-            .collect();
         reply::json(
             200,
-            &json!({ "records": records, "lastSeq": logs.last_seq() }),
+            &LogsPage {
+                records: logs.since(since, limit),
+                last_seq: logs.last_seq(),
+            },
         )
     }
 

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use futures::future::{select, Either};
+use polycache_core::error_code::ErrorBody;
 use polycache_core::outbox::{classify, Attempt, OutboxEntry};
 use serde_json::{json, Value};
 use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
@@ -162,10 +163,9 @@ async fn post(url: &str, bearer: Option<&str>, body: &Value) -> Result<(u16, Str
 
 /// The message of a JSON error answer, or the start of the body.
 fn detail(body: &str) -> String {
-    let text = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| body.to_owned());
+    let text = serde_json::from_str::<ErrorBody>(body)
+        .map(|b| b.error.message)
+        .unwrap_or_else(|_| body.to_owned());
     short(&text)
 }
 

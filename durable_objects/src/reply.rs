@@ -1,8 +1,8 @@
 //! JSON answers of the Hub's internal routes, in the Worker's error shape so
 //! that the Worker can pass a 4xx on unchanged.
 
+use polycache_core::error_code::{ErrorBody, ErrorCode};
 use serde::Serialize;
-use serde_json::json;
 use worker::{Headers, Response, Result};
 
 /// A JSON response.
@@ -15,10 +15,7 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> Result<Response> {
         .with_headers(headers))
 }
 
-/// A JSON error `{"error": {"code", "message"}}`.
-pub fn error(status: u16, code: &str, message: &str) -> Result<Response> {
-    json(
-        status,
-        &json!({ "error": { "code": code, "message": message } }),
-    )
+/// A JSON error `{"error": {"code", "message"}}` with the code's status.
+pub fn error(code: ErrorCode, message: &str) -> Result<Response> {
+    json(code.status(), &ErrorBody::new(code, message))
 }

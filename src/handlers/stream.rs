@@ -9,47 +9,24 @@
 //! `enable_request_signal` flag) and the Worker tells the Hub to forget the
 //! stream (`src/js/subscribe.js`).
 
-use polycache_core::types::EntityType;
+use polycache_core::query::StreamQuery;
 use worker::{Headers, Request, Response, ResponseBody};
 
 use crate::ctx::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::hub_client;
 
 /// Opens a stream.
 pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
-    let url = req.url()?;
-    let mut filter: Vec<EntityType> = Vec::new();
-    let mut after: Option<u64> = None;
-    for (k, v) in url.query_pairs() {
-        match k.as_ref() {
-            "types" => {
-                for name in v.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                    filter.push(EntityType::parse(name)?);
-                }
-            }
-            "lastEventId" => after = Some(parse_event_id(&v)?),
-            _ => {}
-        }
-    }
-    // The header wins over the query: it is what a reconnecting EventSource sends.
+    let mut query = StreamQuery::parse(req.url()?.query_pairs())?;
     if let Some(id) = req.headers().get("last-event-id")? {
-        if !id.trim().is_empty() {
-            after = Some(parse_event_id(&id)?);
-        }
+        query.resume_from_header(&id)?;
     }
-
-    let body = hub_client::open_stream(&ctx.env, &ctx.exec, &req, after, &filter).await?;
+    let body = hub_client::open_stream(&ctx.env, &ctx.exec, &req, &query).await?;
 
     let headers = Headers::new();
     headers.set("content-type", "text/event-stream; charset=utf-8")?;
     headers.set("cache-control", "no-cache, no-transform")?;
     headers.set("x-accel-buffering", "no")?;
     Ok(Response::from_body(ResponseBody::Stream(body))?.with_headers(headers))
-}
-
-fn parse_event_id(s: &str) -> ApiResult<u64> {
-    s.trim()
-        .parse::<u64>()
-        .map_err(|_| ApiError::BadRequest("last event id must be a non-negative integer".into()))
 }

@@ -17,6 +17,9 @@ use serde_json::Value;
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
+use polycache_core::error_code::ErrorBody;
+use polycache_core::query::LogsQuery;
+
 use crate::cli::Global;
 use crate::error::{CliError, Result};
 
@@ -255,7 +258,7 @@ impl Api {
 
     /// `GET /api/cache/logs?since=..&limit=..`.
     pub fn logs(&self, token: &Token, since: u64, limit: usize) -> Result<Value> {
-        let path = format!("/api/cache/logs?since={since}&limit={limit}");
+        let path = format!("/api/cache/logs?{}", LogsQuery { since, limit }.to_query());
         let reply = self.call("GET", &path, Some(token), None)?;
         self.expect_ok("reading the cache log", Some(token), reply)
     }
@@ -372,9 +375,9 @@ impl Api {
 
     /// The one place where an error answer becomes a message with advice.
     fn refusal(&self, what: &str, token: Option<&Token>, reply: &Reply) -> CliError {
-        let error = serde_json::from_str::<Value>(&reply.body)
+        let error = serde_json::from_str::<ErrorBody>(&reply.body)
             .ok()
-            .and_then(|v| v.get("error").cloned());
+            .map(|b| b.error);
         let Some(error) = error else {
             if reply.status >= 500 {
                 // A proxy's or the platform's page: a deployment in progress,
@@ -389,8 +392,8 @@ impl Api {
                 &format!("{} without a polycache error body", reply.status),
             );
         };
-        let code = error.get("code").and_then(Value::as_str).unwrap_or("error");
-        let message = one_line(error.get("message").and_then(Value::as_str).unwrap_or(""));
+        let code = error.code;
+        let message = one_line(&error.message);
         let base = &self.base;
         let login = format!("run `polycache login --url {base}`");
         let text = match reply.status {
@@ -498,7 +501,7 @@ mod tests {
         assert!(err(401, &body("unauthenticated", "expired"), Some(&stored))
             .contains("run `polycache login --url http://127.0.0.1:9`"));
         assert!(err(403, &body("forbidden", "needs admin"), Some(&stored)).contains("another role"));
-        assert!(err(429, &body("too_many", "slow down"), None).contains("wait 42 s"));
+        assert!(err(429, &body("too_many_requests", "slow down"), None).contains("wait 42 s"));
         assert!(err(500, &body("internal", "AUTH_USERS: bad"), None).contains("AUTH_USERS: bad"));
         assert!(err(404, "<html>", None).contains("is --url the polycache Worker?"));
         let multi = err(422, &body("unprocessable", "a\\nb"), None);

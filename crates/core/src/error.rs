@@ -33,6 +33,10 @@ pub enum Error {
     /// Input that does not have the expected shape.
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// A request that is malformed (a query parameter that does not parse):
+    /// the Worker answers 400 with the message.
+    #[error("{0}")]
+    Malformed(String),
     /// A cache backend (Upstash, Workers KV) failed or refused a request.
     /// The message never contains the backend's credentials.
     #[error("cache backend {kind}: {message}")]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::Action;
 use crate::generation::Generations;
+use crate::log::LogRecord;
 use crate::types::EntityType;
 
 /// The name every Worker uses to reach the one Hub of its deployment.
@@ -263,4 +264,15 @@ mod tests {
         .unwrap();
         assert!(status.bypass_types.is_empty());
     }
+}
+
+/// `GET /api/cache/logs` (the Hub's `/logs`): a page of the cache log, read
+/// by the CLI's `logs`. Records keep pino's key order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsPage {
+    /// The records after the query's `since`, oldest first.
+    pub records: Vec<LogRecord>,
+    /// The seq of the newest record the Hub has (0 before the first).
+    pub last_seq: u64,
 }

@@ -3,6 +3,7 @@
 //!
 //! Map of the crate:
 //! - [`error`]: the one error type.
+//! - [`error_code`]: the API's error codes, their statuses and the error body.
 //! - [`types`]: entity types (`posts`, `pages`, ...) and their aliases.
 //! - [`graph`]: the dependency graph, its validation and invalidation closure.
 //! - [`event`]: the invalidation event sent as `app-update`.
@@ -25,6 +26,7 @@
 //! - [`outbox`]: the mirror outbox: ordered delivery, retries, parking.
 //! - [`config`]: settings parsed from the Worker's vars.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
+//! - [`query`]: the queries of `/api/cache/logs` and `/api/stream`, parsed once.
 //! - [`hub_state`]: the Hub's durable state, every change to it and the
 //!   storage writes that make the change durable, restored from storage.
 //!
@@ -37,6 +39,7 @@ pub mod accounts;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod error_code;
 pub mod event;
 pub mod event_log;
 pub mod generation;
@@ -49,6 +52,7 @@ pub mod log;
 pub mod outbox;
 pub mod password;
 pub mod pending;
+pub mod query;
 pub mod rate_limit;
 pub mod redis_cache;
 pub mod retry;

@@ -14,7 +14,9 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use polycache_core::hub_api::LogsPage;
 use polycache_core::log::LogRecord;
+use serde::Deserialize as _;
 use serde_json::{json, Value};
 
 use crate::api::{Api, Token};
@@ -266,26 +268,12 @@ fn fetch(api: &Api, token: &Token, since: u64) -> Result<Batch> {
 
 /// `{records, lastSeq}` as pino records.
 fn parse_page(page: &Value) -> Result<(Vec<LogRecord>, u64)> {
-    let bad = |what: &str| {
+    let page = LogsPage::deserialize(page).map_err(|e| {
         CliError::Failed(format!(
-            "the Worker's cache log answer {what}: is --url a polycache Worker of this version?"
+            "the Worker's cache log answer is not pino's shape, a page of records with its lastSeq ({e}): is --url a polycache Worker of this version?"
         ))
-    };
-    let last_seq = page
-        .get("lastSeq")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| bad("has no lastSeq"))?;
-    let records = page
-        .get("records")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("has no records list"))?
-        .iter()
-        .map(|r| {
-            serde_json::from_value::<LogRecord>(r.clone())
-                .map_err(|e| bad(&format!("has a record that is not pino's shape ({e})")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok((records, last_seq))
+    })?;
+    Ok((page.records, page.last_seq))
 }
 
 #[cfg(test)]
