@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use polycache_core::event::Action;
-use polycache_core::hub_api::{DedupeKey, FailureReport, InvalidateRequest, InvalidateResponse};
+use polycache_core::hub_api::{
+    route, DedupeKey, FailureReport, InvalidateRequest, InvalidateResponse,
+};
 use polycache_core::throttle::{Throttle, WINDOW_MS};
 use polycache_core::types::EntityType;
 use worker::{console_error, Delay, Response};
@@ -152,7 +154,7 @@ fn report(ctx: &Ctx, t: EntityType, op: &str, failure: Failure) {
     let env = ctx.env.clone();
     ctx.exec.wait_until(async move {
         let sent: ApiResult<serde_json::Value> =
-            hub_client::call(&env, "/cache/failure", &report).await;
+            hub_client::call(&env, route::CACHE_FAILURE, &report).await;
         if let Err(e) = sent {
             console_error!("cache: reporting a backend failure to the hub failed: {e:?}");
         }
@@ -212,7 +214,7 @@ pub async fn invalidate(ctx: &Ctx, inv: Invalidation) -> ApiResult<InvalidateRes
     let types = ctx.config.graph.closure(inv.entity_type);
     hub_client::call(
         &ctx.env,
-        "/invalidate",
+        route::INVALIDATE,
         &InvalidateRequest {
             type_name: inv.type_name,
             types,

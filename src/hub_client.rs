@@ -3,7 +3,7 @@
 //! call that opens a stream, whose JavaScript lives in `src/js/subscribe.js`.
 
 use polycache_core::error_code::{ErrorBody, ErrorCode};
-use polycache_core::hub_api::HUB_NAME;
+use polycache_core::hub_api::{route, HUB_NAME};
 use polycache_core::query::StreamQuery;
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
@@ -38,7 +38,7 @@ pub async fn open_stream(
     req: &Request,
     query: &StreamQuery,
 ) -> ApiResult<web_sys::ReadableStream> {
-    let hub_url = format!("https://hub/stream?{}", query.to_query());
+    let hub_url = format!("https://hub{}?{}", route::STREAM, query.to_query());
     let stub: JsValue = stub(env)?.into_rpc();
     let signal: JsValue = req.inner().signal().into();
     let exec: &JsValue = exec.as_ref().as_ref();

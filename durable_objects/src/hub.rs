@@ -8,7 +8,8 @@ use polycache_core::config::Config;
 use polycache_core::error_code::ErrorCode;
 use polycache_core::event_log::Replay;
 use polycache_core::hub_api::{
-    InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, LogsPage, StatusResponse,
+    route, Ack, InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, LogsPage,
+    Requeued, StatusResponse, StreamClosed,
 };
 use polycache_core::hub_state::Delivery;
 use polycache_core::log::Level;
@@ -84,32 +85,37 @@ impl Hub {
         self.load(&config).await?;
         let url = req.url()?;
         match (req.method(), url.path()) {
-            (Method::Post, "/invalidate") => {
+            (Method::Post, route::INVALIDATE) => {
                 let body = read_json(&mut req).await?;
                 self.invalidate(&config, body).await
             }
-            (Method::Post, "/cache/read") => {
+            (Method::Post, route::CACHE_READ) => {
                 self.cache_read(&config, read_json(&mut req).await?).await
             }
-            (Method::Post, "/cache/lease") => self.cache_lease(read_json(&mut req).await?).await,
-            (Method::Post, "/cache/write") => self.cache_write(read_json(&mut req).await?),
-            (Method::Post, "/cache/release") => self.cache_release(read_json(&mut req).await?),
-            (Method::Post, "/cache/failure") => self.cache_failure(read_json(&mut req).await?),
-            (Method::Get, "/stream") => self.stream(&config, &url),
-            (Method::Post, "/stream/close") => {
+            (Method::Post, route::CACHE_LEASE) => {
+                self.cache_lease(read_json(&mut req).await?).await
+            }
+            (Method::Post, route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
+            (Method::Post, route::CACHE_RELEASE) => self.cache_release(read_json(&mut req).await?),
+            (Method::Post, route::CACHE_FAILURE) => self.cache_failure(read_json(&mut req).await?),
+            (Method::Get, route::STREAM) => self.stream(&config, &url),
+            (Method::Post, route::STREAM_CLOSE) => {
                 let id = url
                     .query_pairs()
                     .find(|(k, _)| k == "id")
                     .and_then(|(_, v)| v.parse::<u64>().ok());
                 match id {
-                    Some(id) => {
-                        reply::json(200, &json!({ "closed": self.streams().close(id as f64) }))
-                    }
+                    Some(id) => reply::json(
+                        200,
+                        &StreamClosed {
+                            closed: self.streams().close(id as f64),
+                        },
+                    ),
                     None => reply::error(ErrorCode::BadRequest, "id must be a stream id"),
                 }
             }
-            (Method::Get, "/status") => self.status(),
-            (Method::Post, "/login/check") => {
+            (Method::Get, route::STATUS) => self.status(),
+            (Method::Post, route::LOGIN_CHECK) => {
                 let attempt: LoginAttempt = read_json(&mut req).await?;
                 let verdict = self
                     .memory
@@ -124,21 +130,21 @@ impl Hub {
                     },
                 )
             }
-            (Method::Post, "/login/failure") => {
+            (Method::Post, route::LOGIN_FAILURE) => {
                 let attempt: LoginAttempt = read_json(&mut req).await?;
                 self.memory
                     .limiter
                     .borrow_mut()
                     .record_failure(&attempt.addr, now_ms());
                 self.log(Level::Warn, "login failed", json!({ "addr": attempt.addr }));
-                reply::json(200, &json!({}))
+                reply::json(200, &Ack {})
             }
-            (Method::Get, "/mirrors") => self.mirrors(&config),
-            (Method::Post, "/mirrors/retry") => {
+            (Method::Get, route::MIRRORS) => self.mirrors(&config),
+            (Method::Post, route::MIRRORS_RETRY) => {
                 drain(&mut req).await;
                 self.retry_parked().await
             }
-            (Method::Get, "/logs") => self.logs(&url),
+            (Method::Get, route::LOGS) => self.logs(&url),
             _ => reply::error(ErrorCode::NotFound, "no such hub route"),
         }
     }
@@ -447,7 +453,7 @@ impl Hub {
             "mirror retry requested",
             json!({ "requeued": count }),
         );
-        reply::json(200, &json!({ "requeued": count }))
+        reply::json(200, &Requeued { requeued: count })
     }
 
     fn status(&self) -> Result<Response> {

@@ -17,7 +17,7 @@
 
 use polycache_core::error::BackendFailure;
 use polycache_core::generation::cache_key;
-use polycache_core::hub_api::{LeaseRequest, ReadResponse};
+use polycache_core::hub_api::{route, LeaseRequest, ReadResponse};
 use polycache_core::store::{kv_ttl_secs, CacheStore};
 use polycache_core::types::EntityType;
 use worker::kv::KvStore;
@@ -89,7 +89,7 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
     }
     let lease: ReadResponse = hub_client::call(
         &ctx.env,
-        "/cache/lease",
+        route::CACHE_LEASE,
         &LeaseRequest {
             entity_type: t,
             generation: read.generation,

@@ -2,7 +2,9 @@
 //! Hub, so a read is one Hub call. Also the Hub's lease routes, which the
 //! `kv` backend shares.
 
-use polycache_core::hub_api::{Fill, ReadResponse, ReleaseRequest, WriteRequest};
+use polycache_core::hub_api::{
+    route, Ack, Fill, ReadResponse, ReleaseRequest, Stored, WriteRequest,
+};
 use polycache_core::types::EntityType;
 
 use super::outcome::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
@@ -46,9 +48,9 @@ pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure
 /// `/cache/write`: with `store` false the Hub only hands the value to the
 /// readers waiting for the lease (the kv backend stores it in KV).
 pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Result<(), Failure> {
-    let _: serde_json::Value = hub_client::call(
+    let _: Stored = hub_client::call(
         &ctx.env,
-        "/cache/write",
+        route::CACHE_WRITE,
         &WriteRequest {
             entity_type: ticket.entity_type,
             generation: ticket.generation,
@@ -65,9 +67,9 @@ pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Resu
 
 /// Gives a Hub lease back; its waiters read the origin themselves.
 pub async fn release(ctx: &Ctx, ticket: &Ticket) -> Result<(), Failure> {
-    let _: serde_json::Value = hub_client::call(
+    let _: Ack = hub_client::call(
         &ctx.env,
-        "/cache/release",
+        route::CACHE_RELEASE,
         &ReleaseRequest {
             entity_type: ticket.entity_type,
             generation: ticket.generation,

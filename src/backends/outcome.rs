@@ -1,7 +1,7 @@
 //! What a lookup in a backend answers, and the one Hub call that the
 //! backends share (`/cache/read`).
 
-use polycache_core::hub_api::{ReadRequest, ReadResponse};
+use polycache_core::hub_api::{route, ReadRequest, ReadResponse};
 use polycache_core::types::EntityType;
 
 use crate::ctx::Ctx;
@@ -74,7 +74,7 @@ pub(super) async fn hub_read(
     let full = matches!(what, HubRead::ValueAndLease);
     hub_client::call(
         &ctx.env,
-        "/cache/read",
+        route::CACHE_READ,
         &ReadRequest {
             entity_type: t,
             path: path.to_owned(),

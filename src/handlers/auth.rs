@@ -4,7 +4,7 @@
 //! Worker isolates): more than ten within a minute answer 429 with
 //! `retry-after`; successful logins do not count.
 
-use polycache_core::hub_api::{LoginAttempt, LoginVerdict};
+use polycache_core::hub_api::{route, Ack, LoginAttempt, LoginVerdict};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
@@ -41,7 +41,7 @@ pub async fn login(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
     let addr = LoginAttempt {
         addr: client_addr(&req),
     };
-    let verdict: LoginVerdict = hub_client::call(&ctx.env, "/login/check", &addr).await?;
+    let verdict: LoginVerdict = hub_client::call(&ctx.env, route::LOGIN_CHECK, &addr).await?;
     if let Some(secs) = verdict.retry_after {
         return Err(ApiError::TooManyRequests(secs));
     }
@@ -55,7 +55,7 @@ pub async fn login(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
             )
         }
         None => {
-            let _: serde_json::Value = hub_client::call(&ctx.env, "/login/failure", &addr).await?;
+            let _: Ack = hub_client::call(&ctx.env, route::LOGIN_FAILURE, &addr).await?;
             Err(ApiError::Unauthenticated("wrong email or password".into()))
         }
     }

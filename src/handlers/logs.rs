@@ -3,7 +3,7 @@
 //! `seq` it saw as `since`. The original app wrote these to `logs/cache.json`;
 //! Workers have no files, so `polycache logs --follow` writes that file.
 
-use polycache_core::hub_api::LogsPage;
+use polycache_core::hub_api::{route, LogsPage};
 use polycache_core::jwt::Role;
 use polycache_core::query::LogsQuery;
 use worker::{Request, Response, Url};
@@ -18,6 +18,7 @@ use crate::response::json_response;
 pub async fn get(ctx: &Ctx, req: Request, url: &Url) -> ApiResult<Response> {
     auth::require(ctx, &req, Role::may_read_logs)?;
     let query = LogsQuery::parse(url.query_pairs())?;
-    let page: LogsPage = hub_client::get(&ctx.env, &format!("/logs?{}", query.to_query())).await?;
+    let page: LogsPage =
+        hub_client::get(&ctx.env, &format!("{}?{}", route::LOGS, query.to_query())).await?;
     json_response(200, &page)
 }

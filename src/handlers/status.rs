@@ -5,7 +5,7 @@
 //! origin reads of cached reads made by the isolate that answers (one per
 //! `wrangler dev`; several in production, each with its own count).
 
-use polycache_core::hub_api::StatusResponse;
+use polycache_core::hub_api::{route, StatusResponse};
 use serde_json::json;
 use worker::Response;
 
@@ -17,7 +17,7 @@ use crate::response::json_response;
 
 /// Answers the status.
 pub async fn get(ctx: &Ctx) -> ApiResult<Response> {
-    let status: StatusResponse = hub_client::get(&ctx.env, "/status").await?;
+    let status: StatusResponse = hub_client::get(&ctx.env, route::STATUS).await?;
     let mut body = serde_json::to_value(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["backend"] = json!(ctx.config.backend.as_str());
     body["originReads"] = json!(cache::origin_reads());

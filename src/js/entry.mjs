@@ -31,7 +31,7 @@ export class Hub extends DurableObject {
   }
 
   /**
-   * Opens an SSE stream: `url` is the Hub's `/stream?after=N&types=a,b`.
+   * Opens an SSE stream: `url` is the Hub's `/stream?lastEventId=N&types=a,b`.
    * Answers `{status, body, id}`: 200 with the stream (a ReadableStream)
    * and its id for `unsubscribe`, or the Hub's error status with its JSON
    * text. A body alone crosses RPC more cheaply than a whole Response.

@@ -14,6 +14,39 @@ use crate::types::EntityType;
 /// The name every Worker uses to reach the one Hub of its deployment.
 pub const HUB_NAME: &str = "hub";
 
+/// The Hub's routes, named once for the Worker's calls and the Hub's
+/// dispatch. Each route's request and answer are the types below.
+pub mod route {
+    /// `POST`: [`super::InvalidateRequest`] → [`super::InvalidateResponse`].
+    pub const INVALIDATE: &str = "/invalidate";
+    /// `POST`: [`super::ReadRequest`] → [`super::ReadResponse`].
+    pub const CACHE_READ: &str = "/cache/read";
+    /// `POST`: [`super::LeaseRequest`] → [`super::ReadResponse`].
+    pub const CACHE_LEASE: &str = "/cache/lease";
+    /// `POST`: [`super::WriteRequest`] → [`super::Stored`].
+    pub const CACHE_WRITE: &str = "/cache/write";
+    /// `POST`: [`super::ReleaseRequest`] → [`super::Ack`].
+    pub const CACHE_RELEASE: &str = "/cache/release";
+    /// `POST`: [`super::FailureReport`] → [`super::Ack`].
+    pub const CACHE_FAILURE: &str = "/cache/failure";
+    /// `GET ?`[`crate::query::StreamQuery`]: the stream's body (over RPC).
+    pub const STREAM: &str = "/stream";
+    /// `POST ?id=<stream id>` → [`super::StreamClosed`].
+    pub const STREAM_CLOSE: &str = "/stream/close";
+    /// `GET` → [`super::StatusResponse`].
+    pub const STATUS: &str = "/status";
+    /// `POST`: [`super::LoginAttempt`] → [`super::LoginVerdict`].
+    pub const LOGIN_CHECK: &str = "/login/check";
+    /// `POST`: [`super::LoginAttempt`] → [`super::Ack`].
+    pub const LOGIN_FAILURE: &str = "/login/failure";
+    /// `GET` → the mirrors' status.
+    pub const MIRRORS: &str = "/mirrors";
+    /// `POST` → [`super::Requeued`].
+    pub const MIRRORS_RETRY: &str = "/mirrors/retry";
+    /// `GET ?`[`crate::query::LogsQuery`] → [`super::LogsPage`].
+    pub const LOGS: &str = "/logs";
+}
+
 /// Which received event this is, for exactly-once effect of mirror deliveries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -275,4 +308,30 @@ pub struct LogsPage {
     pub records: Vec<LogRecord>,
     /// The seq of the newest record the Hub has (0 before the first).
     pub last_seq: u64,
+}
+
+/// The answer of a route that only acknowledges.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {}
+
+/// The answer to a [`WriteRequest`]: whether the value was kept (a write
+/// under a generation an invalidation has passed is not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stored {
+    /// Whether the entry is now cached.
+    pub stored: bool,
+}
+
+/// The answer of `/stream/close`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamClosed {
+    /// False when the stream was already gone.
+    pub closed: bool,
+}
+
+/// The answer of `POST /api/cache/mirrors/retry`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requeued {
+    /// How many parked entries went back into their queues.
+    pub requeued: usize,
 }

@@ -23,7 +23,8 @@ use futures::future::{select, Either};
 use polycache_core::config::{Backend, Config};
 use polycache_core::generation::cache_key;
 use polycache_core::hub_api::{
-    FailureReport, Fill, LeaseRequest, ReadRequest, ReadResponse, ReleaseRequest, WriteRequest,
+    Ack, FailureReport, Fill, LeaseRequest, ReadRequest, ReadResponse, ReleaseRequest, Stored,
+    WriteRequest,
 };
 use polycache_core::hub_state::Bump;
 use polycache_core::lease::{Acquire, WAIT_MS};
@@ -136,7 +137,7 @@ impl Hub {
                 now_ms(),
             );
         }
-        reply::json(200, &json!({ "stored": stored }))
+        reply::json(200, &Stored { stored })
     }
 
     /// `POST /cache/release`: the filler failed; its waiters read the origin.
@@ -146,7 +147,7 @@ impl Hub {
         for waiter in waiters {
             let _ = waiter.send(None);
         }
-        reply::json(200, &json!({}))
+        reply::json(200, &Ack {})
     }
 
     /// `POST /cache/failure`: a Worker's report, into the cache log.
@@ -159,7 +160,7 @@ impl Hub {
                 "type": req.entity_type, "error": req.message, "suppressed": req.suppressed,
             }),
         );
-        reply::json(200, &json!({}))
+        reply::json(200, &Ack {})
     }
 
     /// Bumps `types` in the backend, if it keeps generations of its own
