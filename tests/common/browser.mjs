@@ -52,10 +52,13 @@ export async function launchChromium() {
  * The page records its uncaught errors in `page.errors` and every request
  * to /api/ in `page.apiRequests` as {method, path, headers, at, ready}
  * (`at`: Date.now(); `headers` are complete once `ready` resolves).
+ * `initScript` (a function, optional) runs in the page before its own
+ * scripts, as Playwright's page.addInitScript.
  */
-export async function openDemo(browser, url, { viewport = { width: 1280, height: 900 } } = {}) {
+export async function openDemo(browser, url, { viewport = { width: 1280, height: 900 }, initScript } = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   const page = await context.newPage();
+  if (initScript) await page.addInitScript(initScript);
   page.setDefaultTimeout(UI_TIMEOUT_MS);
   page.errors = [];
   page.apiRequests = [];

@@ -1,22 +1,33 @@
 // A table of bad requests: each gets its 4xx status with a JSON error body
-// {"error":{"code","message"}}, none makes an event, and afterwards the
+// {"error":{"code","message"}}, none makes an event or changes any data (post
+// 1 and every list read before and after, from D1), the admin routes refuse
+// anonymous, editor and service requests without side effects, bodies of
+// exactly 64 KiB are taken and one byte more is 413, and afterwards the
 // instance still works (health, a read, a write and its event).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startWorker, TEST_SECRETS } from '../common/harness.mjs';
-import { EDITOR, SERVICE } from '../common/accounts.mjs';
+import { freePort, startWorker, TEST_SECRETS } from '../common/harness.mjs';
+import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import {
-  login, request, read, patch, status, expectError, expectStatus, eventIdOf, decodeJwt, signJwt, unsignedJwt, nowSecs,
+  login, request, read, get, patch, post, status, invalidate, waitUntil, expectError, expectStatus, eventIdOf,
+  decodeJwt, signJwt, unsignedJwt, nowSecs, REQUEST_TIMEOUT_MS,
 } from '../common/api.mjs';
 import { connect } from '../common/sse.mjs';
 
 let worker;
 const tokens = {};
+// A mirror where nothing listens, tried once before its entry is parked: the
+// refused retries below must leave a parked entry parked.
+let deadMirror;
 
 before(async () => {
-  worker = await startWorker({ vars: { INSTANCE_ID: 'bad-requests-test' } });
+  deadMirror = `http://127.0.0.1:${await freePort()}`;
+  worker = await startWorker({
+    vars: { INSTANCE_ID: 'bad-requests-test', CACHE_MIRRORS: deadMirror, MIRROR_MAX_ATTEMPTS: '1' },
+  });
   tokens.editor = await login(worker, EDITOR);
   tokens.service = await login(worker, SERVICE);
+  tokens.admin = await login(worker, ADMIN);
   // Tokens made by hand from a real editor token's claims.
   const { payload } = decodeJwt(tokens.editor);
   tokens.forged = signJwt({ ...payload, role: 'admin' }, 'another-secret-0123456789abcdef0123456789');
@@ -98,10 +109,45 @@ const CASES = [
   ['newline in the stream filter', 'GET', '/api/stream?types=posts%0Adata:%20x', {}, 422, 'unprocessable'],
   ['wrong password', 'POST', '/api/auth/login', { body: { email: EDITOR.email, password: 'wrong' } }, 401, 'unauthenticated'],
   ['unknown account', 'POST', '/api/auth/login', { body: { email: 'nobody@polycache.test', password: 'x' } }, 401, 'unauthenticated'],
+  // The admin routes: nobody but an admin, whatever else the token may do.
+  ...[['GET', '/api/cache/logs'], ['GET', '/api/cache/mirrors'], ['POST', '/api/cache/mirrors/retry']].flatMap(([method, path]) => [
+    [`anonymous ${method} ${path}`, method, path, {}, 401, 'unauthenticated'],
+    [`editor ${method} ${path}`, method, path, { token: 'editor' }, 403, 'forbidden'],
+    [`service ${method} ${path}`, method, path, { token: 'service' }, 403, 'forbidden'],
+  ]),
 ];
+
+// What the bad requests aim at: post 1, every list (a rejected create or
+// delete would show there) and the feed, every field of them.
+const TARGETS = ['/api/posts/1', '/api/posts', '/api/pages', '/api/categories', '/api/pictures', '/api/translations', '/api/types', '/api/feed'];
+const CONTENT_TYPES = ['posts', 'pages', 'categories', 'pictures', 'translations', 'types'];
+
+/** The JSON of every target, by path. */
+async function snapshot() {
+  const out = {};
+  for (const path of TARGETS) out[path] = (await read(worker, path)).json;
+  return out;
+}
+
+/** The targets as D1 has them: every type invalidated first (not mirrored), so each read is a miss. */
+async function snapshotFromOrigin() {
+  for (const type of CONTENT_TYPES) await invalidate(worker, tokens.service, { type, mirror: false });
+  const out = {};
+  for (const path of TARGETS) {
+    const { json, cache } = await read(worker, path);
+    assert.equal(cache, 'miss', `${path} read from D1 after the invalidation`);
+    out[path] = json;
+  }
+  return out;
+}
+
+/** Taken before the table runs, compared with D1 right after it. */
+let beforeTable;
 
 test(`a table of ${CASES.length} bad requests: each gets its 4xx JSON error and makes no event`, { timeout: 120_000 }, async () => {
   assert.ok(CASES.length >= 25);
+  beforeTable = await snapshot();
+  assert.equal(beforeTable['/api/posts/1'].id, 1);
   const watcher = await connect(`${worker.url}/api/stream`);
   const { lastEventId } = await status(worker);
   const wrong = [];
@@ -126,6 +172,45 @@ test(`a table of ${CASES.length} bad requests: each gets its 4xx JSON error and 
   }
 });
 
+test('the rejected requests changed no data: post 1 and every list, read from D1, are as before the table', { timeout: 30_000 }, async () => {
+  assert.ok(beforeTable, 'the table test took its snapshot');
+  // No allowed write has run since the table: any difference is a refused request that wrote.
+  assert.deepEqual(await snapshotFromOrigin(), beforeTable);
+});
+
+test('a refused mirror retry leaves a parked entry parked and logs nothing; an admin\'s retry requeues it', { timeout: 60_000 }, async () => {
+  const mirror = async () => {
+    const body = expectStatus(await get(worker, '/api/cache/mirrors', { token: tokens.admin }), 200, 'mirror status');
+    assert.equal(body.mirrors.length, 1, JSON.stringify(body));
+    return body.mirrors[0];
+  };
+  const logsSince = async (seq) => expectStatus(await get(worker, `/api/cache/logs?since=${seq}`, { token: tokens.admin }), 200, 'cache log');
+
+  const { eventId } = await invalidate(worker, tokens.service, { type: 'posts', id: 'to-be-parked' });
+  const parked = await waitUntil(async () => {
+    const m = await mirror();
+    return m.pending === 0 && m.parked.some((e) => e.eventId === eventId) && m;
+  }, { timeoutMs: 20_000, what: `event ${eventId} parked for ${deadMirror}` });
+  const { lastSeq } = await logsSince(0);
+
+  for (const [who, token, code, errorCode] of [['anonymous', undefined, 401, 'unauthenticated'], ['editor', tokens.editor, 403, 'forbidden'], ['service', tokens.service, 403, 'forbidden']]) {
+    expectError(await post(worker, '/api/cache/mirrors/retry', {}, { token }), code, errorCode, `${who} POST /api/cache/mirrors/retry`);
+    expectError(await get(worker, '/api/cache/mirrors', { token }), code, errorCode, `${who} GET /api/cache/mirrors`);
+    expectError(await get(worker, `/api/cache/logs?since=${lastSeq}`, { token }), code, errorCode, `${who} GET /api/cache/logs`);
+  }
+  const still = await mirror();
+  assert.equal(still.pending, 0, 'nothing was put back in the queue');
+  assert.deepEqual(still.parked, parked.parked, 'the parked entries are unchanged');
+  const since = await logsSince(lastSeq);
+  assert.deepEqual(since.records.map((r) => r.msg), [], 'no record of a retry, a delivery attempt or a parking');
+
+  // The same retry by an admin does what the refused ones did not.
+  const retried = expectStatus(await post(worker, '/api/cache/mirrors/retry', {}, { token: tokens.admin }), 200, 'admin retry');
+  assert.equal(retried.requeued, parked.parked.length);
+  const requested = (await logsSince(lastSeq)).records.filter((r) => r.msg === 'mirror retry requested');
+  assert.deepEqual(requested.map((r) => r.requeued), [parked.parked.length], 'the admin\'s retry is logged');
+});
+
 test('afterwards the instance still works: health, a read, a write and its event', { timeout: 30_000 }, async () => {
   expectStatus(await request(worker, 'GET', '/api/health'), 200, 'health');
   const before = (await read(worker, '/api/posts/1')).json;
@@ -139,16 +224,83 @@ test('afterwards the instance still works: health, a read, a write and its event
     await s.waitForId(eventId);
     const after = (await read(worker, '/api/posts/1')).json;
     assert.equal(after.title, title);
-    assert.equal(after.body, before.body, 'the rejected writes changed nothing else');
+    assert.equal(after.body, before.body, 'a PATCH of the title changed the title only');
   } finally {
     s.close();
   }
 });
 
-test('the rejected writes changed no data', { timeout: 30_000 }, async () => {
-  // None of the rejected PATCH/DELETE reached post 1 or created a post "x".
-  const posts = (await read(worker, '/api/posts')).json;
-  const list = Array.isArray(posts) ? posts : posts.items;
-  assert.ok(list.some((p) => p.id === 1), 'post 1 exists (no DELETE got through)');
-  assert.ok(!list.some((p) => p.title === 'x'), 'no post "x" was created or renamed');
+/** JSON text of exactly `bytes` bytes: `value` with spaces before its closing brace. */
+function jsonOfSize(value, bytes) {
+  const text = JSON.stringify(value);
+  const pad = bytes - Buffer.byteLength(text);
+  assert.ok(pad >= 0, `${text} fits in ${bytes} bytes`);
+  return `${text.slice(0, -1)}${' '.repeat(pad)}}`;
+}
+
+/**
+ * `text` sent as a stream (chunked, no content-length), so that the Worker
+ * can only learn its size by reading it. Returns what request() returns.
+ */
+async function requestChunked(method, path, text, token) {
+  const bytes = Buffer.from(text);
+  const body = new ReadableStream({
+    start(controller) {
+      for (let at = 0; at < bytes.length; at += 16_384) controller.enqueue(bytes.subarray(at, at + 16_384));
+      controller.close();
+    },
+  });
+  const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  const res = await fetch(`${worker.url}${path}`, { method, headers, body, duplex: 'half', signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const answer = await res.text();
+  let json;
+  try { json = JSON.parse(answer); } catch { json = undefined; }
+  return { status: res.status, headers: res.headers, text: answer, json };
+}
+
+test('on every route that takes a body, 64 KiB exactly is taken and one byte more is 413, sized by content-length or by reading a chunked body', { timeout: 60_000 }, async () => {
+  const LIMIT = 64 * 1024;
+  const ROUTES = [
+    ['create', 'POST', '/api/posts', 'editor', (n) => ({ title: `${n} bytes`, body: 'padded with spaces' }), 201],
+    ['update', 'PATCH', '/api/posts/1', 'editor', (n) => ({ title: `${n} bytes` }), 200],
+    ['login', 'POST', '/api/auth/login', undefined, () => ({ email: EDITOR.email, password: EDITOR.password }), 200],
+    ['invalidate', 'POST', '/api/cache/invalidate', 'service', () => ({ type: 'posts', mirror: false }), 200],
+  ];
+  const TRANSPORTS = [
+    ['content-length', (method, path, text, token) => request(worker, method, path, { token, body: text, headers: { 'content-type': 'application/json' } })],
+    ['chunked', requestChunked],
+  ];
+  const watcher = await connect(`${worker.url}/api/stream`);
+  try {
+    const before = await snapshot();
+    const { lastEventId } = await status(worker);
+    for (const [name, method, path, who, value] of ROUTES) {
+      for (const [transport, send] of TRANSPORTS) {
+        const text = jsonOfSize(value(LIMIT + 1), LIMIT + 1);
+        assert.equal(Buffer.byteLength(text), LIMIT + 1);
+        const res = await send(method, path, text, tokens[who]);
+        expectError(res, 413, 'payload_too_large', `${name}, ${LIMIT + 1} bytes (${transport})`);
+        assert.equal(res.json.token, undefined, `${name}: no token for a refused body`);
+      }
+    }
+    assert.equal((await status(worker)).lastEventId, lastEventId, 'no refused body made an event');
+    assert.deepEqual(await snapshot(), before, 'no refused body changed data');
+    assert.equal(watcher.ofType('app-update').length, 0, 'no refused body reached the stream');
+
+    for (const [name, method, path, who, value, expected] of ROUTES) {
+      for (const [transport, send] of TRANSPORTS) {
+        const what = `${name}, ${LIMIT} bytes (${transport})`;
+        const text = jsonOfSize(value(LIMIT), LIMIT);
+        assert.equal(Buffer.byteLength(text), LIMIT);
+        const body = expectStatus(await send(method, path, text, tokens[who]), expected, what);
+        // The body was read and acted on, not just let past the size check.
+        if (name === 'create' || name === 'update') assert.equal(body.title, `${LIMIT} bytes`, what);
+        if (name === 'login') assert.equal(typeof body.token, 'string', what);
+        if (name === 'invalidate') assert.equal(body.ok, true, what);
+      }
+    }
+    assert.equal((await status(worker)).lastEventId, lastEventId + 6, 'a create, an update and an invalidation per transport');
+  } finally {
+    watcher.close();
+  }
 });

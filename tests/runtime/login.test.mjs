@@ -1,5 +1,6 @@
 // Login: the AUTH_USERS accounts (PBKDF2 hashes) and the SERVICE_EMAIL pair
-// get HS256 tokens with their role; bad credentials are a JSON 401; more than
+// get HS256 tokens with their role; bad credentials are a JSON 401 and a
+// record in the cache log that does not hold the password tried; more than
 // 10 failed logins from one address within a minute answer 429 with
 // retry-after, and successful logins do not count (but are refused too
 // once the address is limited).
@@ -7,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startWorker } from '../common/harness.mjs';
 import { EDITOR, EDITOR2, ADMIN, SERVICE } from '../common/accounts.mjs';
-import { loginRequest, expectStatus, expectError, decodeJwt, nowSecs } from '../common/api.mjs';
+import { login, loginRequest, get, expectStatus, expectError, decodeJwt, nowSecs } from '../common/api.mjs';
 
 let worker;
 before(async () => { worker = await startWorker({ vars: { INSTANCE_ID: 'login-test' } }); });
@@ -21,11 +22,12 @@ test('every account logs in and gets an HS256 token with its role and an expiry'
     assert.equal(header.alg, 'HS256');
     assert.equal(payload.role, account.role, `role of ${account.email}`);
     assert.ok(Number.isInteger(payload.exp) && payload.exp > nowSecs(), 'exp in the future');
-    const expiresAt = typeof body.expiresAt === 'number' ? body.expiresAt : Date.parse(body.expiresAt);
-    assert.ok(Number.isFinite(expiresAt), `expiresAt is a time: ${body.expiresAt}`);
-    // expiresAt names the same moment as exp (ms or s since the epoch, or a date string).
-    const expiresMs = expiresAt < 1e11 ? expiresAt * 1000 : expiresAt;
-    assert.ok(Math.abs(expiresMs - payload.exp * 1000) < 2000, `expiresAt ${body.expiresAt} matches exp ${payload.exp}`);
+    // expiresAt is the token's exp in milliseconds, as the README says and as
+    // the mirror's token cache and the CLI compare it with Date.now().
+    assert.equal(typeof body.expiresAt, 'number', `expiresAt is a number: ${JSON.stringify(body.expiresAt)}`);
+    assert.equal(body.expiresAt, payload.exp * 1000, `expiresAt ${body.expiresAt} is exp ${payload.exp} in ms`);
+    // The role of the answer is the account's, as the token says.
+    assert.equal(body.role, account.role, `role in the answer for ${account.email}`);
   }
 });
 
@@ -33,6 +35,35 @@ test('login is not fooled by case or whitespace in the password, nor by another 
   expectError(await loginRequest(worker, { email: EDITOR.email, password: EDITOR.password.toUpperCase() }), 401, 'unauthenticated', 'upper-case password');
   expectError(await loginRequest(worker, { email: EDITOR.email, password: `${EDITOR.password} ` }), 401, 'unauthenticated', 'password with a space');
   expectError(await loginRequest(worker, { email: EDITOR.email, password: EDITOR2.password }), 401, 'unauthenticated', 'another account\'s password');
+});
+
+test('a failed login is a warn record in the cache log with the client address, and the password tried is nowhere in the log', { timeout: 30_000 }, async () => {
+  const admin = await login(worker, ADMIN);
+  const logs = async (since) => {
+    const res = await get(worker, `/api/cache/logs?since=${since}&limit=2000`, { token: admin });
+    return { ...expectStatus(res, 200, 'GET /api/cache/logs'), text: res.text };
+  };
+  const { lastSeq } = await logs(0);
+  const tried = `tried-${process.pid}-${Date.now()}-Pa55`;
+  const started = Date.now();
+  expectError(await loginRequest(worker, { email: EDITOR.email, password: tried }), 401, 'unauthenticated', 'failed login');
+  // Every record kept, not only the new one: no password, tried or right, appears anywhere.
+  const all = (await logs(0)).text;
+  for (const secret of [tried, EDITOR.password, ADMIN.password]) {
+    assert.ok(!all.includes(secret), `${secret} appears in the cache log`);
+  }
+  const { records } = await logs(lastSeq);
+  const failed = records.filter((r) => r.msg === 'login failed');
+  assert.equal(failed.length, 1, `one "login failed" record: ${JSON.stringify(records)}`);
+  const [record] = failed;
+  // What the Hub logs for a failure: pino's keys, its seq, and the address the limiter counts.
+  assert.deepEqual(Object.keys(record).sort(), ['addr', 'level', 'msg', 'name', 'seq', 'time'], JSON.stringify(record));
+  assert.equal(record.level, 40, 'a warning');
+  assert.equal(record.name, 'cache');
+  assert.ok(record.seq > lastSeq);
+  assert.ok(record.time >= started - 1000 && record.time <= Date.now() + 1000, `time ${record.time} is now`);
+  // wrangler dev reports the loopback address as cf-connecting-ip.
+  assert.equal(record.addr, '127.0.0.1', 'the client address');
 });
 
 test('the 11th failed login within a minute is 429 with retry-after; successful logins do not count', { timeout: 60_000 }, async () => {

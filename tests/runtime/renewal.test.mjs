@@ -28,30 +28,49 @@ after(async () => { await worker?.dispose(); });
 
 const event = (i) => invalidate(worker, service, { type: 'posts', id: i + 1, action: 'update' });
 
-test('a stream ends after between half of SSE_MAX_WRITES and SSE_MAX_WRITES writes, asking for a quick reconnect', { timeout: 30_000 }, async () => {
-  const counts = [];
-  for (let round = 0; round < 3; round++) {
-    const s = await connect(`${worker.url}/api/stream`);
-    try {
-      // The preamble was the first write; at most MAX_WRITES - 1 events fit.
-      for (let i = 0; i < MAX_WRITES && !s.ended; i++) {
-        const { eventId } = await event(i);
-        await s.waitUntil(() => s.ended || s.events.some((e) => e.json?.id === eventId), 5000, `event ${eventId} or the end`);
-      }
-      await s.waitUntil(() => s.ended, 5000, 'the end of the stream');
+test('streams opened together end after write counts spread from half of SSE_MAX_WRITES to SSE_MAX_WRITES, each asking for a quick reconnect', { timeout: 90_000 }, async (t) => {
+  // Each stream draws its count of writes uniformly from MAX_WRITES/2 to
+  // MAX_WRITES (K = 5 counts here), so that visitors who connected
+  // together do not all reconnect on the same write. With N = 100 streams a
+  // correct Hub fails this only if one of the 5 counts is drawn by none of
+  // them (inclusion-exclusion: 1.0e-9) or by more than half (union bound
+  // over the 5 counts of P(Binomial(100, 1/5) > 50): 2.6e-11): about 1e-9
+  // in all. Streams that all end on the same write fail both.
+  const N = 100;
+  const LANES = 10;
+  const streams = [];
+  try {
+    await Promise.all(Array.from({ length: LANES }, async () => {
+      for (let i = 0; i < N / LANES; i++) streams.push(await connect(`${worker.url}/api/stream`));
+    }));
+    await waitUntil(async () => (await status(worker)).subscribers === N, { timeoutMs: 10_000, what: `${N} subscribers` });
+    // The preamble was the first write; at most MAX_WRITES - 1 events fit.
+    for (let i = 0; i < MAX_WRITES && streams.some((s) => !s.ended); i++) {
+      const { eventId } = await event(i);
+      await Promise.all(streams.map((s) => s.waitUntil(() => s.ended || s.events.some((e) => e.json?.id === eventId), 10_000, `event ${eventId} or the end`)));
+    }
+    const counts = [];
+    for (const s of streams) {
+      assert.ok(s.ended, `every stream ended within ${MAX_WRITES} writes: ${s.describe()}`);
       assert.equal(s.error, null, 'the stream ends cleanly, not with an error');
-      const got = s.ofType('app-update').length;
-      counts.push(got);
-      assert.ok(got >= MAX_WRITES / 2 - 1 && got <= MAX_WRITES - 1, `events on one stream: ${got}, expected ${MAX_WRITES / 2 - 1} to ${MAX_WRITES - 1}`);
       assert.equal(s.retry, 250, 'the stream ends with a short retry');
       assert.equal(s.events.at(-1).type, 'renew', 'and a renew event last');
-    } finally {
-      s.close();
+      counts.push(s.ofType('app-update').length);
     }
+    const byCount = new Map();
+    for (const c of counts) byCount.set(c, (byCount.get(c) ?? 0) + 1);
+    const histogram = JSON.stringify(Object.fromEntries([...byCount].sort((x, y) => x[0] - y[0])));
+    t.diagnostic(`streams by events before their renewal: ${histogram}`);
+    // MAX_WRITES/2..MAX_WRITES writes are MAX_WRITES/2 - 1..MAX_WRITES - 1 events.
+    const expected = Array.from({ length: MAX_WRITES / 2 + 1 }, (_, i) => MAX_WRITES / 2 - 1 + i);
+    assert.deepEqual([...byCount.keys()].sort((x, y) => x - y), expected, `events before the renewal, each count from ${MAX_WRITES / 2 - 1} to ${MAX_WRITES - 1} drawn: ${histogram}`);
+    const largest = Math.max(...byCount.values());
+    assert.ok(largest <= N / 2, `at most half of the streams renewed on the same write, not ${largest}: ${histogram}`);
+  } finally {
+    for (const s of streams) s.close();
   }
   // An ended stream is no subscriber any more.
-  await waitUntil(async () => (await status(worker)).subscribers === 0, { timeoutMs: 5000, what: 'no subscribers' });
-  assert.equal(counts.length, 3);
+  await waitUntil(async () => (await status(worker)).subscribers === 0, { timeoutMs: 10_000, what: 'no subscribers' });
 });
 
 test('a client that reconnects with Last-Event-ID gets every event once, in order, across renewals', { timeout: 60_000 }, async () => {

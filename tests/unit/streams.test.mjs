@@ -4,7 +4,7 @@
 // (megabytes on loopback) would take tens of thousands of events to fill
 // before the Hub's queue even starts to grow; here the queue is the Hub's
 // own, as workerd gives it, and the policy under test is ours.
-import { test } from 'node:test';
+import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { broadcast, closeStream, countStreams, openStream } from '../../durable_objects/src/js/streams.js';
 
@@ -21,6 +21,31 @@ async function readAll(body) {
   let text = '';
   for await (const chunk of body) text += decoder.decode(chunk, { stream: true });
   return text;
+}
+
+/**
+ * The timers that keep this process alive (Node lists a ref'd timer as a
+ * `Timeout` resource; node:test's own timers are unref'd): a heartbeat
+ * left running after its last stream would keep the Hub's isolate busy,
+ * and here would keep `node --test` from ever ending.
+ */
+const liveTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+const TIMERS_AT_START = liveTimers();
+
+// Whatever a test did, it leaves no stream and no timer behind: the
+// renewal and the slow-client cut remove streams on paths of their own.
+afterEach(() => {
+  assert.equal(countStreams(), 0, 'no stream left open');
+  assert.equal(liveTimers(), TIMERS_AT_START, 'no timer left running once every stream is gone');
+});
+
+/** Resolves once check() holds; rejects after timeoutMs. */
+async function until(check, timeoutMs, what) {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 test('a client that stops reading is cut once more than SSE_QUEUE_LIMIT chunks wait; the others go on', async (t) => {
@@ -50,31 +75,53 @@ test('a client that stops reading is cut once more than SSE_QUEUE_LIMIT chunks w
   assert.equal(countStreams(), 0);
 });
 
-test('a stream is renewed after between half of SSE_MAX_WRITES and SSE_MAX_WRITES writes, ending with retry and renew', async () => {
-  const MAX = 6;
-  for (let round = 0; round < 5; round++) {
-    const s = openStream('all', HELLO, QUIET_MS, 256, MAX);
-    const text = readAll(s.body);
-    let id = 0;
-    while (countStreams() > 0 && id < MAX + 1) broadcast(['all'], event(++id));
-    const got = await text;
-    // The preamble is one of the writes.
-    assert.ok(id >= MAX / 2 - 1 && id <= MAX - 1, `events before the renewal: ${id}`);
-    assert.ok(got.endsWith('retry: 250\nevent: renew\ndata: {}\n\n'), `ends with the renewal: ${JSON.stringify(got.slice(-60))}`);
+test('streams opened together are renewed at counts spread from half of SSE_MAX_WRITES to SSE_MAX_WRITES, each ending with retry and renew', async () => {
+  // Each stream draws its count of writes uniformly from the K = MAX/2 + 1
+  // values MAX/2..MAX, so that the streams of one moment (the visitors of a
+  // restart, say) do not all come back on the same write. With N = 500
+  // streams a correct registry fails this test only if one of the K = 11
+  // counts is drawn by none of them (inclusion-exclusion over the 11
+  // counts: 2.2e-20) or by more than a fifth of them (union bound over the
+  // 11 counts of P(Binomial(500, 1/11) > 100): 2.9e-13): less than 3e-13
+  // in all. A registry that gives every stream the same count fails both.
+  const MAX = 20;
+  const N = 500;
+  const streams = Array.from({ length: N }, () => openStream('all', HELLO, QUIET_MS, 256, MAX));
+  const texts = Promise.all(streams.map((s) => readAll(s.body)));
+  let id = 0;
+  // The preamble is the first write; at most MAX - 1 events fit.
+  while (countStreams() > 0 && id < MAX) broadcast(['all'], event(++id));
+  assert.equal(countStreams(), 0, `every stream renewed within ${MAX} writes (events sent: ${id})`);
+  const counts = [];
+  for (const text of await texts) {
+    assert.ok(text.endsWith('retry: 250\nevent: renew\ndata: {}\n\n'), `ends with the renewal: ${JSON.stringify(text.slice(-60))}`);
+    counts.push((text.match(/^event: app-update$/gm) ?? []).length);
   }
+  const byCount = new Map();
+  for (const c of counts) byCount.set(c, (byCount.get(c) ?? 0) + 1);
+  const histogram = JSON.stringify(Object.fromEntries([...byCount].sort((a, b) => a[0] - b[0])));
+  // Writes = events + the preamble: MAX/2..MAX writes are MAX/2 - 1..MAX - 1 events.
+  const expected = Array.from({ length: MAX / 2 + 1 }, (_, i) => MAX / 2 - 1 + i);
+  assert.deepEqual([...byCount.keys()].sort((a, b) => a - b), expected, `events before the renewal, each count from ${MAX / 2 - 1} to ${MAX - 1} drawn: ${histogram}`);
+  const largest = Math.max(...byCount.values());
+  assert.ok(largest <= N / 5, `at most a fifth of the streams renewed on the same write, not ${largest}: ${histogram}`);
 });
 
-test('the heartbeat writes a ping to every stream and stops when the last stream goes', async () => {
+test('the heartbeat writes a ping to every stream and is gone when the last stream goes', async () => {
   const a = openStream('posts', HELLO, 20, 256, NO_RENEWAL);
   const b = openStream('pages', HELLO, 20, 256, NO_RENEWAL);
-  const texts = [readAll(a.body), readAll(b.body)];
-  await new Promise((r) => setTimeout(r, 75));
+  let textA = '';
+  let textB = '';
+  const pings = (text) => (text.match(/^: ping$/gm) ?? []).length;
+  const follow = async (body, add) => { for await (const chunk of body) add(decoder.decode(chunk, { stream: true })); };
+  const done = [follow(a.body, (t) => { textA += t; }), follow(b.body, (t) => { textB += t; })];
+  assert.ok(liveTimers() > TIMERS_AT_START, 'the heartbeat runs while streams are open');
+  await until(() => pings(textA) >= 2 && pings(textB) >= 2, 5000, 'two pings on each stream');
   closeStream(a.id);
+  assert.ok(liveTimers() > TIMERS_AT_START, 'and goes on while a stream is open');
   closeStream(b.id);
-  for (const text of await Promise.all(texts)) {
-    assert.ok((text.match(/^: ping$/gm) ?? []).length >= 2, `pings on every stream: ${JSON.stringify(text)}`);
-  }
-  // A timer left behind would keep this file's process alive: node --test
-  // would never end (seen when the clearInterval was taken out).
-  assert.equal(countStreams(), 0);
+  await Promise.all(done);
+  // A timer left behind fails here (and afterEach), and the runner's
+  // --test-timeout (scripts/test.sh) ends the process it would keep alive.
+  assert.equal(liveTimers(), TIMERS_AT_START, 'the heartbeat timer is gone with the last stream');
 });

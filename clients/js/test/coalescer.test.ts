@@ -1,10 +1,12 @@
 // The coalescing window: trailing (a burst that keeps coming stays one
 // batch), capped (a stream that never pauses still flushes), widened while a
-// burst goes on, ordered, and nothing lost on dispose.
+// burst goes on, ordered, and nothing lost on dispose. The defaults are
+// the README's numbers (a 30 ms window, flushed at most 250 ms after a
+// batch's first item), written here as numbers, not read from src/.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createCoalescer, DEFAULT_MAX_WAIT_MS, DEFAULT_WINDOW_MS } from '../src/coalescer.js';
+import { createCoalescer } from '../src/coalescer.js';
 import { ManualClock } from './fakes.js';
 
 function setup(windowMs?: number, maxWaitMs?: number) {
@@ -57,14 +59,35 @@ test('a burst that never pauses is flushed every maxWaitMs', () => {
   assert.deepEqual(batches.flat(), Array.from({ length: 30 }, (_, i) => i));
 });
 
+test('by default a lone item is flushed 30 ms after it came', () => {
+  const { clock, batches, c } = setup();
+  c.push(1);
+  clock.advance(29);
+  assert.equal(batches.length, 0, 'not before 30 ms');
+  clock.advance(1);
+  assert.deepEqual(batches, [[1]]);
+});
+
+test('by default a burst that never pauses is flushed 250 ms after its first item', () => {
+  const { clock, batches, c } = setup();
+  // One item every 10 ms, well within the window, from 0 to 240 ms.
+  for (let i = 0; i < 25; i++) {
+    c.push(i);
+    clock.advance(i < 24 ? 10 : 9);
+  }
+  assert.equal(batches.length, 0, 'not before 250 ms');
+  clock.advance(1);
+  assert.deepEqual(batches, [Array.from({ length: 25 }, (_, i) => i)]);
+});
+
 test('separate bursts are separate batches', () => {
   const { clock, batches, c } = setup();
   c.push(1);
   c.push(2);
-  clock.advance(DEFAULT_WINDOW_MS);
-  clock.advance(DEFAULT_MAX_WAIT_MS); // quiet
+  clock.advance(30);
+  clock.advance(250); // quiet
   c.push(3);
-  clock.advance(DEFAULT_WINDOW_MS);
+  clock.advance(30);
   assert.deepEqual(batches, [[1, 2], [3]]);
   assert.equal(clock.pending, 0, 'no timer left behind');
 });

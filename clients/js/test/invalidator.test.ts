@@ -91,6 +91,34 @@ test('50 events for posts in one burst: one refetch per affected query', async (
   assert.equal(count(['categories']), 1, 'not affected');
 });
 
+test('by default, as StreamInvalidator makes it, an event is applied after 30 ms, a burst that never pauses after 250 ms', async () => {
+  // The README's numbers, not the constants of src/coalescer.ts.
+  const byDefault = createInvalidator(client, { clock, onFlush: (r) => reports.push(r) });
+  try {
+    await active(['feed']);
+    byDefault.event(ev(1, 'posts', ['posts', 'feed']));
+    clock.advance(29);
+    assert.equal(reports.length, 0, 'not applied before 30 ms');
+    clock.advance(1);
+    assert.equal(reports.length, 1, 'applied 30 ms after the event');
+    await settle();
+    assert.equal(count(['feed']), 2);
+    clock.advance(250); // quiet: the next burst starts with the short window again
+    for (let i = 0; i < 25; i++) {
+      byDefault.event(ev(i + 2, 'posts', ['posts', 'feed']));
+      clock.advance(i < 24 ? 10 : 9);
+    }
+    assert.equal(reports.length, 1, 'a burst 10 ms apart is not applied before 250 ms');
+    clock.advance(1);
+    assert.equal(reports.length, 2, 'and is applied 250 ms after its first event');
+    assert.equal(reports[1]?.signals, 25);
+    await settle();
+    assert.equal(count(['feed']), 3, 'one refetch for the burst');
+  } finally {
+    byDefault.dispose();
+  }
+});
+
 test('the entity\'s query is reset (its old data dropped), the others invalidated', async () => {
   await active(['posts', '2']);
   await active(['posts', '3']);
