@@ -24,7 +24,7 @@ use crate::mirror::{self, Credentials};
 use crate::platform::{self, now_ms};
 use crate::reply;
 use crate::state::HubState;
-use crate::streams::{Fanout, FilterSet, StreamPolicy, Streams};
+use crate::streams::{Fanout, StreamPolicy, Streams};
 
 /// The Hub: one per deployment (see the crate docs).
 #[durable_object]
@@ -32,7 +32,7 @@ pub struct Hub {
     state: State,
     env: Env,
     memory: HubState,
-    filters: FilterSet,
+    streams: Streams,
 }
 
 impl DurableObject for Hub {
@@ -41,7 +41,7 @@ impl DurableObject for Hub {
             state,
             env,
             memory: HubState::default(),
-            filters: FilterSet::default(),
+            streams: Streams::default(),
         }
     }
 
@@ -76,8 +76,8 @@ impl Hub {
             .await
     }
 
-    fn streams(&self) -> Streams<'_> {
-        Streams::new(&self.filters)
+    fn streams(&self) -> &Streams {
+        &self.streams
     }
 
     async fn route(&self, mut req: Request) -> Result<Response> {

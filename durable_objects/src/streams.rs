@@ -32,9 +32,17 @@ use worker::{js_sys, Response, ResponseBody, Result};
 
 #[wasm_bindgen(module = "/src/js/streams.js")]
 extern "C" {
+    /// One object's streams, heartbeat timer and settings
+    /// (`src/js/streams.js`): one per object, since module state would be
+    /// shared by every object of an isolate.
+    pub type StreamRegistry;
+    /// An empty registry.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> StreamRegistry;
     /// Opens a stream that starts with `preamble`; returns `{id, body}`.
-    #[wasm_bindgen(js_name = openStream)]
-    fn open_stream(
+    #[wasm_bindgen(method)]
+    fn open(
+        this: &StreamRegistry,
         tag: &str,
         preamble: &[u8],
         heartbeat_ms: u32,
@@ -42,13 +50,17 @@ extern "C" {
         max_writes: u32,
     ) -> JsValue;
     /// Forgets and closes the stream with this id; false if unknown.
-    #[wasm_bindgen(js_name = closeStream)]
-    fn close_stream(id: f64) -> bool;
+    #[wasm_bindgen(method)]
+    fn close(this: &StreamRegistry, id: f64) -> bool;
     /// Enqueues `bytes` on every stream with one of `tags`; returns on how many.
-    fn broadcast(tags: Vec<String>, bytes: &[u8]) -> u32;
+    #[wasm_bindgen(method)]
+    fn broadcast(this: &StreamRegistry, tags: Vec<String>, bytes: &[u8]) -> u32;
+    /// Whether an open stream has this tag.
+    #[wasm_bindgen(method, js_name = hasTag)]
+    fn has_tag(this: &StreamRegistry, tag: &str) -> bool;
     /// The number of open streams.
-    #[wasm_bindgen(js_name = countStreams)]
-    fn count_streams() -> u32;
+    #[wasm_bindgen(method, getter)]
+    fn count(this: &StreamRegistry) -> u32;
 }
 
 /// The tag of the streams that take every event.
@@ -90,23 +102,24 @@ pub struct StreamPolicy {
     pub max_writes: u32,
 }
 
-/// The streams of this Hub, known by their filter tags.
-pub struct Streams<'a> {
-    filters: &'a FilterSet,
+/// The streams of one object, known by their filter tags.
+pub struct Streams {
+    registry: StreamRegistry,
+    /// The filter of each tag that had a stream when last looked at; a tag
+    /// whose streams are all gone is dropped when the next stream opens.
+    filters: RefCell<BTreeMap<String, Vec<EntityType>>>,
 }
 
-/// The distinct filter tags in use, with their filters.
-#[derive(Default)]
-pub struct FilterSet {
-    known: RefCell<BTreeMap<String, Vec<EntityType>>>,
-}
-
-impl<'a> Streams<'a> {
-    /// The streams of the Hub with these filters.
-    pub fn new(filters: &'a FilterSet) -> Self {
-        Self { filters }
+impl Default for Streams {
+    fn default() -> Self {
+        Self {
+            registry: StreamRegistry::new(),
+            filters: RefCell::new(BTreeMap::new()),
+        }
     }
+}
 
+impl Streams {
     /// Opens a new stream and answers its body, with its id in
     /// `x-stream-id` (for [`Streams::close`]). The `preamble` (retry, hello,
     /// then the replay or a reset) is written before any live event: the
@@ -119,14 +132,16 @@ impl<'a> Streams<'a> {
         policy: StreamPolicy,
     ) -> Result<Response> {
         let tag = tag_for(filter);
-        let opened = open_stream(
+        let opened = self.registry.open(
             &tag,
             preamble.as_bytes(),
             policy.heartbeat_ms,
             policy.queue_limit,
             policy.max_writes,
         );
-        self.filters.known.borrow_mut().insert(tag, filter.to_vec());
+        let mut filters = self.filters.borrow_mut();
+        filters.retain(|t, _| self.registry.has_tag(t));
+        filters.insert(tag, filter.to_vec());
         let id = js_sys::Reflect::get(&opened, &"id".into())?
             .as_f64()
             .unwrap_or_default();
@@ -139,15 +154,14 @@ impl<'a> Streams<'a> {
     /// Forgets the stream with this id and closes it: its client went away
     /// (the Worker saw its request's signal abort). False if unknown.
     pub fn close(&self, id: f64) -> bool {
-        close_stream(id)
+        self.registry.close(id)
     }
 }
 
-impl Fanout for Streams<'_> {
+impl Fanout for Streams {
     fn publish(&self, event: &InvalidationEvent, frame: &str) -> usize {
         let tags: Vec<String> = self
             .filters
-            .known
             .borrow()
             .iter()
             .filter(|(_, filter)| event.concerns(filter))
@@ -156,11 +170,11 @@ impl Fanout for Streams<'_> {
         if tags.is_empty() {
             return 0;
         }
-        broadcast(tags, frame.as_bytes()) as usize
+        self.registry.broadcast(tags, frame.as_bytes()) as usize
     }
 
     fn subscribers(&self) -> usize {
-        count_streams() as usize
+        self.registry.count() as usize
     }
 }
 

@@ -1,12 +1,20 @@
-// The Hub's stream registry (durable_objects/src/js/streams.js) on Node's
+// An object's stream registry (durable_objects/src/js/streams.js) on Node's
 // own ReadableStream, for what the runtime tests cannot reach in bounded
 // time: a client that stops reading. Over a socket, the kernel's buffers
 // (megabytes on loopback) would take tens of thousands of events to fill
 // before the Hub's queue even starts to grow; here the queue is the Hub's
 // own, as workerd gives it, and the policy under test is ours.
-import { test, afterEach } from 'node:test';
+import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { broadcast, closeStream, countStreams, openStream } from '../../durable_objects/src/js/streams.js';
+import { StreamRegistry } from '../../durable_objects/src/js/streams.js';
+
+// Each test is one object: a registry of its own.
+let registry;
+beforeEach(() => { registry = new StreamRegistry(); });
+const openStream = (...args) => registry.open(...args);
+const closeStream = (id) => registry.close(id);
+const broadcast = (tags, bytes) => registry.broadcast(tags, bytes);
+const countStreams = () => registry.count;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -124,4 +132,30 @@ test('the heartbeat writes a ping to every stream and is gone when the last stre
   // A timer left behind fails here (and afterEach), and the runner's
   // --test-timeout (scripts/test.sh) ends the process it would keep alive.
   assert.equal(liveTimers(), TIMERS_AT_START, 'the heartbeat timer is gone with the last stream');
+});
+
+test('two objects in one isolate keep their own streams, heartbeat and settings', async () => {
+  // wrangler dev runs every Durable Object in one isolate, and Cloudflare
+  // may too: module state would be shared by them all.
+  const hub = new StreamRegistry();
+  const edge = new StreamRegistry();
+  const onHub = hub.open('all', HELLO, QUIET_MS, 256, NO_RENEWAL);
+  const onEdge = edge.open('all', HELLO, 20, 2, NO_RENEWAL);
+  const hubText = readAll(onHub.body);
+  const edgeText = readAll(onEdge.body);
+  assert.equal(hub.count, 1);
+  assert.equal(edge.count, 1);
+  assert.equal(hub.broadcast(['all'], event(1)), 1, "an event of one object reaches only that object's streams");
+  // The edge's 20 ms heartbeat pings its stream; the hub's stream, with
+  // an hour's heartbeat, hears nothing meanwhile.
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(edge.close(onEdge.id), true);
+  assert.equal(hub.count, 1, "closing one object's stream leaves the other's open");
+  assert.equal(hub.close(onHub.id), true);
+  const [h, e] = await Promise.all([hubText, edgeText]);
+  assert.ok(h.includes('id: 1\n'), 'the hub stream got its event');
+  assert.ok(!e.includes('id: 1\n'), 'the edge stream did not');
+  assert.ok(/^: ping$/m.test(e), 'the edge heartbeat ran');
+  assert.ok(!/^: ping$/m.test(h), 'with its own period: the hub stream got no ping');
+  assert.equal(liveTimers(), TIMERS_AT_START, 'both timers are gone with their last streams');
 });

@@ -1,4 +1,4 @@
-// The Hub's streams, in JavaScript on purpose: the fan-out runs once per
+// An object's streams, in JavaScript on purpose: the fan-out runs once per
 // event for every open stream, and doing it here costs no wasm-to-JS
 // crossing and no wrapper object per stream.
 //
@@ -43,117 +43,130 @@ const PING = encoder.encode(': ping\n\n');
  */
 const RENEW = encoder.encode('retry: 250\nevent: renew\ndata: {}\n\n');
 
-/** tag -> Set of streams; a stream: {id, controller, tag, left}. */
-const byTag = new Map();
-/** id -> stream, for `closeStream`. */
-const byId = new Map();
-let nextId = 0;
-let count = 0;
-let timer = null;
-let timerMs = 0;
-let queueLimit = 256;
+/**
+ * The streams of one object. Everything a stream needs (the registry, the
+ * heartbeat timer, the settings) hangs off the instance, never off this
+ * module: module state is shared by every object in an isolate, and an
+ * isolate may run several objects (wrangler dev runs all of them in one).
+ */
+export class StreamRegistry {
+  constructor() {
+    /** tag -> Set of streams; a stream: {id, controller, tag, left, queueLimit}. */
+    this.byTag = new Map();
+    /** id -> stream, for `close`. */
+    this.byId = new Map();
+    this.nextId = 0;
+    this.timer = null;
+    this.timerMs = 0;
+  }
 
-function remove(stream) {
-  const set = byTag.get(stream.tag);
-  if (!set || !set.delete(stream)) return;
-  byId.delete(stream.id);
-  count -= 1;
-  if (set.size === 0) byTag.delete(stream.tag);
-  if (count === 0 && timer !== null) {
-    clearInterval(timer);
-    timer = null;
+  /** How many streams are open. */
+  get count() {
+    return this.byId.size;
   }
-}
 
-function push(stream, bytes) {
-  const { controller } = stream;
-  if (controller.desiredSize !== null && controller.desiredSize < -queueLimit) {
-    remove(stream);
-    try { controller.error(new Error('slow client: queue limit reached')); } catch { /* closed */ }
-    return false;
+  /**
+   * Opens a stream with this filter tag whose first bytes are `preamble`
+   * (a view into wasm memory, copied here); returns `{id, body}`. The
+   * settings are the object's configuration: a stream keeps its queue
+   * limit and write budget; the one heartbeat timer takes the newest
+   * period.
+   */
+  open(tag, preamble, heartbeatMs, queueLimit, maxWrites) {
+    this.nextId += 1;
+    const half = Math.ceil(maxWrites / 2);
+    // The preamble is the first write; every stream carries at least one more.
+    const left = Math.max(1, half + Math.floor(Math.random() * (maxWrites - half + 1)) - 1);
+    const stream = { id: this.nextId, controller: null, tag, left, queueLimit };
+    const body = new ReadableStream({
+      start(controller) {
+        stream.controller = controller;
+        controller.enqueue(preamble.slice());
+      },
+      cancel: () => {
+        this.remove(stream);
+      },
+    });
+    let set = this.byTag.get(tag);
+    if (!set) this.byTag.set(tag, (set = new Set()));
+    set.add(stream);
+    this.byId.set(stream.id, stream);
+    if (this.timer === null || this.timerMs !== heartbeatMs) {
+      if (this.timer !== null) clearInterval(this.timer);
+      this.timerMs = heartbeatMs;
+      this.timer = setInterval(() => this.beat(), heartbeatMs);
+    }
+    return { id: stream.id, body };
   }
-  try {
-    controller.enqueue(bytes);
-  } catch {
-    remove(stream);
-    return false;
+
+  /** Forgets the stream with this id (its client went away) and closes it. */
+  close(id) {
+    const stream = this.byId.get(id);
+    if (!stream) return false;
+    this.remove(stream);
+    try { stream.controller.close(); } catch { /* already closed */ }
+    return true;
   }
-  stream.left -= 1;
-  if (stream.left <= 0) {
-    remove(stream);
+
+  /**
+   * Enqueues `bytes` (a view into wasm memory, copied once here into one
+   * buffer shared by every stream) on every stream with one of `tags`;
+   * returns on how many.
+   */
+  broadcast(tags, bytes) {
+    const shared = bytes.slice();
+    let sent = 0;
+    for (const tag of tags) {
+      const set = this.byTag.get(tag);
+      if (!set) continue;
+      for (const stream of set) if (this.push(stream, shared)) sent += 1;
+    }
+    return sent;
+  }
+
+  /** Whether any open stream has this tag. */
+  hasTag(tag) {
+    return this.byTag.has(tag);
+  }
+
+  remove(stream) {
+    const set = this.byTag.get(stream.tag);
+    if (!set || !set.delete(stream)) return;
+    this.byId.delete(stream.id);
+    if (set.size === 0) this.byTag.delete(stream.tag);
+    if (this.byId.size === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
+  push(stream, bytes) {
+    const { controller } = stream;
+    if (controller.desiredSize !== null && controller.desiredSize < -stream.queueLimit) {
+      this.remove(stream);
+      try { controller.error(new Error('slow client: queue limit reached')); } catch { /* closed */ }
+      return false;
+    }
     try {
-      controller.enqueue(RENEW);
-      controller.close();
-    } catch { /* already closed */ }
+      controller.enqueue(bytes);
+    } catch {
+      this.remove(stream);
+      return false;
+    }
+    stream.left -= 1;
+    if (stream.left <= 0) {
+      this.remove(stream);
+      try {
+        controller.enqueue(RENEW);
+        controller.close();
+      } catch { /* already closed */ }
+    }
+    return true;
   }
-  return true;
-}
 
-function beat() {
-  for (const set of byTag.values()) {
-    for (const stream of set) push(stream, PING);
+  beat() {
+    for (const set of this.byTag.values()) {
+      for (const stream of set) this.push(stream, PING);
+    }
   }
-}
-
-/**
- * Opens a stream with this filter tag whose first bytes are `preamble` (a
- * view into wasm memory, copied here); returns `{id, body}`.
- */
-export function openStream(tag, preamble, heartbeatMs, limit, maxWrites) {
-  nextId += 1;
-  const half = Math.ceil(maxWrites / 2);
-  // The preamble is the first write; every stream carries at least one more.
-  const left = Math.max(1, half + Math.floor(Math.random() * (maxWrites - half + 1)) - 1);
-  const stream = { id: nextId, controller: null, tag, left };
-  const body = new ReadableStream({
-    start(controller) {
-      stream.controller = controller;
-      controller.enqueue(preamble.slice());
-    },
-    cancel() {
-      remove(stream);
-    },
-  });
-  queueLimit = limit;
-  let set = byTag.get(tag);
-  if (!set) byTag.set(tag, (set = new Set()));
-  set.add(stream);
-  byId.set(stream.id, stream);
-  count += 1;
-  if (timer === null || timerMs !== heartbeatMs) {
-    if (timer !== null) clearInterval(timer);
-    timerMs = heartbeatMs;
-    timer = setInterval(beat, heartbeatMs);
-  }
-  return { id: stream.id, body };
-}
-
-/** Forgets the stream with this id (its client went away) and closes it. */
-export function closeStream(id) {
-  const stream = byId.get(id);
-  if (!stream) return false;
-  remove(stream);
-  try { stream.controller.close(); } catch { /* already closed */ }
-  return true;
-}
-
-/**
- * Enqueues `bytes` (a view into wasm memory, copied once here into one
- * buffer shared by every stream) on every stream with one of `tags`;
- * returns on how many.
- */
-export function broadcast(tags, bytes) {
-  const shared = bytes.slice();
-  let sent = 0;
-  for (const tag of tags) {
-    const set = byTag.get(tag);
-    if (!set) continue;
-    for (const stream of set) if (push(stream, shared)) sent += 1;
-  }
-  return sent;
-}
-
-/** How many streams are open. */
-export function countStreams() {
-  return count;
 }
