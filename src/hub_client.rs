@@ -3,7 +3,7 @@
 
 use polycache_core::hub_api::HUB_NAME;
 use serde::{de::DeserializeOwned, Serialize};
-use worker::{Env, Headers, Method, Request, RequestInit, Response, Stub};
+use worker::{console_error, Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -43,7 +43,12 @@ async fn send<Req: Serialize>(
         init.with_headers(headers).with_body(Some(text.into()));
     }
     let req = Request::new_with_init(&format!("https://hub{path}"), &init)?;
-    let resp = stub(env)?.fetch_with_request(req).await?;
+    // A call that throws is a Hub that failed (one that cannot open its
+    // storage, say), not a bug of this request: 503 like any Hub failure.
+    let resp = stub(env)?.fetch_with_request(req).await.map_err(|e| {
+        console_error!("hub {path}: {e}");
+        unavailable()
+    })?;
     if resp.status_code() >= 400 {
         return Err(hub_error(resp).await);
     }
@@ -66,4 +71,10 @@ pub async fn hub_error(mut resp: Response) -> ApiError {
         422 => ApiError::Unprocessable(message),
         _ => ApiError::Unavailable(format!("hub: {message}")),
     }
+}
+
+/// The error of a Hub that could not be reached or failed to answer; what
+/// went wrong goes to the console, not to the client.
+pub fn unavailable() -> ApiError {
+    ApiError::Unavailable("the hub is unavailable; try again shortly".into())
 }

@@ -11,7 +11,7 @@
 
 use polycache_core::types::EntityType;
 use wasm_bindgen::prelude::*;
-use worker::{Headers, Request, Response, ResponseBody};
+use worker::{console_error, Headers, Request, Response, ResponseBody};
 
 use crate::error::{ApiError, ApiResult};
 use crate::hub_client;
@@ -66,7 +66,10 @@ pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
     let exec: &JsValue = ctx.exec.as_ref().as_ref();
     let answer = subscribe(&stub, &hub_url, &signal, exec)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("the hub did not open a stream: {e:?}")))?;
+        .map_err(|e| {
+            console_error!("the hub did not open a stream: {e:?}");
+            hub_client::unavailable()
+        })?;
     let resp = Response::from(web_sys::Response::from(answer));
     if resp.status_code() != 200 {
         return Err(hub_client::hub_error(resp).await);
