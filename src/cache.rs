@@ -94,12 +94,18 @@ where
 {
     let delay_ms = ctx.config.origin_delay_ms;
     let origin = || async move {
+        let value = load().await;
+        // Counted once the origin has answered, so that a test which sees
+        // the count rise knows the read holds its data.
         ORIGIN_READS.fetch_add(1, Ordering::Relaxed);
         if delay_ms > 0 {
             // CACHE_ORIGIN_DELAY_MS: a remote origin, simulated for tests.
+            // Its answer arrives late, after the data was read: the order in
+            // which a read races a write (it holds data from before a write
+            // acknowledged while its answer was on the way).
             Delay::from(Duration::from_millis(delay_ms)).await;
         }
-        load().await
+        value
     };
     match backends::lookup(ctx, t, path).await {
         Ok(Lookup::Hit(value)) => Ok((value, CacheStatus::Hit)),

@@ -7,7 +7,10 @@ use polycache_core::hub_api::{route, HUB_NAME};
 use polycache_core::query::StreamQuery;
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::prelude::*;
-use worker::{Context, Env, Headers, Method, Request, RequestInit, Response, ResponseBody, Stub};
+use worker::{
+    console_error, Context, Env, Headers, Method, Request, RequestInit, Response, ResponseBody,
+    Stub,
+};
 
 #[wasm_bindgen(module = "/src/js/subscribe.js")]
 extern "C" {
@@ -44,7 +47,10 @@ pub async fn open_stream(
     let exec: &JsValue = exec.as_ref().as_ref();
     let answer = subscribe(&stub, &hub_url, &signal, exec)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("the hub did not open a stream: {e:?}")))?;
+        .map_err(|e| {
+            console_error!("the hub did not open a stream: {e:?}");
+            unavailable()
+        })?;
     let resp = Response::from(web_sys::Response::from(answer));
     if resp.status_code() != 200 {
         return Err(hub_error(resp).await);
@@ -88,7 +94,12 @@ async fn send<Req: Serialize>(
         init.with_headers(headers).with_body(Some(text.into()));
     }
     let req = Request::new_with_init(&format!("https://hub{path}"), &init)?;
-    let resp = stub(env)?.fetch_with_request(req).await?;
+    // A call that throws is a Hub that failed (one that cannot open its
+    // storage, say), not a bug of this request: 503 like any Hub failure.
+    let resp = stub(env)?.fetch_with_request(req).await.map_err(|e| {
+        console_error!("hub {path}: {e}");
+        unavailable()
+    })?;
     if resp.status_code() >= 400 {
         return Err(hub_error(resp).await);
     }
@@ -111,4 +122,10 @@ pub async fn hub_error(mut resp: Response) -> ApiError {
         Some(ErrorCode::Unprocessable) => ApiError::Unprocessable(message),
         _ => ApiError::Unavailable(format!("hub: {message}")),
     }
+}
+
+/// The error of a Hub that could not be reached or failed to answer; what
+/// went wrong goes to the console, not to the client.
+pub fn unavailable() -> ApiError {
+    ApiError::Unavailable("the hub is unavailable; try again shortly".into())
 }

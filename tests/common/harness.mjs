@@ -56,15 +56,16 @@ export async function freePort() {
   });
 }
 
-function run(args, env, { quiet = true } = {}) {
+function run(args, env, { quiet = true, stdoutOnly = false } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
+    let stdout = '';
+    child.stdout.on('data', (d) => { out += d; stdout += d; });
     child.stderr.on('data', (d) => { out += d; });
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code === 0) resolve(out);
+      if (code === 0) resolve(stdoutOnly ? stdout : out);
       else reject(new Error(`wrangler ${args.join(' ')} exited ${code}:\n${out}`));
     });
     if (!quiet) child.stdout.pipe(process.stderr);
@@ -202,6 +203,17 @@ export class WorkerInstance {
    */
   d1(sql) {
     return run(['d1', 'execute', 'DB', '--local', '--persist-to', this.stateDir, '--command', sql], this.env());
+  }
+
+  /**
+   * The keys of a KV namespace in the instance's local state, as
+   * `wrangler kv key list` gives them: [{name, expiration?, metadata?}],
+   * expiration in seconds since the epoch; safe while it runs.
+   */
+  async kvKeys(binding, { prefix } = {}) {
+    const args = ['kv', 'key', 'list', '--binding', binding, '--local', '--persist-to', this.stateDir];
+    if (prefix) args.push('--prefix', prefix);
+    return JSON.parse(await run(args, this.env(), { stdoutOnly: true }));
   }
 
   /** fetch() relative to the instance. */

@@ -162,9 +162,10 @@ pub struct Config {
     /// `MIRROR_RETRY_CAP_MS`: the backoff's largest ceiling; default 300 000.
     pub mirror_retry_cap_ms: u64,
     /// `CACHE_ORIGIN_DELAY_MS`: for tests and demonstrations only, a delay
-    /// added to every origin read of a cached read, standing in for a
-    /// remote database, so that a stampede on a local machine lasts long
-    /// enough to see stampede control at work; default 0 (unset), at most
+    /// added to every origin read of a cached read once the origin has
+    /// answered, standing in for a remote database, so that a stampede on
+    /// a local machine lasts long enough to see stampede control at work,
+    /// and a read can be made to race a write; default 0 (unset), at most
     /// 10 000.
     pub origin_delay_ms: u64,
 }
