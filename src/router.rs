@@ -89,10 +89,18 @@ fn not_allowed(allowed: &'static [&'static str]) -> ApiResult<Response> {
 fn content_type(name: &str) -> ApiResult<EntityType> {
     match EntityType::parse(name) {
         Ok(t) if t.is_content() => Ok(t),
-        _ => Err(ApiError::NotFound(format!(
-            "unknown type {:?}; one of posts, pages, categories, pictures, translations, types",
-            truncate(name, 64)
-        ))),
+        _ => {
+            let names: Vec<&str> = EntityType::ALL
+                .into_iter()
+                .filter(|t| t.is_content())
+                .map(EntityType::as_str)
+                .collect();
+            Err(ApiError::NotFound(format!(
+                "unknown type {:?}; one of {}",
+                truncate(name, 64),
+                names.join(", ")
+            )))
+        }
     }
 }
 
@@ -111,5 +119,42 @@ fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_type_lists_every_content_type() {
+        let Err(ApiError::NotFound(message)) = content_type("widgets") else {
+            panic!("widgets is a type");
+        };
+        let content: Vec<&str> = EntityType::ALL
+            .into_iter()
+            .filter(|t| t.is_content())
+            .map(EntityType::as_str)
+            .collect();
+        assert_eq!(
+            message,
+            format!("unknown type \"widgets\"; one of {}", content.join(", "))
+        );
+        // The message of the original six, which a type added later extends.
+        assert!(
+            message.starts_with(
+                "unknown type \"widgets\"; one of posts, pages, categories, pictures, translations, types"
+            ),
+            "{message}"
+        );
+        // Types without a table have no route either, and get the same answer.
+        let feed = content_type("feed").map(|t| t.as_str());
+        assert!(
+            matches!(feed, Err(ApiError::NotFound(m)) if m.starts_with("unknown type \"feed\"; one of posts,"))
+        );
+        for t in EntityType::ALL.into_iter().filter(|t| t.is_content()) {
+            assert_eq!(content_type(t.as_str()), Ok(t));
+            assert_eq!(content_type(t.alias().unwrap_or(t.as_str())), Ok(t));
+        }
     }
 }

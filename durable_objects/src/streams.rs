@@ -185,7 +185,7 @@ mod tests {
     #[test]
     fn tags_are_canonical() {
         assert_eq!(tag_for(&[]), "f:*");
-        let tag = tag_for(&[EntityType::Posts, EntityType::Feed, EntityType::Posts]);
+        let tag = tag_for(&[EntityType::POSTS, EntityType::FEED, EntityType::POSTS]);
         assert_eq!(tag, "f:feed,posts");
     }
 }

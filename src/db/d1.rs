@@ -252,7 +252,9 @@ impl Db {
                         .unwrap_or_default();
                     return ApiError::Conflict(format!(
                         "field {:?}: {} {other} already has this {}",
-                        field.key, table.singular, field.key
+                        field.key,
+                        table.singular(),
+                        field.key
                     ));
                 }
                 Err(e) => return e,
@@ -260,7 +262,7 @@ impl Db {
         }
         ApiError::Conflict(format!(
             "the {} changed concurrently; retry",
-            table.singular
+            table.singular()
         ))
     }
 
@@ -295,7 +297,7 @@ impl Db {
                         .collect();
                     return ApiError::Conflict(format!(
                         "{} {id} is still the {:?} of {} {}; reassign or delete them first",
-                        table.singular,
+                        table.singular(),
                         field.key,
                         referrer.name(),
                         ids.join(", ")
@@ -306,14 +308,14 @@ impl Db {
         }
         ApiError::Conflict(format!(
             "the {} changed concurrently; retry",
-            table.singular
+            table.singular()
         ))
     }
 
     /// Posts and pages with their categories, newest first. One batch, so
     /// that both lists come from one state of the database.
     pub async fn feed(&self) -> ApiResult<Vec<FeedItem>> {
-        let sources = [(EntityType::Posts, "post"), (EntityType::Pages, "page")];
+        let sources = [(EntityType::POSTS, "post"), (EntityType::PAGES, "page")];
         let mut batch = Vec::new();
         for (t, _) in sources {
             let sql = Sql {

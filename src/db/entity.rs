@@ -139,11 +139,11 @@ mod tests {
     use serde_json::json;
 
     fn posts() -> &'static Table {
-        table(EntityType::Posts).unwrap()
+        table(EntityType::POSTS).unwrap()
     }
 
     fn pages() -> &'static Table {
-        table(EntityType::Pages).unwrap()
+        table(EntityType::PAGES).unwrap()
     }
 
     fn entity(table: &'static Table, id: i64, created_at: i64, extra: Value) -> Entity {

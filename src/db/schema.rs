@@ -1,15 +1,18 @@
 //! The content tables as data: [`TABLES`], one static [`Table`] per content
 //! type, and the [`SqlValue`]s their fields hold.
 //!
-//! Every content type has one D1 table named after its canonical plural
-//! (`migrations/0001_schema.sql`). Rather than a struct and a set of
-//! hand-written queries per type, one static [`Table`] per type lists its
-//! fields: the JSON key, the column, the [`Kind`] (text with its limits and
-//! format, or a reference to another table) and whether create requires it.
-//! That one table drives the validation of request bodies
+//! Every content type (a type declared with `content: true` in
+//! [`polycache_core::types::DECLARED`]) has one D1 table named after its
+//! canonical plural, created by a migration (`migrations/0001_schema.sql`
+//! for the first six). Rather than a struct and a set of hand-written
+//! queries per type, one static [`Table`] per type lists its fields: the
+//! JSON key, the column, the [`Kind`] (text with its limits and format, or a
+//! reference to another table) and whether create requires it. That one
+//! table drives the validation of request bodies
 //! ([`validate`](super::validate::validate)), the SQL of every query and the
-//! JSON of every [`Entity`](super::entity::Entity), so the six types cannot
-//! drift apart.
+//! JSON of every [`Entity`](super::entity::Entity), so the types cannot
+//! drift apart; a test holds [`TABLES`] to the declared content types and
+//! to the migrations.
 
 use polycache_core::types::EntityType;
 
@@ -125,10 +128,9 @@ pub struct Field {
 /// Every table also has `id`, `created_at` and `updated_at`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Table {
-    /// The type; the table is named after its canonical plural.
+    /// The type; the table is named after its canonical plural, and messages
+    /// name a row by the type's singular alias.
     pub entity: EntityType,
-    /// The singular, for messages ("no post with id 7").
-    pub singular: &'static str,
     /// The writable fields.
     pub fields: &'static [Field],
 }
@@ -173,21 +175,20 @@ const MAX_BODY_CHARS: usize = 50_000;
 /// every limit below (a test checks that they agree).
 const MAX_TITLE_CHARS: usize = 200;
 
-/// The content tables. Their order is the order of [`EntityType::ALL`].
-pub static TABLES: [Table; 6] = [
+/// The content tables, one per content type of [`EntityType::ALL`], in its
+/// order (a test holds them to it and to the migrations).
+pub static TABLES: &[Table] = &[
     Table {
-        entity: EntityType::Posts,
-        singular: "post",
+        entity: EntityType::POSTS,
         fields: &[
             text("title", "title", 1, MAX_TITLE_CHARS),
             text("body", "body", 0, MAX_BODY_CHARS),
-            reference("categoryId", "category_id", EntityType::Categories, true),
-            reference("pictureId", "picture_id", EntityType::Pictures, true),
+            reference("categoryId", "category_id", EntityType::CATEGORIES, true),
+            reference("pictureId", "picture_id", EntityType::PICTURES, true),
         ],
     },
     Table {
-        entity: EntityType::Pages,
-        singular: "page",
+        entity: EntityType::PAGES,
         fields: &[
             text("title", "title", 1, MAX_TITLE_CHARS),
             Field {
@@ -200,27 +201,25 @@ pub static TABLES: [Table; 6] = [
                 ..text("slug", "slug", 1, 100)
             },
             text("body", "body", 0, MAX_BODY_CHARS),
-            reference("categoryId", "category_id", EntityType::Categories, true),
-            reference("pictureId", "picture_id", EntityType::Pictures, true),
+            reference("categoryId", "category_id", EntityType::CATEGORIES, true),
+            reference("pictureId", "picture_id", EntityType::PICTURES, true),
             reference(
                 "translationId",
                 "translation_id",
-                EntityType::Translations,
+                EntityType::TRANSLATIONS,
                 true,
             ),
         ],
     },
     Table {
-        entity: EntityType::Categories,
-        singular: "category",
+        entity: EntityType::CATEGORIES,
         fields: &[
             text("name", "name", 1, 100),
-            reference("typeId", "type_id", EntityType::Types, false),
+            reference("typeId", "type_id", EntityType::TYPES, false),
         ],
     },
     Table {
-        entity: EntityType::Pictures,
-        singular: "picture",
+        entity: EntityType::PICTURES,
         fields: &[
             Field {
                 kind: Kind::Text {
@@ -238,8 +237,7 @@ pub static TABLES: [Table; 6] = [
         ],
     },
     Table {
-        entity: EntityType::Translations,
-        singular: "translation",
+        entity: EntityType::TRANSLATIONS,
         fields: &[
             Field {
                 kind: Kind::Text {
@@ -256,8 +254,7 @@ pub static TABLES: [Table; 6] = [
         ],
     },
     Table {
-        entity: EntityType::Types,
-        singular: "type",
+        entity: EntityType::TYPES,
         fields: &[text("name", "name", 1, 64)],
     },
 ];
@@ -271,15 +268,21 @@ pub fn table(t: EntityType) -> ApiResult<&'static Table> {
         .ok_or_else(|| ApiError::Internal(format!("{t} has no D1 table")))
 }
 
-/// The singular of a type, for messages.
+/// The singular of a type, for messages: its alias (every content type has
+/// one, a test checks), else its name.
 pub(super) fn singular(t: EntityType) -> &'static str {
-    table(t).map_or(t.as_str(), |table| table.singular)
+    t.alias().unwrap_or(t.as_str())
 }
 
 impl Table {
     /// The SQL name of the table.
     pub fn name(&self) -> &'static str {
         self.entity.as_str()
+    }
+
+    /// The singular of the table's type, for messages ("no post with id 7").
+    pub fn singular(&self) -> &'static str {
+        singular(self.entity)
     }
 
     /// The field with this JSON key.
@@ -346,7 +349,23 @@ pub enum SqlValue {
 mod tests {
     use super::*;
 
-    const SCHEMA: &str = include_str!("../../migrations/0001_schema.sql");
+    /// Every migration, in the order D1 applies them (by file name): a
+    /// content type added later brings its table in a migration of its own.
+    fn schema() -> String {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no migrations in {}", dir.display());
+        files
+            .iter()
+            .map(|path| std::fs::read_to_string(path).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 
     #[test]
     fn every_content_type_has_a_table_in_order() {
@@ -356,16 +375,33 @@ mod tests {
             .filter(|t| t.is_content())
             .collect();
         assert_eq!(types, content);
-        assert!(table(EntityType::Feed).is_err());
+        assert!(table(EntityType::FEED).is_err());
+    }
+
+    #[test]
+    fn every_table_names_its_rows_in_the_singular() {
+        for table in TABLES {
+            assert!(
+                table.entity.alias().is_some(),
+                "{} has no alias",
+                table.name()
+            );
+            assert_ne!(table.singular(), table.name());
+        }
+        assert_eq!(TABLES[0].singular(), "post");
+        assert_eq!(singular(EntityType::FEED), "feed");
     }
 
     #[test]
     fn schema_sql_matches_the_tables() {
-        for table in &TABLES {
+        let schema = schema();
+        for table in TABLES {
             let create = format!("CREATE TABLE {} (", table.name());
-            let start = SCHEMA.find(&create).unwrap();
-            let end = start + SCHEMA[start..].find(");").unwrap();
-            let ddl = &SCHEMA[start..end];
+            let start = schema
+                .find(&create)
+                .unwrap_or_else(|| panic!("no migration has {create}"));
+            let end = start + schema[start..].find(");").unwrap();
+            let ddl = &schema[start..end];
             for column in table.columns() {
                 assert!(ddl.contains(&format!("\n  {column} ")), "{column} in {ddl}");
             }

@@ -189,11 +189,11 @@ mod tests {
     use serde_json::json;
 
     fn posts() -> &'static Table {
-        table(EntityType::Posts).unwrap()
+        table(EntityType::POSTS).unwrap()
     }
 
     fn pages() -> &'static Table {
-        table(EntityType::Pages).unwrap()
+        table(EntityType::PAGES).unwrap()
     }
 
     #[test]
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn insert_without_guards_still_has_a_where() {
-        let types = table(EntityType::Types).unwrap();
+        let types = table(EntityType::TYPES).unwrap();
         let changes = validate(types, &json!({"name": "Topic"}), Mode::Create).unwrap();
         let sql = insert_sql(types, &changes, 1);
         assert!(
@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn delete_clears_nullable_references_first() {
-        let categories = table(EntityType::Categories).unwrap();
+        let categories = table(EntityType::CATEGORIES).unwrap();
         let batch = delete_sql(categories, 4, 99);
         let texts: Vec<_> = batch.iter().map(|s| s.text.as_str()).collect();
         assert_eq!(
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn delete_is_restricted_by_required_references() {
-        let types = table(EntityType::Types).unwrap();
+        let types = table(EntityType::TYPES).unwrap();
         let batch = delete_sql(types, 2, 99);
         assert_eq!(batch.len(), 1);
         assert_eq!(

@@ -80,7 +80,8 @@ pub fn validate(table: &'static Table, body: &Value, mode: Mode) -> ApiResult<Ch
             None if mode == Mode::Create && field.required => {
                 return Err(invalid(format!(
                     "missing required field {:?} of a {}",
-                    field.key, table.singular
+                    field.key,
+                    table.singular()
                 )))
             }
             None => {}
@@ -157,7 +158,7 @@ mod tests {
     use serde_json::json;
 
     fn posts() -> &'static Table {
-        table(EntityType::Posts).unwrap()
+        table(EntityType::POSTS).unwrap()
     }
 
     fn error_of(table: &'static Table, body: Value, mode: Mode) -> String {
@@ -250,7 +251,7 @@ mod tests {
                 SqlValue::Integer(MAX_ID)
             ]
         );
-        let categories = table(EntityType::Categories).unwrap();
+        let categories = table(EntityType::CATEGORIES).unwrap();
         let m = error_of(categories, json!({"typeId": null}), Mode::Update);
         assert!(m.contains("the id of a type (a positive integer)"), "{m}");
         assert!(!m.contains("or null"), "{m}");

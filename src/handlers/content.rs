@@ -49,7 +49,7 @@ pub async fn get(ctx: &Ctx, t: EntityType, id: i64, _url: &Url) -> ApiResult<Res
     })
     .await?;
     if text == "null" {
-        return not_found_cached(table.singular, id, status);
+        return not_found_cached(table.singular(), id, status);
     }
     cache::cached_response(200, text, status)
 }
@@ -82,7 +82,7 @@ pub async fn update(
     let entity = Db::open(&ctx.env)?
         .update(table, id, &changes, now_ms())
         .await?
-        .ok_or_else(|| not_found(table.singular, id))?;
+        .ok_or_else(|| not_found(table.singular(), id))?;
     let outcome = invalidate_after_write(ctx, name, t, id, Action::Update).await?;
     let resp = json_text_response(200, db::to_json(&entity)?)?;
     cache::with_event_header(resp, outcome.event_id)
@@ -101,7 +101,7 @@ pub async fn delete(
     auth::require(ctx, &req, Role::may_write_content)?;
     let table = db::table(t)?;
     if !Db::open(&ctx.env)?.delete(table, id, now_ms()).await? {
-        return Err(not_found(table.singular, id));
+        return Err(not_found(table.singular(), id));
     }
     let outcome = invalidate_after_write(ctx, name, t, id, Action::Delete).await?;
     cache::with_event_header(Response::empty()?.with_status(204), outcome.event_id)

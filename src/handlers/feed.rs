@@ -26,7 +26,7 @@ struct Feed {
 
 /// Answers the feed.
 pub async fn get(ctx: &Ctx, _url: &Url) -> ApiResult<Response> {
-    let (text, status) = cache::read_through(ctx, EntityType::Feed, PATH, || async {
+    let (text, status) = cache::read_through(ctx, EntityType::FEED, PATH, || async {
         let items = Db::open(&ctx.env)?.feed().await?;
         db::to_json(&Feed { items })
     })

@@ -47,8 +47,8 @@ Examples:
     long_about = "Operate a polycache Worker from the terminal.\n\n\
         Talks to the Worker's HTTP API at --url (default: `make dev`'s http://127.0.0.1:8787). \
         `login` keeps a token per URL, so that `invalidate`, `mirrors` and `logs` can be run \
-        against a local instance and production side by side. `graph` and `hash-password` work \
-        offline. Human-readable output by default; --json prints JSON on stdout for scripts. \
+        against a local instance and production side by side. `graph`, `types` and `hash-password` \
+        work offline. Human-readable output by default; --json prints JSON on stdout for scripts. \
         Errors are one line on stderr that says what to do.",
     after_help = EXAMPLES,
     after_long_help = format!("{EXAMPLES}\n\n{ENVIRONMENT}"),
@@ -160,6 +160,15 @@ pub enum Command {
     )]
     Graph(GraphArgs),
 
+    /// List the entity types: alias, D1 table, what invalidating each invalidates
+    #[command(
+        long_about = "List every entity type this polycache knows, in order: its singular \
+        alias (accepted wherever a type is named), whether it has a D1 table (and so routes \
+        under /api/), and what invalidating it invalidates in the default graph. The list is \
+        the one the Worker is built with. Works offline."
+    )]
+    Types,
+
     /// Make a password hash for AUTH_USERS (pbkdf2_sha256, Django's format)
     #[command(long_about = "Hash a password for the AUTH_USERS secret: prints \
         pbkdf2_sha256$<iterations>$<salt>$<key>, Django's format, with a random salt.\n\n\
@@ -180,8 +189,9 @@ pub struct LoginArgs {
 /// `polycache invalidate`.
 #[derive(Debug, Args)]
 pub struct InvalidateArgs {
-    /// Entity type: posts, pages, categories, pictures, translations, types, feed, auth (or a singular alias: post, page, ...)
-    #[arg(value_name = "TYPE", value_parser = parse_type_name)]
+    /// The entity type, by its name or singular alias (clap's help for it,
+    /// which lists them, is built from the declared types)
+    #[arg(value_name = "TYPE", value_parser = parse_type_name, help = type_help())]
     pub entity_type: String,
 
     /// The entity's id, when one entity changed
@@ -281,6 +291,18 @@ pub struct HashPasswordArgs {
     pub role: Option<String>,
 }
 
+/// The help of a TYPE argument, from the declared types, so that a type
+/// added to the core crate shows up here too.
+fn type_help() -> String {
+    let names: Vec<&str> = EntityType::ALL.iter().map(|t| t.as_str()).collect();
+    let aliases: Vec<&str> = EntityType::ALL.iter().filter_map(|t| t.alias()).collect();
+    format!(
+        "Entity type: {} (or a singular alias: {}, ...)",
+        names.join(", "),
+        aliases[..aliases.len().min(2)].join(", ")
+    )
+}
+
 /// An entity type or alias, kept as given (the API echoes the given name in
 /// an event's `type`).
 fn parse_type_name(s: &str) -> Result<String, String> {
@@ -334,6 +356,35 @@ mod tests {
         let e = Cli::try_parse_from(["polycache", "hash-password", "--email", "a@b"])
             .expect_err("--email without --role");
         assert_eq!(e.exit_code(), 2);
+    }
+
+    /// The names a message or help text lists after `prefix`, up to `end`.
+    fn listed<'a>(text: &'a str, prefix: &str, end: &str) -> Vec<&'a str> {
+        let start = text.find(prefix).expect(prefix) + prefix.len();
+        let len = text[start..].find(end).expect(end);
+        text[start..start + len].split(", ").collect()
+    }
+
+    #[test]
+    fn the_type_help_and_the_usage_error_list_every_declared_type() {
+        let declared: Vec<&str> = EntityType::ALL.iter().map(|t| t.as_str()).collect();
+        let cmd = Cli::command();
+        let invalidate = cmd.find_subcommand("invalidate").expect("invalidate");
+        let arg = invalidate
+            .get_arguments()
+            .find(|a| a.get_id() == "entity_type")
+            .expect("TYPE");
+        let help = arg.get_help().expect("TYPE has help").to_string();
+        assert_eq!(listed(&help, "Entity type: ", " ("), declared, "{help}");
+        assert!(
+            help.ends_with("(or a singular alias: post, page, ...)"),
+            "{help}"
+        );
+
+        let e = Cli::try_parse_from(["polycache", "tail", "--types", "posts,kittens"])
+            .expect_err("unknown type");
+        let message = e.to_string();
+        assert_eq!(listed(&message, "; one of ", " ("), declared, "{message}");
     }
 
     #[test]

@@ -521,8 +521,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.backend, Backend::Upstash);
         assert_eq!(
-            c.graph.closure(EntityType::Categories),
-            [EntityType::Categories, EntityType::Posts]
+            c.graph.closure(EntityType::CATEGORIES),
+            [EntityType::CATEGORIES, EntityType::POSTS]
         );
         assert_eq!(c.cache_ttl_secs, 60);
         assert_eq!(c.mirrors, ["https://prod.example.com"]);

@@ -124,7 +124,7 @@ mod tests {
         InvalidationEvent {
             id: 1042,
             type_name: "post".to_string(),
-            types: vec![EntityType::Posts, EntityType::Feed],
+            types: vec![EntityType::POSTS, EntityType::FEED],
             entity_id: Some("7".to_string()),
             action: Action::Update,
             origin: "local-dev".to_string(),
@@ -179,16 +179,16 @@ mod tests {
     fn types_accept_aliases_when_read() {
         let json = EXAMPLE_JSON.replace(r#"["posts","feed"]"#, r#"["post","feed"]"#);
         let parsed: InvalidationEvent = serde_json::from_str(&json).unwrap();
-        assert_eq!(parsed.types, [EntityType::Posts, EntityType::Feed]);
+        assert_eq!(parsed.types, [EntityType::POSTS, EntityType::FEED]);
     }
 
     #[test]
     fn concerns_empty_filter_or_any_overlap() {
         let event = example();
         assert!(event.concerns(&[]));
-        assert!(event.concerns(&[EntityType::Feed]));
-        assert!(event.concerns(&[EntityType::Pages, EntityType::Posts]));
-        assert!(!event.concerns(&[EntityType::Pages, EntityType::Auth]));
+        assert!(event.concerns(&[EntityType::FEED]));
+        assert!(event.concerns(&[EntityType::PAGES, EntityType::POSTS]));
+        assert!(!event.concerns(&[EntityType::PAGES, EntityType::AUTH]));
     }
 
     #[test]

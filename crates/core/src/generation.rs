@@ -42,7 +42,7 @@ impl Generations {
     pub fn bump(&mut self, types: &[EntityType]) {
         let mut seen = [false; EntityType::ALL.len()];
         for t in types {
-            if std::mem::replace(&mut seen[*t as usize], true) {
+            if std::mem::replace(&mut seen[t.index()], true) {
                 continue;
             }
             let g = self.0.entry(*t).or_insert(0);
@@ -86,7 +86,7 @@ pub fn cache_key(t: EntityType, generation: u64, path: &str) -> String {
 mod tests {
     use super::*;
     use crate::graph::DependencyGraph;
-    use EntityType::*;
+    use EntityType as T;
 
     #[test]
     fn never_bumped_is_zero() {
@@ -98,9 +98,9 @@ mod tests {
 
     #[test]
     fn cache_key_format() {
-        assert_eq!(cache_key(Posts, 3, "/api/posts"), "posts@3:/api/posts");
+        assert_eq!(cache_key(T::POSTS, 3, "/api/posts"), "posts@3:/api/posts");
         assert_eq!(
-            cache_key(Feed, 0, "/api/feed?page=2"),
+            cache_key(T::FEED, 0, "/api/feed?page=2"),
             "feed@0:/api/feed?page=2"
         );
     }
@@ -108,55 +108,55 @@ mod tests {
     #[test]
     fn a_key_taken_before_a_bump_differs_from_the_key_after() {
         let mut g = Generations::default();
-        let before = cache_key(Posts, g.get(Posts), "/api/posts/7");
-        g.bump(&[Posts]);
-        let after = cache_key(Posts, g.get(Posts), "/api/posts/7");
+        let before = cache_key(T::POSTS, g.get(T::POSTS), "/api/posts/7");
+        g.bump(&[T::POSTS]);
+        let after = cache_key(T::POSTS, g.get(T::POSTS), "/api/posts/7");
         assert_ne!(before, after);
     }
 
     #[test]
     fn bumping_a_closure_affects_only_its_types() {
         let graph = DependencyGraph::default();
-        let closure = graph.closure(Pictures);
+        let closure = graph.closure(T::PICTURES);
         let mut g = Generations::default();
-        g.bump(&[Auth]);
+        g.bump(&[T::AUTH]);
         let before = g.clone();
         g.bump(&closure);
         for t in EntityType::ALL {
             let expected = before.get(t) + u64::from(closure.contains(&t));
             assert_eq!(g.get(t), expected, "{t}");
         }
-        assert_eq!(g.get(Categories), 0);
-        assert_eq!(g.get(Auth), 1);
+        assert_eq!(g.get(T::CATEGORIES), 0);
+        assert_eq!(g.get(T::AUTH), 1);
     }
 
     #[test]
     fn a_type_listed_twice_is_bumped_once() {
         let mut g = Generations::default();
-        g.bump(&[Posts, Feed, Posts]);
-        assert_eq!(g.get(Posts), 1);
-        assert_eq!(g.get(Feed), 1);
+        g.bump(&[T::POSTS, T::FEED, T::POSTS]);
+        assert_eq!(g.get(T::POSTS), 1);
+        assert_eq!(g.get(T::FEED), 1);
     }
 
     #[test]
     fn snapshot_is_canonical_and_detects_bumps() {
         let mut g = Generations::default();
-        g.bump(&[Feed]);
-        let snap = g.snapshot(&[Feed, Posts, Feed]);
-        assert_eq!(snap, [(Posts, 0), (Feed, 1)]);
-        assert_eq!(snap, g.snapshot(&[Posts, Feed]));
+        g.bump(&[T::FEED]);
+        let snap = g.snapshot(&[T::FEED, T::POSTS, T::FEED]);
+        assert_eq!(snap, [(T::POSTS, 0), (T::FEED, 1)]);
+        assert_eq!(snap, g.snapshot(&[T::POSTS, T::FEED]));
         assert!(g.is_current(&snap));
-        g.bump(&[Pages]);
+        g.bump(&[T::PAGES]);
         assert!(g.is_current(&snap));
-        g.bump(&[Posts]);
+        g.bump(&[T::POSTS]);
         assert!(!g.is_current(&snap));
     }
 
     #[test]
     fn serializes_as_an_object_of_canonical_names() {
         let mut g = Generations::default();
-        g.bump(&[Posts, Feed]);
-        g.bump(&[Feed]);
+        g.bump(&[T::POSTS, T::FEED]);
+        g.bump(&[T::FEED]);
         let json = serde_json::to_string(&g).unwrap();
         assert_eq!(json, r#"{"posts":1,"feed":2}"#);
         assert_eq!(serde_json::from_str::<Generations>(&json).unwrap(), g);

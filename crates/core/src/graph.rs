@@ -120,7 +120,7 @@ impl DependencyGraph {
     /// depends on `t` directly or transitively, in [`EntityType::ALL`] order.
     pub fn closure(&self, t: EntityType) -> Vec<EntityType> {
         let mut hit = BTreeSet::from([t]);
-        // A fixpoint rather than a reverse-edge walk: with eight types it is
+        // A fixpoint rather than a reverse-edge walk: with a few types it is
         // a handful of passes, and it needs no second index to keep in sync.
         loop {
             let before = hit.len();
@@ -169,23 +169,20 @@ impl DependencyGraph {
 }
 
 impl Default for DependencyGraph {
-    /// The original graph (`DEPENDENCIES` in Polymech's `server/src/cache.ts`;
-    /// docs/architecture.md, "Where it comes from").
+    /// The graph the declarations give (`depends_on` in
+    /// [`DECLARED`](crate::types::DECLARED)): the original app's
+    /// `DEPENDENCIES` table (docs/architecture.md, "Where it comes from").
     fn default() -> Self {
-        use EntityType::*;
-        let entries: [(EntityType, &[EntityType]); 6] = [
-            (Posts, &[Categories, Pictures]),
-            (Pages, &[Categories, Pictures, Translations]),
-            (Categories, &[Types]),
-            (Translations, &[]),
-            (Feed, &[Posts, Pages, Categories]),
-            (Auth, &[]),
-        ];
-        // Built directly: it is a constant, and `new` would only add an error
-        // path that cannot be taken (a test checks that `new` accepts it).
-        let deps = entries
+        // Built directly: the declarations are constant (and checked when the
+        // crate is compiled: every dependency is a declared name), and `new`
+        // would only add an error path that cannot be taken (a test checks
+        // that `new` accepts it).
+        let deps = EntityType::ALL
             .into_iter()
-            .map(|(x, ys)| (x, ys.iter().copied().collect()))
+            .filter_map(|x| {
+                let ys = x.declaration().depends_on?;
+                Some((x, ys.iter().filter_map(|y| EntityType::named(y)).collect()))
+            })
             .collect();
         DependencyGraph { deps }
     }
@@ -207,7 +204,7 @@ fn find_cycle(deps: &BTreeMap<EntityType, BTreeSet<EntityType>>) -> Option<Vec<E
         marks: &mut [Mark; EntityType::ALL.len()],
         path: &mut Vec<EntityType>,
     ) -> Option<Vec<EntityType>> {
-        match marks[t as usize] {
+        match marks[t.index()] {
             Mark::Done => return None,
             Mark::OnPath => {
                 let start = path.iter().position(|p| *p == t)?;
@@ -217,7 +214,7 @@ fn find_cycle(deps: &BTreeMap<EntityType, BTreeSet<EntityType>>) -> Option<Vec<E
             }
             Mark::Unvisited => {}
         }
-        marks[t as usize] = Mark::OnPath;
+        marks[t.index()] = Mark::OnPath;
         path.push(t);
         for y in deps.get(&t).into_iter().flatten() {
             if let Some(cycle) = visit(*y, deps, marks, path) {
@@ -225,7 +222,7 @@ fn find_cycle(deps: &BTreeMap<EntityType, BTreeSet<EntityType>>) -> Option<Vec<E
             }
         }
         path.pop();
-        marks[t as usize] = Mark::Done;
+        marks[t.index()] = Mark::Done;
         None
     }
 
@@ -288,7 +285,7 @@ impl<'de> Deserialize<'de> for RawEntries {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use EntityType::*;
+    use EntityType as T;
 
     fn set(types: &[EntityType]) -> BTreeSet<EntityType> {
         types.iter().copied().collect()
@@ -305,31 +302,59 @@ mod tests {
     fn default_is_the_seed_graph_and_valid() {
         let g = DependencyGraph::default();
         let built = DependencyGraph::new([
-            (Posts, vec![Categories, Pictures]),
-            (Pages, vec![Categories, Pictures, Translations]),
-            (Categories, vec![Types]),
-            (Translations, vec![]),
-            (Feed, vec![Posts, Pages, Categories]),
-            (Auth, vec![]),
+            (T::POSTS, vec![T::CATEGORIES, T::PICTURES]),
+            (T::PAGES, vec![T::CATEGORIES, T::PICTURES, T::TRANSLATIONS]),
+            (T::CATEGORIES, vec![T::TYPES]),
+            (T::TRANSLATIONS, vec![]),
+            (T::FEED, vec![T::POSTS, T::PAGES, T::CATEGORIES]),
+            (T::AUTH, vec![]),
         ])
         .unwrap();
         assert_eq!(g, built);
-        assert_eq!(g.dependencies(Pages), [Categories, Pictures, Translations]);
-        assert_eq!(g.dependencies(Pictures), []);
+        assert_eq!(
+            g.dependencies(T::PAGES),
+            [T::CATEGORIES, T::PICTURES, T::TRANSLATIONS]
+        );
+        assert_eq!(g.dependencies(T::PICTURES), []);
+    }
+
+    #[test]
+    fn the_declared_graph_passes_the_checks_of_new() {
+        // `default` skips `new`'s checks (cycles are not checked when the
+        // declarations are compiled): they must hold all the same.
+        let g = DependencyGraph::default();
+        let edges = g
+            .deps
+            .iter()
+            .map(|(x, ys)| (*x, ys.iter().copied().collect()));
+        assert_eq!(DependencyGraph::new(edges).unwrap(), g);
+        for t in EntityType::ALL {
+            let declared = t.declaration().depends_on;
+            let names: Vec<&str> = g.dependencies(t).iter().map(|y| y.as_str()).collect();
+            assert_eq!(names, declared.unwrap_or(&[]), "{t}");
+            assert_eq!(
+                g.to_json().get(t.as_str()).is_some(),
+                declared.is_some(),
+                "{t}"
+            );
+        }
     }
 
     #[test]
     fn default_closures_match_the_design() {
         let g = DependencyGraph::default();
         let cases: [(EntityType, &[EntityType]); 8] = [
-            (Types, &[Types, Posts, Pages, Categories, Feed]),
-            (Pictures, &[Pictures, Posts, Pages, Feed]),
-            (Posts, &[Posts, Feed]),
-            (Auth, &[Auth]),
-            (Translations, &[Translations, Pages, Feed]),
-            (Categories, &[Categories, Posts, Pages, Feed]),
-            (Pages, &[Pages, Feed]),
-            (Feed, &[Feed]),
+            (
+                T::TYPES,
+                &[T::TYPES, T::POSTS, T::PAGES, T::CATEGORIES, T::FEED],
+            ),
+            (T::PICTURES, &[T::PICTURES, T::POSTS, T::PAGES, T::FEED]),
+            (T::POSTS, &[T::POSTS, T::FEED]),
+            (T::AUTH, &[T::AUTH]),
+            (T::TRANSLATIONS, &[T::TRANSLATIONS, T::PAGES, T::FEED]),
+            (T::CATEGORIES, &[T::CATEGORIES, T::POSTS, T::PAGES, T::FEED]),
+            (T::PAGES, &[T::PAGES, T::FEED]),
+            (T::FEED, &[T::FEED]),
         ];
         for (t, expected) in cases {
             assert_eq!(g.closure(t), expected, "closure({t})");
@@ -338,34 +363,41 @@ mod tests {
 
     #[test]
     fn closure_puts_t_first_then_all_order() {
-        let g = DependencyGraph::new([(Posts, vec![Feed])]).unwrap();
-        assert_eq!(g.closure(Feed), [Feed, Posts]);
+        let g = DependencyGraph::new([(T::POSTS, vec![T::FEED])]).unwrap();
+        assert_eq!(g.closure(T::FEED), [T::FEED, T::POSTS]);
     }
 
     #[test]
     fn types_lists_keys_and_leaves_in_all_order() {
         assert_eq!(DependencyGraph::default().types(), EntityType::ALL);
-        let g = DependencyGraph::new([(Feed, vec![Pictures])]).unwrap();
-        assert_eq!(g.types(), [Pictures, Feed]);
+        let g = DependencyGraph::new([(T::FEED, vec![T::PICTURES])]).unwrap();
+        assert_eq!(g.types(), [T::PICTURES, T::FEED]);
     }
 
     #[test]
     fn new_merges_repeated_keys() {
-        let g = DependencyGraph::new([(Posts, vec![Categories]), (Posts, vec![Pictures])]).unwrap();
-        assert_eq!(g.dependencies(Posts), [Categories, Pictures]);
+        let g = DependencyGraph::new([
+            (T::POSTS, vec![T::CATEGORIES]),
+            (T::POSTS, vec![T::PICTURES]),
+        ])
+        .unwrap();
+        assert_eq!(g.dependencies(T::POSTS), [T::CATEGORIES, T::PICTURES]);
     }
 
     #[test]
     fn self_dependency_is_rejected() {
-        let message = graph_error(DependencyGraph::new([(Posts, vec![Categories, Posts])]));
+        let message = graph_error(DependencyGraph::new([(
+            T::POSTS,
+            vec![T::CATEGORIES, T::POSTS],
+        )]));
         assert_eq!(message, "posts depends on itself");
     }
 
     #[test]
     fn cycle_is_rejected_with_its_path() {
         let message = graph_error(DependencyGraph::new([
-            (Posts, vec![Categories]),
-            (Categories, vec![Posts]),
+            (T::POSTS, vec![T::CATEGORIES]),
+            (T::CATEGORIES, vec![T::POSTS]),
         ]));
         assert_eq!(message, "cycle: posts -> categories -> posts");
 
@@ -384,8 +416,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             g,
-            DependencyGraph::new([(Posts, vec![Categories, Pictures]), (Feed, vec![Posts])])
-                .unwrap()
+            DependencyGraph::new([
+                (T::POSTS, vec![T::CATEGORIES, T::PICTURES]),
+                (T::FEED, vec![T::POSTS])
+            ])
+            .unwrap()
         );
     }
 
@@ -466,17 +501,20 @@ mod tests {
         );
     }
 
+    /// How many types there are: the size of the graphs below.
+    const N: usize = EntityType::ALL.len();
+
     /// `reach[x][y]`: x depends on y directly or transitively (brute force).
-    fn reach(edges: &[(EntityType, Vec<EntityType>)]) -> [[bool; 8]; 8] {
-        let mut r = [[false; 8]; 8];
+    fn reach(edges: &[(EntityType, Vec<EntityType>)]) -> [[bool; N]; N] {
+        let mut r = [[false; N]; N];
         for (x, ys) in edges {
             for y in ys {
-                r[*x as usize][*y as usize] = true;
+                r[x.index()][y.index()] = true;
             }
         }
-        for k in 0..8 {
-            for i in 0..8 {
-                for j in 0..8 {
+        for k in 0..N {
+            for i in 0..N {
+                for j in 0..N {
                     r[i][j] |= r[i][k] && r[k][j];
                 }
             }
@@ -489,8 +527,8 @@ mod tests {
     fn acyclic_edges() -> impl Strategy<Value = Vec<(EntityType, Vec<EntityType>)>> {
         (
             Just(EntityType::ALL.to_vec()).prop_shuffle(),
-            proptest::collection::vec(any::<bool>(), 28),
-            proptest::collection::vec(any::<bool>(), 8),
+            proptest::collection::vec(any::<bool>(), N * (N - 1) / 2),
+            proptest::collection::vec(any::<bool>(), N),
         )
             .prop_map(|(order, bits, keep_empty)| {
                 let mut bits = bits.into_iter();
@@ -510,13 +548,13 @@ mod tests {
 
     /// Any graph at all, self dependencies and cycles included.
     fn any_edges() -> impl Strategy<Value = Vec<(EntityType, Vec<EntityType>)>> {
-        proptest::collection::vec(any::<bool>(), 64).prop_map(|bits| {
+        proptest::collection::vec(any::<bool>(), N * N).prop_map(|bits| {
             EntityType::ALL
                 .into_iter()
                 .map(|x| {
                     let ys = EntityType::ALL
                         .into_iter()
-                        .filter(|y| bits[x as usize * 8 + *y as usize])
+                        .filter(|y| bits[x.index() * N + y.index()])
                         .collect();
                     (x, ys)
                 })
@@ -572,7 +610,7 @@ mod tests {
             for t in EntityType::ALL {
                 let expected: BTreeSet<_> = EntityType::ALL
                     .into_iter()
-                    .filter(|x| *x == t || r[*x as usize][t as usize])
+                    .filter(|x| *x == t || r[x.index()][t.index()])
                     .collect();
                 prop_assert_eq!(set(&g.closure(t)), expected);
             }
@@ -584,7 +622,7 @@ mod tests {
             let g = DependencyGraph::new(edges).unwrap();
             for a in EntityType::ALL {
                 for b in EntityType::ALL {
-                    if r[a as usize][b as usize] {
+                    if r[a.index()][b.index()] {
                         // a depends on b: invalidating b must invalidate all
                         // that invalidating a does.
                         prop_assert!(set(&g.closure(b)).is_superset(&set(&g.closure(a))));
@@ -604,7 +642,7 @@ mod tests {
         fn a_forced_cycle_is_always_rejected(
             edges in acyclic_edges(),
             order in Just(EntityType::ALL.to_vec()).prop_shuffle(),
-            len in 1usize..=8,
+            len in 1usize..=N,
         ) {
             let mut edges = edges;
             let cycle = &order[..len];
@@ -620,7 +658,7 @@ mod tests {
         #[test]
         fn new_accepts_exactly_the_acyclic_graphs(edges in any_edges()) {
             let r = reach(&edges);
-            let cyclic = (0..8).any(|i| r[i][i]);
+            let cyclic = (0..N).any(|i| r[i][i]);
             match DependencyGraph::new(edges.clone()) {
                 Ok(_) => prop_assert!(!cyclic),
                 Err(Error::Graph(message)) => {

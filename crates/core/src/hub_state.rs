@@ -507,7 +507,7 @@ mod tests {
     fn an_invalidation_bumps_logs_and_queues_in_one_change() {
         let mut state = HubDurable::new(10);
         let mut rng = SplitMix64::new(1);
-        let types = [EntityType::Posts, EntityType::Feed];
+        let types = [EntityType::POSTS, EntityType::FEED];
         let (event, change) = state
             .invalidate(
                 &request(&types, true, None),
@@ -518,8 +518,8 @@ mod tests {
             )
             .unwrap();
         assert_eq!(event.id, 1);
-        assert_eq!(state.generations.get(EntityType::Posts), 1);
-        assert_eq!(state.generations.get(EntityType::Pages), 0);
+        assert_eq!(state.generations.get(EntityType::POSTS), 1);
+        assert_eq!(state.generations.get(EntityType::PAGES), 0);
         let keys: Vec<&str> = change.puts.iter().map(|(k, _)| k.as_str()).collect();
         for key in ["gen", "last_id", "ev:00000000000000000001", "ob_seq"] {
             assert!(keys.contains(&key), "{key} in {keys:?}");
@@ -549,7 +549,7 @@ mod tests {
     fn the_oldest_event_leaves_storage_when_the_log_is_full() {
         let mut life = Life::new(3);
         for i in 0..4 {
-            life.invalidate(&request(&[EntityType::Posts], false, None), &Bump::InHub, i);
+            life.invalidate(&request(&[EntityType::POSTS], false, None), &Bump::InHub, i);
         }
         assert!(!life.store.contains_key(&event_key(1)));
         assert!(life.store.contains_key(&event_key(2)));
@@ -564,7 +564,7 @@ mod tests {
             event_id: 0,
         };
         for i in 0..=DEDUPE_CAPACITY as u64 {
-            let req = request(&[EntityType::Posts], false, Some(("other", i)));
+            let req = request(&[EntityType::POSTS], false, Some(("other", i)));
             life.invalidate(&req, &Bump::InHub, i);
             if i == DEDUPE_CAPACITY as u64 - 1 {
                 assert_eq!(
@@ -601,21 +601,21 @@ mod tests {
     fn a_failed_bump_is_pending_and_durable_until_a_retry_records_it() {
         let mut life = Life::new(10);
         life.invalidate(
-            &request(&[EntityType::Types], false, None),
+            &request(&[EntityType::TYPES], false, None),
             &Bump::Failed("down".into()),
             5,
         );
-        assert!(life.state.pending.contains(EntityType::Types));
+        assert!(life.state.pending.contains(EntityType::TYPES));
         life.restart();
         assert!(
-            life.state.pending.contains(EntityType::Types),
+            life.state.pending.contains(EntityType::TYPES),
             "pending survives a restart"
         );
         let seq = life.state.pending.seq();
         let change = life
             .state
             .record_retry(
-                &[EntityType::Types],
+                &[EntityType::TYPES],
                 seq,
                 Ok(()),
                 10,
@@ -631,8 +631,8 @@ mod tests {
     #[test]
     fn delivery_outcomes_move_the_entry_between_keys() {
         let mut life = Life::new(10);
-        life.invalidate(&request(&[EntityType::Posts], true, None), &Bump::InHub, 0);
-        life.invalidate(&request(&[EntityType::Pages], true, None), &Bump::InHub, 0);
+        life.invalidate(&request(&[EntityType::POSTS], true, None), &Bump::InHub, 0);
+        life.invalidate(&request(&[EntityType::PAGES], true, None), &Bump::InHub, 0);
         let id = mirror_id(MIRRORS[0]);
         let policy = RetryPolicy::default();
         let head = |life: &Life| life.state.outbox[&id].pending[0].seq;

@@ -154,12 +154,12 @@ impl<W> Leases<W> {
 mod tests {
     use super::*;
     use crate::generation::cache_key;
-    use crate::types::EntityType::Posts;
+    use crate::types::EntityType;
 
     #[test]
     fn one_filler_the_others_wait_and_get_released_together() {
         let mut l: Leases<u32> = Leases::new(1_000);
-        let key = cache_key(Posts, 3, "/api/posts");
+        let key = cache_key(EntityType::POSTS, 3, "/api/posts");
         assert_eq!(l.acquire(&key, 0), Acquire::Granted);
         for w in 1..=199 {
             assert_eq!(l.acquire(&key, 10), Acquire::Busy);
@@ -175,8 +175,14 @@ mod tests {
     #[test]
     fn a_new_generation_is_a_new_lease() {
         let mut l: Leases<u32> = Leases::new(1_000);
-        assert_eq!(l.acquire(&cache_key(Posts, 3, "/p"), 0), Acquire::Granted);
-        assert_eq!(l.acquire(&cache_key(Posts, 4, "/p"), 0), Acquire::Granted);
+        assert_eq!(
+            l.acquire(&cache_key(EntityType::POSTS, 3, "/p"), 0),
+            Acquire::Granted
+        );
+        assert_eq!(
+            l.acquire(&cache_key(EntityType::POSTS, 4, "/p"), 0),
+            Acquire::Granted
+        );
         assert_eq!(l.len(), 2);
     }
 

@@ -156,7 +156,7 @@ impl PendingBumps {
 mod tests {
     use super::*;
     use crate::retry::SplitMix64;
-    use EntityType::*;
+    use EntityType as T;
 
     #[test]
     fn a_failure_marks_the_closure_until_a_bump_records_it() {
@@ -164,15 +164,15 @@ mod tests {
         let mut rng = SplitMix64::new(1);
         assert!(p.is_empty());
         assert_eq!(p.next_due(), None);
-        p.failed(&[Posts, Feed], "OOM", 1_000, &mut rng);
-        assert!(p.contains(Posts) && p.contains(Feed) && !p.contains(Pages));
+        p.failed(&[T::POSTS, T::FEED], "OOM", 1_000, &mut rng);
+        assert!(p.contains(T::POSTS) && p.contains(T::FEED) && !p.contains(T::PAGES));
         let due = p.next_due().unwrap();
         assert!((1_001..=1_500).contains(&due), "{due}");
         assert!(!p.is_due(1_000));
         assert!(p.is_due(due));
 
         let seq = p.seq();
-        assert_eq!(p.recorded(&p.types(), seq), [Posts, Feed]);
+        assert_eq!(p.recorded(&p.types(), seq), [T::POSTS, T::FEED]);
         assert!(p.is_empty());
         assert_eq!(p.since(), None);
         assert_eq!(p.last_error(), None);
@@ -182,12 +182,12 @@ mod tests {
     fn a_failure_during_the_bump_stays_pending() {
         let mut p = PendingBumps::default();
         let mut rng = SplitMix64::new(1);
-        p.failed(&[Posts, Feed], "down", 0, &mut rng);
+        p.failed(&[T::POSTS, T::FEED], "down", 0, &mut rng);
         let seq = p.seq();
         // While the retry is in flight, another write's bump fails.
-        p.failed(&[Feed], "down", 10, &mut rng);
-        assert_eq!(p.recorded(&[Posts, Feed], seq), [Posts]);
-        assert_eq!(p.types(), [Feed]);
+        p.failed(&[T::FEED], "down", 10, &mut rng);
+        assert_eq!(p.recorded(&[T::POSTS, T::FEED], seq), [T::POSTS]);
+        assert_eq!(p.types(), [T::FEED]);
         assert_eq!(p.last_error(), Some("down"));
     }
 
@@ -195,18 +195,23 @@ mod tests {
     fn a_bump_of_other_types_records_only_those() {
         let mut p = PendingBumps::default();
         let mut rng = SplitMix64::new(1);
-        p.failed(&[Categories, Posts, Pages, Feed], "down", 0, &mut rng);
+        p.failed(
+            &[T::CATEGORIES, T::POSTS, T::PAGES, T::FEED],
+            "down",
+            0,
+            &mut rng,
+        );
         // A later invalidation of posts went through: it covers posts and feed.
         let seq = p.seq();
-        assert_eq!(p.recorded(&[Posts, Feed], seq), [Posts, Feed]);
-        assert_eq!(p.types(), [Pages, Categories]);
+        assert_eq!(p.recorded(&[T::POSTS, T::FEED], seq), [T::POSTS, T::FEED]);
+        assert_eq!(p.types(), [T::PAGES, T::CATEGORIES]);
     }
 
     #[test]
     fn retries_back_off_up_to_the_cap_and_never_stop() {
         let mut p = PendingBumps::default();
         let mut rng = SplitMix64::new(9);
-        p.failed(&[Posts], "down", 0, &mut rng);
+        p.failed(&[T::POSTS], "down", 0, &mut rng);
         let mut now = 0;
         let mut delays = Vec::new();
         for _ in 0..50 {
@@ -216,14 +221,14 @@ mod tests {
         }
         assert!(delays.iter().all(|d| (1..=RETRY.cap_ms).contains(d)));
         assert!(delays[40..].iter().any(|d| *d > RETRY.cap_ms / 4));
-        assert!(p.contains(Posts));
+        assert!(p.contains(T::POSTS));
         assert!(now > 0);
     }
 
     #[test]
     fn survives_a_round_trip_through_storage() {
         let mut p = PendingBumps::default();
-        p.failed(&[Posts], "WRONGPASS", 5, &mut SplitMix64::new(3));
+        p.failed(&[T::POSTS], "WRONGPASS", 5, &mut SplitMix64::new(3));
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(serde_json::from_str::<PendingBumps>(&json).unwrap(), p);
     }

@@ -297,7 +297,7 @@ fn number(v: &Value) -> Option<u64> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use EntityType::*;
+    use EntityType as T;
 
     #[test]
     fn keys_are_namespaced_by_deployment() {
@@ -305,16 +305,19 @@ mod tests {
         let b = RedisLayout::new("local-dev");
         assert_eq!(a.generations(), "polycache:prod:gen");
         assert_eq!(
-            a.entry(Posts, "/api/posts/7"),
+            a.entry(T::POSTS, "/api/posts/7"),
             "polycache:prod:e:posts:/api/posts/7"
         );
         assert_eq!(
-            a.lease(Feed, "/api/feed"),
+            a.lease(T::FEED, "/api/feed"),
             "polycache:prod:l:feed:/api/feed"
         );
-        assert_ne!(a.entry(Posts, "/api/posts"), b.entry(Posts, "/api/posts"));
+        assert_ne!(
+            a.entry(T::POSTS, "/api/posts"),
+            b.entry(T::POSTS, "/api/posts")
+        );
         assert_eq!(
-            a.keys(Posts, "/p"),
+            a.keys(T::POSTS, "/p"),
             [
                 "polycache:prod:gen",
                 "polycache:prod:e:posts:/p",
@@ -329,7 +332,7 @@ mod tests {
         let cmd =
             |c: &str, t: &str, v: Value| vec![json!(c), json!("polycache:x:gen"), json!(t), v];
         assert_eq!(
-            l.bump(&[Feed, Posts, Feed], 42_000),
+            l.bump(&[T::FEED, T::POSTS, T::FEED], 42_000),
             vec![
                 cmd("HSETNX", "posts", json!("42000")),
                 cmd("HINCRBY", "posts", json!(1)),
@@ -407,11 +410,11 @@ mod tests {
     #[test]
     fn arguments() {
         assert_eq!(
-            read_args(Posts, "t1", 3_000, 7_000),
+            read_args(T::POSTS, "t1", 3_000, 7_000),
             [json!("posts"), json!("t1"), json!(3_000), json!("7000")]
         );
         assert_eq!(
-            fill_args(Feed, 4, "[]", 300, None),
+            fill_args(T::FEED, 4, "[]", 300, None),
             [
                 json!("feed"),
                 json!("4"),
@@ -420,7 +423,7 @@ mod tests {
                 json!("")
             ]
         );
-        assert_eq!(fill_args(Feed, 4, "[]", 0, Some("t"))[3], json!(1));
+        assert_eq!(fill_args(T::FEED, 4, "[]", 0, Some("t"))[3], json!(1));
         assert_eq!(release_args(4, "t"), [json!("4:t")]);
     }
 }

@@ -1,4 +1,5 @@
-//! Entity types: the names of the things a write can invalidate.
+//! Entity types: the names of the things a write can invalidate, declared
+//! once, as data.
 //!
 //! The original API and its mirror disagreed on spelling: the API says `post`,
 //! the mirror sends `posts`. So every place that takes a type accepts the
@@ -6,12 +7,42 @@
 //! (events, cache keys, logs) uses the plural, so that one type is never two
 //! cache namespaces. Parsing lives here, once, so that the Worker, the Hub,
 //! the CLI and JSON all agree on what a name means.
+//!
+//! Every type is one entry of [`DECLARED`]: its name, its singular alias,
+//! whether it has a D1 table, and what it depends on in the default graph.
+//! Everything else that lists types derives from that table: [`EntityType::ALL`]
+//! and its order, names, aliases, [`EntityType::parse`], [`EntityType::is_content`],
+//! the default [`DependencyGraph`](crate::graph::DependencyGraph), the
+//! Worker's route errors and the CLI's help. What cannot derive from it is
+//! checked against it by a test: the Worker's D1 tables (`TABLES` in
+//! `src/db/schema.rs`, and the migrations) and the TypeScript client's alias
+//! map (`clients/js/src/aliases.ts`, read against `polycache types --json`).
+//! A mistake in the table itself (a misspelt dependency, a name given twice)
+//! fails the build, since the table is checked when the crate is compiled.
+//!
+//! # A registry that can grow
+//!
+//! An [`EntityType`] is a small `Copy` handle, the index of its entry in the
+//! registry of declarations, rather than an enum variant: the set of types is
+//! data, and only [`EntityType::declaration`] reads the registry. Today the
+//! registry is [`DECLARED`], fixed when the crate is compiled, which lets
+//! [`EntityType::ALL`] and the named constants ([`EntityType::POSTS`], ...)
+//! be `const`. A deployment that brings its own types would extend it at
+//! start-up instead: a registry in a `OnceLock`, holding the declared entries
+//! first and the deployment's own after them (their names leaked once, so
+//! that they are `&'static` like the rest), checked by the same rules as
+//! [`DECLARED`] (the `problem` function, called at start-up rather than at
+//! compile time), and read by `declaration` in place of [`DECLARED`]. With the
+//! declared entries first, the named constants keep their indices and `Ord`
+//! stays declaration order; what would change is that code meaning "every
+//! type" iterates the registry rather than the `ALL` array, and that arrays
+//! sized by `ALL.len()` become vectors.
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::{Error, Result};
 
@@ -19,70 +50,183 @@ use crate::{Error, Result};
 /// from a request body, and an error should not echo megabytes back.
 const MAX_QUOTED_NAME_CHARS: usize = 64;
 
-/// A kind of entity whose cached reads are invalidated together.
-///
-/// The order of the variants is the order of [`EntityType::ALL`], which is
-/// also the order of `Ord`: lists of types are emitted in this order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntityType {
-    /// Blog posts (D1 table).
-    Posts,
-    /// Static pages (D1 table).
-    Pages,
-    /// Categories of posts and pages (D1 table).
-    Categories,
-    /// Pictures attached to posts and pages (D1 table).
-    Pictures,
-    /// Translations of pages (D1 table).
-    Translations,
-    /// Category types (D1 table).
-    Types,
-    /// The aggregated feed, derived from posts, pages and categories.
-    Feed,
-    /// Authentication state (sessions, users), with no content of its own.
-    Auth,
+/// One entity type as declared: everything the code knows about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Declaration {
+    /// The canonical (plural) name: what events, cache keys, logs and JSON
+    /// say, and, for a content type, the name of its D1 table. Lower-case
+    /// ASCII letters, digits and `_`, starting with a letter, since it is
+    /// also a URL path segment, an SQL name and the prefix of a cache key.
+    pub name: &'static str,
+    /// The singular, accepted wherever a type is named and used in messages
+    /// ("no post with id 7"); types that are not countable have none.
+    pub alias: Option<&'static str>,
+    /// Whether the type has a D1 table of its own (a `Table` in the Worker's
+    /// `src/db/schema.rs`, and a migration), and so routes under `/api/`.
+    pub content: bool,
+    /// Its entry in the default dependency graph: the canonical names of the
+    /// types a cached read of it embeds. `None` leaves the type out of the
+    /// default graph's keys, which differs from `Some(&[])` only in the
+    /// graph's JSON (`polycache graph --json`), which lists the original
+    /// app's table key for key.
+    pub depends_on: Option<&'static [&'static str]>,
 }
 
+/// Every entity type, in the order of [`EntityType::ALL`] (and of `Ord`):
+/// lists of types are emitted in this order. To add a type, add its entry
+/// here (at the end, so that lists of the others keep their order); a
+/// content type also needs its `Table` in the Worker's `src/db/schema.rs`
+/// and a migration, and the TypeScript client its alias.
+pub const DECLARED: &[Declaration] = &[
+    // Blog posts.
+    Declaration {
+        name: "posts",
+        alias: Some("post"),
+        content: true,
+        depends_on: Some(&["categories", "pictures"]),
+    },
+    // Static pages.
+    Declaration {
+        name: "pages",
+        alias: Some("page"),
+        content: true,
+        depends_on: Some(&["categories", "pictures", "translations"]),
+    },
+    // Categories of posts and pages.
+    Declaration {
+        name: "categories",
+        alias: Some("category"),
+        content: true,
+        depends_on: Some(&["types"]),
+    },
+    // Pictures attached to posts and pages.
+    Declaration {
+        name: "pictures",
+        alias: Some("picture"),
+        content: true,
+        depends_on: None,
+    },
+    // Translations of pages.
+    Declaration {
+        name: "translations",
+        alias: Some("translation"),
+        content: true,
+        depends_on: Some(&[]),
+    },
+    // Category types.
+    Declaration {
+        name: "types",
+        alias: Some("type"),
+        content: true,
+        depends_on: None,
+    },
+    // The aggregated feed, derived from posts, pages and categories.
+    Declaration {
+        name: "feed",
+        alias: None,
+        content: false,
+        depends_on: Some(&["posts", "pages", "categories"]),
+    },
+    // Authentication state (sessions, users), with no content of its own.
+    Declaration {
+        name: "auth",
+        alias: None,
+        content: false,
+        depends_on: Some(&[]),
+    },
+];
+
+// A bad table fails the build, with the rule it breaks.
+const _: () = {
+    if let Some(problem) = problem(DECLARED) {
+        panic!("{}", problem);
+    }
+};
+
+/// How many types are declared.
+const COUNT: usize = DECLARED.len();
+
+/// A kind of entity whose cached reads are invalidated together: a handle on
+/// its [`Declaration`].
+///
+/// `Ord` is declaration order, the order of [`EntityType::ALL`]. Serializes
+/// as its canonical name; deserializes from the names [`EntityType::parse`]
+/// accepts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntityType(u16);
+
 impl EntityType {
+    /// Blog posts (D1 table).
+    pub const POSTS: EntityType = EntityType::declared("posts");
+    /// Static pages (D1 table).
+    pub const PAGES: EntityType = EntityType::declared("pages");
+    /// Categories of posts and pages (D1 table).
+    pub const CATEGORIES: EntityType = EntityType::declared("categories");
+    /// Pictures attached to posts and pages (D1 table).
+    pub const PICTURES: EntityType = EntityType::declared("pictures");
+    /// Translations of pages (D1 table).
+    pub const TRANSLATIONS: EntityType = EntityType::declared("translations");
+    /// Category types (D1 table).
+    pub const TYPES: EntityType = EntityType::declared("types");
+    /// The aggregated feed, derived from posts, pages and categories.
+    pub const FEED: EntityType = EntityType::declared("feed");
+    /// Authentication state (sessions, users), with no content of its own.
+    pub const AUTH: EntityType = EntityType::declared("auth");
+
     /// Every type, in declaration order.
-    pub const ALL: [EntityType; 8] = [
-        EntityType::Posts,
-        EntityType::Pages,
-        EntityType::Categories,
-        EntityType::Pictures,
-        EntityType::Translations,
-        EntityType::Types,
-        EntityType::Feed,
-        EntityType::Auth,
-    ];
+    pub const ALL: [EntityType; COUNT] = {
+        let mut all = [EntityType(0); COUNT];
+        let mut i = 0;
+        while i < COUNT {
+            // `problem` bounds COUNT to u16::MAX, so the index fits.
+            all[i] = EntityType(i as u16);
+            i += 1;
+        }
+        all
+    };
+
+    /// The declared type of this canonical name; fails the build when no
+    /// type has it, so that a named constant cannot outlive its entry.
+    const fn declared(name: &str) -> EntityType {
+        match EntityType::named(name) {
+            Some(t) => t,
+            None => panic!("no declared type has this name"),
+        }
+    }
+
+    /// The type whose canonical name is exactly `name` (no alias, no other
+    /// case): how declarations name each other.
+    pub(crate) const fn named(name: &str) -> Option<EntityType> {
+        let mut i = 0;
+        while i < COUNT {
+            if equal(DECLARED[i].name, name, false) {
+                return Some(EntityType(i as u16));
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// Everything declared about this type.
+    pub fn declaration(self) -> &'static Declaration {
+        &DECLARED[self.index()]
+    }
+
+    /// The position of this type in [`EntityType::ALL`], for tables indexed
+    /// by type.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
 
     /// The canonical (plural) name, e.g. `"posts"`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            EntityType::Posts => "posts",
-            EntityType::Pages => "pages",
-            EntityType::Categories => "categories",
-            EntityType::Pictures => "pictures",
-            EntityType::Translations => "translations",
-            EntityType::Types => "types",
-            EntityType::Feed => "feed",
-            EntityType::Auth => "auth",
-        }
+        self.declaration().name
     }
 
     /// The singular alias, for the types that have one (`feed` and `auth`
     /// are not countable, so they have none).
-    fn alias(self) -> Option<&'static str> {
-        match self {
-            EntityType::Posts => Some("post"),
-            EntityType::Pages => Some("page"),
-            EntityType::Categories => Some("category"),
-            EntityType::Pictures => Some("picture"),
-            EntityType::Translations => Some("translation"),
-            EntityType::Types => Some("type"),
-            EntityType::Feed | EntityType::Auth => None,
-        }
+    pub fn alias(self) -> Option<&'static str> {
+        self.declaration().alias
     }
 
     /// Parses a canonical name or its singular alias, ignoring ASCII case.
@@ -106,7 +250,144 @@ impl EntityType {
 
     /// Whether the type has its own D1 table (`feed` and `auth` do not).
     pub fn is_content(self) -> bool {
-        !matches!(self, EntityType::Feed | EntityType::Auth)
+        self.declaration().content
+    }
+}
+
+/// Whether two names are equal, exactly or ignoring ASCII case (the
+/// comparisons of `str` are not `const`).
+const fn equal(a: &str, b: &str, ignore_case: bool) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        let (x, y) = if ignore_case {
+            (a[i].to_ascii_lowercase(), b[i].to_ascii_lowercase())
+        } else {
+            (a[i], b[i])
+        };
+        if x != y {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether two names are the same name to [`EntityType::parse`].
+const fn same(a: &str, b: &str) -> bool {
+    equal(a, b, true)
+}
+
+/// Whether `s` may be a name or an alias: lower-case ASCII letters, digits
+/// and `_`, starting with a letter.
+const fn is_name(s: &str) -> bool {
+    let s = s.as_bytes();
+    if s.is_empty() || !s[0].is_ascii_lowercase() {
+        return false;
+    }
+    let mut i = 1;
+    while i < s.len() {
+        if !(s[i].is_ascii_lowercase() || s[i].is_ascii_digit() || s[i] == b'_') {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Whether `s` is the name or the alias of a declaration other than `skip`
+/// (ignoring case, as parsing does).
+const fn taken(decls: &[Declaration], s: &str, skip: usize) -> bool {
+    let mut i = 0;
+    while i < decls.len() {
+        if i != skip {
+            if same(decls[i].name, s) {
+                return true;
+            }
+            if let Some(alias) = decls[i].alias {
+                if same(alias, s) {
+                    return true;
+                }
+            }
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The first rule a table of declarations breaks, if any: every name and
+/// alias well formed and naming one type only, and every dependency the
+/// canonical name of another declared type, listed once. (Cycles are the
+/// graph's to reject; a test builds the default graph through its checks.)
+const fn problem(decls: &[Declaration]) -> Option<&'static str> {
+    if decls.len() > u16::MAX as usize {
+        return Some("more types are declared than an EntityType can index");
+    }
+    // Names first, so that a dependency on a malformed name is reported as
+    // the malformed name.
+    let mut i = 0;
+    while i < decls.len() {
+        let d = &decls[i];
+        if !is_name(d.name) {
+            return Some(
+                "a type's name must be lower-case ASCII letters, digits or '_', from a letter",
+            );
+        }
+        if taken(decls, d.name, i) {
+            return Some("a type's name is also the name or alias of another type");
+        }
+        if let Some(alias) = d.alias {
+            if !is_name(alias) {
+                return Some(
+                    "an alias must be lower-case ASCII letters, digits or '_', from a letter",
+                );
+            }
+            if same(alias, d.name) || taken(decls, alias, i) {
+                return Some("an alias is also a type's name, or another type's alias");
+            }
+        }
+        i += 1;
+    }
+    let mut i = 0;
+    while i < decls.len() {
+        let deps = match decls[i].depends_on {
+            Some(deps) => deps,
+            None => &[],
+        };
+        let mut j = 0;
+        while j < deps.len() {
+            let mut found = false;
+            let mut k = 0;
+            while k < decls.len() {
+                // Exact: the table spells a dependency as its name.
+                if k != i && equal(decls[k].name, deps[j], false) {
+                    found = true;
+                }
+                k += 1;
+            }
+            if !found {
+                return Some("a dependency is not the canonical name of another declared type");
+            }
+            let mut k = 0;
+            while k < j {
+                if equal(deps[k], deps[j], false) {
+                    return Some("a dependency is listed twice");
+                }
+                k += 1;
+            }
+            j += 1;
+        }
+        i += 1;
+    }
+    None
+}
+
+impl fmt::Debug for EntityType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -124,8 +405,14 @@ impl fmt::Display for EntityType {
     }
 }
 
-// Written by hand rather than derived so that JSON accepts the same names as
-// every other entry point, aliases included (`{"type":"post"}`).
+impl Serialize for EntityType {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+// Accepts the same names as every other entry point, aliases included
+// (`{"type":"post"}`).
 impl<'de> Deserialize<'de> for EntityType {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
         struct NameVisitor;
@@ -182,14 +469,133 @@ mod tests {
     }
 
     #[test]
+    fn all_is_the_declaration_table() {
+        assert_eq!(EntityType::ALL.len(), DECLARED.len());
+        for (i, (t, d)) in EntityType::ALL.into_iter().zip(DECLARED).enumerate() {
+            assert_eq!(t.index(), i);
+            assert_eq!(t.declaration(), d);
+            assert_eq!(t.as_str(), d.name);
+            assert_eq!(t.alias(), d.alias);
+            assert_eq!(t.is_content(), d.content);
+            assert_eq!(EntityType::named(d.name), Some(t));
+            assert_eq!(format!("{t:?}"), d.name);
+        }
+        assert_eq!(EntityType::named("Posts"), None, "named is exact");
+        assert_eq!(EntityType::named("post"), None, "named takes no alias");
+    }
+
+    #[test]
+    fn the_declarations_break_no_rule_and_a_bad_table_is_named() {
+        assert_eq!(problem(DECLARED), None);
+        let ok = Declaration {
+            name: "posts",
+            alias: Some("post"),
+            content: true,
+            depends_on: Some(&["feed"]),
+        };
+        let feed = Declaration {
+            name: "feed",
+            alias: None,
+            content: false,
+            depends_on: None,
+        };
+        assert_eq!(problem(&[ok, feed]), None);
+        let cases: [(&[Declaration], &str); 8] = [
+            (
+                &[
+                    Declaration {
+                        depends_on: Some(&["feeds"]),
+                        ..ok
+                    },
+                    feed,
+                ],
+                "a dependency is not the canonical name of another declared type",
+            ),
+            (
+                &[
+                    Declaration {
+                        depends_on: Some(&["Feed"]),
+                        ..ok
+                    },
+                    feed,
+                ],
+                "a dependency is not the canonical name of another declared type",
+            ),
+            (
+                &[
+                    Declaration {
+                        depends_on: Some(&["posts"]),
+                        ..ok
+                    },
+                    feed,
+                ],
+                "a dependency is not the canonical name of another declared type",
+            ),
+            (
+                &[
+                    Declaration {
+                        depends_on: Some(&["feed", "feed"]),
+                        ..ok
+                    },
+                    feed,
+                ],
+                "a dependency is listed twice",
+            ),
+            (
+                &[
+                    ok,
+                    Declaration {
+                        name: "Feed",
+                        ..feed
+                    },
+                ],
+                "a type's name must be lower-case ASCII letters, digits or '_', from a letter",
+            ),
+            (
+                &[
+                    ok,
+                    Declaration {
+                        name: "1feed",
+                        ..feed
+                    },
+                ],
+                "a type's name must be lower-case ASCII letters, digits or '_', from a letter",
+            ),
+            (
+                &[
+                    Declaration {
+                        name: "post",
+                        ..feed
+                    },
+                    ok,
+                ],
+                "a type's name is also the name or alias of another type",
+            ),
+            (
+                &[
+                    ok,
+                    Declaration {
+                        alias: Some("post"),
+                        ..feed
+                    },
+                ],
+                "an alias is also a type's name, or another type's alias",
+            ),
+        ];
+        for (table, expected) in cases {
+            assert_eq!(problem(table), Some(expected), "{table:?}");
+        }
+    }
+
+    #[test]
     fn singular_aliases_map_to_plural() {
         let cases = [
-            ("post", EntityType::Posts),
-            ("page", EntityType::Pages),
-            ("category", EntityType::Categories),
-            ("picture", EntityType::Pictures),
-            ("translation", EntityType::Translations),
-            ("type", EntityType::Types),
+            ("post", EntityType::POSTS),
+            ("page", EntityType::PAGES),
+            ("category", EntityType::CATEGORIES),
+            ("picture", EntityType::PICTURES),
+            ("translation", EntityType::TRANSLATIONS),
+            ("type", EntityType::TYPES),
         ];
         for (alias, t) in cases {
             assert_eq!(EntityType::parse(alias).unwrap(), t, "{alias}");
@@ -198,12 +604,12 @@ mod tests {
 
     #[test]
     fn parse_ignores_ascii_case() {
-        assert_eq!(EntityType::parse("POSTS").unwrap(), EntityType::Posts);
+        assert_eq!(EntityType::parse("POSTS").unwrap(), EntityType::POSTS);
         assert_eq!(
             EntityType::parse("Category").unwrap(),
-            EntityType::Categories
+            EntityType::CATEGORIES
         );
-        assert_eq!(EntityType::parse("fEeD").unwrap(), EntityType::Feed);
+        assert_eq!(EntityType::parse("fEeD").unwrap(), EntityType::FEED);
     }
 
     #[test]
@@ -252,19 +658,19 @@ mod tests {
         assert_eq!(
             content,
             [
-                EntityType::Posts,
-                EntityType::Pages,
-                EntityType::Categories,
-                EntityType::Pictures,
-                EntityType::Translations,
-                EntityType::Types
+                EntityType::POSTS,
+                EntityType::PAGES,
+                EntityType::CATEGORIES,
+                EntityType::PICTURES,
+                EntityType::TRANSLATIONS,
+                EntityType::TYPES
             ]
         );
     }
 
     #[test]
     fn serializes_as_canonical_name() {
-        let json = serde_json::to_string(&[EntityType::Posts, EntityType::Feed]).unwrap();
+        let json = serde_json::to_string(&[EntityType::POSTS, EntityType::FEED]).unwrap();
         assert_eq!(json, r#"["posts","feed"]"#);
     }
 
@@ -273,7 +679,7 @@ mod tests {
         let types: Vec<EntityType> = serde_json::from_str(r#"["post","Pages","type"]"#).unwrap();
         assert_eq!(
             types,
-            [EntityType::Posts, EntityType::Pages, EntityType::Types]
+            [EntityType::POSTS, EntityType::PAGES, EntityType::TYPES]
         );
 
         let err = serde_json::from_str::<EntityType>(r#""postz""#).unwrap_err();

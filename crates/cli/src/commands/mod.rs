@@ -11,6 +11,7 @@ pub mod login;
 pub mod logs;
 pub mod mirrors;
 pub mod tail;
+pub mod types;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Logs(args) => logs::run(g, args),
         Command::Mirrors(args) => mirrors::run(g, args),
         Command::Graph(args) => graph::run(g, args),
+        Command::Types => types::run(g),
         Command::HashPassword(args) => hash_password::run(g, args),
     }
 }
