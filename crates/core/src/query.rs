@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn stream_query_takes_aliases_and_the_header_wins() {
         let mut q = StreamQuery::parse(pairs("types=post, ,pages&lastEventId=5")).unwrap();
-        assert_eq!(q.types, [EntityType::Posts, EntityType::Pages]);
+        assert_eq!(q.types, [EntityType::POSTS, EntityType::PAGES]);
         assert_eq!(q.last_event_id, Some(5));
         q.resume_from_header("  ").unwrap();
         assert_eq!(q.last_event_id, Some(5), "a blank header is no header");
