@@ -134,6 +134,8 @@ pub struct HubState {
     pub logs: RefCell<LogRing>,
     /// The service token for each mirror.
     pub tokens: RefCell<MirrorTokens>,
+    /// Mirror deliveries of a running alarm waiting for an entry to be due.
+    mirror_waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
 impl Default for HubState {
@@ -147,6 +149,7 @@ impl Default for HubState {
             limiter: RefCell::new(LoginLimiter::standard()),
             logs: RefCell::new(LogRing::new(LOG_CAPACITY)),
             tokens: RefCell::new(MirrorTokens::default()),
+            mirror_waiters: RefCell::new(Vec::new()),
         }
     }
 }
@@ -204,6 +207,25 @@ impl HubState {
         *self.durable.borrow_mut() = Some(durable);
         self.loaded.set(true);
         Ok(())
+    }
+
+    /// Resolves at the next [`HubState::wake_mirrors`] (or never, if none
+    /// comes: whoever waits on it bounds the wait).
+    pub fn mirror_wakeup(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.mirror_waiters.borrow_mut();
+        // Waits that ended on their timer left their sender behind.
+        waiters.retain(|w| !w.is_canceled());
+        waiters.push(tx);
+        rx
+    }
+
+    /// Wakes every mirror delivery waiting in [`HubState::mirror_wakeup`]:
+    /// an entry was queued, or another delivery finished.
+    pub fn wake_mirrors(&self) {
+        for waiter in self.mirror_waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
+        }
     }
 
     /// Runs `f` on the loaded durable part.
