@@ -181,6 +181,22 @@ async function mirrorsOf(worker, token) {
   return Object.fromEntries(res.json.mirrors.map((m) => [m.url, m]));
 }
 
+/**
+ * Polls GET /api/cache/mirrors of `worker` until the entry of `url` passes
+ * `check`; returns it, or fails with the last one seen.
+ */
+async function waitForMirror(worker, token, url, check, what) {
+  let last;
+  try {
+    return await waitUntil(async () => {
+      last = (await mirrorsOf(worker, token))[url];
+      return last && check(last) ? last : null;
+    }, { what, timeoutMs: 15_000 });
+  } catch (e) {
+    throw new Error(`${e.message}; ${url} was ${JSON.stringify(last)}`);
+  }
+}
+
 /** The cache log records of `worker` with this msg (and mirror URL, if given). */
 async function logsOf(worker, token, msg, mirror) {
   const res = await get(worker, '/api/cache/logs?limit=2000', { token });
@@ -308,10 +324,7 @@ test('a token is used until a minute before it expires, then fetched again', { t
 test('another 4xx parks at once: B answers 403 to a sender logged in as an editor, with MIRROR_MAX_ATTEMPTS at 100', { timeout: 30_000 }, async () => {
   const sent = Date.now();
   const { eventId } = await invalidate(d, adminD, { type: 'posts', id: 'forbidden-1' });
-  const m = await waitUntil(async () => {
-    const mirror = Object.values(await mirrorsOf(d, adminD))[0];
-    return mirror.parked.length ? mirror : null;
-  }, { what: 'a parked entry on D', timeoutMs: 15_000 });
+  const m = await waitForMirror(d, adminD, b.url, (mirror) => mirror.parked.length, 'a parked entry on D');
   console.log(`# parked ${Date.now() - sent} ms after the write: ${m.parked[0].lastError}`);
   assert.equal(m.pending, 0);
   assert.equal(m.parked.length, 1);
@@ -328,10 +341,7 @@ test('pending entries survive a restart of the sender and are delivered once, in
   // C's mirror (proxyC) is not listening yet: C's writes wait.
   const names = ['restart-1', 'restart-2', 'restart-3'];
   for (const id of names) await invalidate(c, adminC, { type: 'posts', id });
-  const waiting = await waitUntil(async () => {
-    const m = (await mirrorsOf(c, adminC))[proxyC.url];
-    return m.pending === 3 && m.lastError ? m : null;
-  }, { what: 'three pending entries with an error on C' });
+  const waiting = await waitForMirror(c, adminC, proxyC.url, (m) => m.pending === 3 && m.lastError, 'three pending entries with an error on C');
   assert.match(waiting.lastError, /unreachable/);
 
   await c.restart(); // same port, same state
@@ -344,10 +354,7 @@ test('pending entries survive a restart of the sender and are delivered once, in
   await proxyC.start();
   await onB.waitFor((e) => e.json?.entityId === 'restart-3', 20_000, 'restart-3 on B');
   assert.deepEqual(seenOnB('restart-'), names, 'each once, in order');
-  const done = await waitUntil(async () => {
-    const m = (await mirrorsOf(c, adminC))[proxyC.url];
-    return m.pending === 0 ? m : null;
-  }, { what: 'nothing pending on C' });
+  const done = await waitForMirror(c, adminC, proxyC.url, (m) => m.pending === 0, 'nothing pending on C');
   assert.equal(done.delivered, 3);
   await proxyC.settled();
   assert.deepEqual(proxyC.logins().map((r) => `${r.email} ${r.status}`), [`${SERVICE.email} 200`],
