@@ -19,7 +19,7 @@
 //!   has not recorded yet.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
@@ -30,9 +30,10 @@ use polycache_core::generation::Generations;
 use polycache_core::hub_api::DedupeKey;
 use polycache_core::lease::Leases;
 use polycache_core::log::LogRing;
-use polycache_core::outbox::{MirrorQueue, MirrorStats, OutboxEntry};
+use polycache_core::outbox::{MirrorQueue, MirrorStats, MirrorTokens, OutboxEntry};
 use polycache_core::pending::PendingBumps;
 use polycache_core::rate_limit::LoginLimiter;
+use polycache_core::receipts::{self, Receipts};
 use polycache_core::store::MemoryStore;
 use polycache_core::upstash::Client;
 use worker::{Result, Storage};
@@ -46,11 +47,6 @@ pub const PENDING_KEY: &str = "cache_pending";
 /// A reader waiting for another reader's fill: it gets the value, or `None`
 /// when the filler gave up.
 pub type Waiter = oneshot::Sender<Option<String>>;
-
-/// How many received mirror deliveries are remembered for deduplication:
-/// far more than a mirror's outbox retries within the time an entry is
-/// re-sent (at most `MIRROR_MAX_ATTEMPTS` tries over minutes).
-pub const DEDUPE_CAPACITY: usize = 10_000;
 
 /// Entries of the memory cache backend: a bound on count...
 pub const CACHE_MAX_ENTRIES: usize = 20_000;
@@ -97,9 +93,7 @@ pub struct Durable {
     /// The newest events, for replay.
     pub log: EventLog<InvalidationEvent>,
     /// Received mirror deliveries: storage key to our event id.
-    seen: HashMap<String, u64>,
-    /// The same keys, oldest first, for eviction.
-    seen_order: VecDeque<String>,
+    seen: Receipts,
     /// Every mirror's queue, by mirror id.
     pub outbox: BTreeMap<String, MirrorQueue>,
     /// The seq of the next outbox entry.
@@ -111,22 +105,14 @@ pub struct Durable {
 impl Durable {
     /// Our event id for an already applied delivery.
     pub fn seen(&self, key: &DedupeKey) -> Option<u64> {
-        self.seen.get(&dedupe_key(key)).copied()
+        self.seen.get(&dedupe_key(key))
     }
 
-    /// Remembers a delivery; returns the storage entry to write and the key
-    /// evicted to stay within [`DEDUPE_CAPACITY`].
+    /// Remembers a delivery; returns the storage key to write and the one
+    /// forgotten to stay within [`receipts::CAPACITY`].
     pub fn remember(&mut self, key: &DedupeKey, event_id: u64) -> (String, Option<String>) {
         let k = dedupe_key(key);
-        self.seen.insert(k.clone(), event_id);
-        self.seen_order.push_back(k.clone());
-        let evicted = if self.seen_order.len() > DEDUPE_CAPACITY {
-            self.seen_order.pop_front().inspect(|old| {
-                self.seen.remove(old);
-            })
-        } else {
-            None
-        };
+        let evicted = self.seen.remember(k.clone(), event_id);
         (k, evicted)
     }
 }
@@ -146,8 +132,10 @@ pub struct HubState {
     pub limiter: RefCell<LoginLimiter>,
     /// The cache log (memory only: it is for following, not for audit).
     pub logs: RefCell<LogRing>,
-    /// Tokens for each mirror: mirror id to (token, expiry in ms).
-    pub tokens: RefCell<HashMap<String, (String, u64)>>,
+    /// The service token for each mirror.
+    pub tokens: RefCell<MirrorTokens>,
+    /// Mirror deliveries of a running alarm waiting for an entry to be due.
+    mirror_waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
 impl Default for HubState {
@@ -160,7 +148,8 @@ impl Default for HubState {
             upstash: RefCell::new(None),
             limiter: RefCell::new(LoginLimiter::standard()),
             logs: RefCell::new(LogRing::new(LOG_CAPACITY)),
-            tokens: RefCell::new(HashMap::new()),
+            tokens: RefCell::new(MirrorTokens::default()),
+            mirror_waiters: RefCell::new(Vec::new()),
         }
     }
 }
@@ -187,8 +176,6 @@ impl HubState {
             return Ok(());
         }
         let entries = events.into_iter().map(|(_, e)| (e.id, e)).collect();
-        let mut seen_sorted = seen;
-        seen_sorted.sort_by_key(|(_, id)| *id);
         let mut outbox: BTreeMap<String, MirrorQueue> = BTreeMap::new();
         for (key, stats) in stats {
             if let Some(id) = key.strip_prefix("ms:") {
@@ -212,8 +199,7 @@ impl HubState {
         let durable = Durable {
             generations,
             log: EventLog::restore(log_size, last_id, entries),
-            seen: seen_sorted.iter().cloned().collect(),
-            seen_order: seen_sorted.into_iter().map(|(k, _)| k).collect(),
+            seen: Receipts::restore(receipts::CAPACITY, seen),
             outbox,
             next_seq,
             pending: unrecorded,
@@ -221,6 +207,25 @@ impl HubState {
         *self.durable.borrow_mut() = Some(durable);
         self.loaded.set(true);
         Ok(())
+    }
+
+    /// Resolves at the next [`HubState::wake_mirrors`] (or never, if none
+    /// comes: whoever waits on it bounds the wait).
+    pub fn mirror_wakeup(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.mirror_waiters.borrow_mut();
+        // Waits that ended on their timer left their sender behind.
+        waiters.retain(|w| !w.is_canceled());
+        waiters.push(tx);
+        rx
+    }
+
+    /// Wakes every mirror delivery waiting in [`HubState::mirror_wakeup`]:
+    /// an entry was queued, or another delivery finished.
+    pub fn wake_mirrors(&self) {
+        for waiter in self.mirror_waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
+        }
     }
 
     /// Runs `f` on the loaded durable part.
