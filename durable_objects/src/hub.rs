@@ -4,6 +4,10 @@
 
 mod cache;
 
+use std::cell::Cell;
+use std::time::Duration;
+
+use futures::future::select;
 use polycache_core::config::Config;
 use polycache_core::error_code::ErrorCode;
 use polycache_core::event_log::Replay;
@@ -18,13 +22,18 @@ use polycache_core::query::{LogsQuery, StreamQuery};
 use polycache_core::sse;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use worker::{durable_object, DurableObject, Env, Method, Request, Response, Result, State};
+use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State};
 
 use crate::mirror::{self, Credentials};
 use crate::platform::{self, now_ms};
 use crate::reply;
 use crate::state::HubState;
 use crate::streams::{Fanout, StreamPolicy, Streams};
+
+/// How long one alarm goes on serving the mirrors that wait for their next
+/// entry while another is in flight: a few mirror timeouts, well within an
+/// alarm's time budget. The next alarm takes over from there.
+const MAX_ALARM_MS: u64 = 30_000;
 
 /// The Hub: one per deployment (see the crate docs).
 #[durable_object]
@@ -183,7 +192,9 @@ impl Hub {
         self.after_bump(&bump, event.id, &event.types).await?;
         let mirrored = req.mirror && !config.mirrors.is_empty();
         if mirrored {
-            // Deliver now; the alarm reschedules itself for retries.
+            // Deliver now; the alarm reschedules itself for retries. A
+            // running alarm has mirrors waiting for this entry: wake them.
+            self.memory.wake_mirrors();
             storage.set_alarm(0).await?;
         }
         let frame = sse::event(Some(event.id), Some("app-update"), &event.to_json());
@@ -294,8 +305,16 @@ impl Hub {
         )
     }
 
-    /// Delivers every mirror's due entries, mirrors side by side so that a
-    /// slow one holds up nobody, then schedules the next alarm.
+    /// Delivers every mirror's due entries, mirrors side by side, then
+    /// schedules the next alarm.
+    ///
+    /// No alarm starts before the running one ends, so while one mirror's
+    /// attempt is in flight (up to [`mirror::TIMEOUT`] for one that never
+    /// answers) the entries written meanwhile for every other mirror would
+    /// wait for it. So a mirror with nothing due stays here, as long as
+    /// another is still delivering, and goes on as soon as it has an entry
+    /// due: a write wakes it ([`HubState::wake_mirrors`]), or its next retry
+    /// comes. A dead mirror holds up nobody.
     async fn deliver_due(&self, config: &Config) -> Result<()> {
         let creds = Credentials::from_env(&self.env);
         let targets: Vec<(String, String)> = config
@@ -303,15 +322,55 @@ impl Hub {
             .iter()
             .map(|url| (mirror_id(url), url.clone()))
             .collect();
+        let busy = Cell::new(targets.len());
+        let until = now_ms().saturating_add(MAX_ALARM_MS);
         let runs = targets
             .iter()
-            .map(|(id, url)| self.deliver_mirror(config, id, url, creds.as_ref()));
+            .map(|(id, url)| self.serve_mirror(config, id, url, creds.as_ref(), &busy, until));
         for result in futures::future::join_all(runs).await {
             if let Err(e) = result {
                 worker::console_error!("hub: mirror delivery: {e}");
             }
         }
         self.schedule(config).await
+    }
+
+    /// Delivers one mirror's due entries, then, while another mirror is
+    /// still delivering (`busy` counts them) and until `until`, waits for
+    /// its next due entry and delivers that too.
+    async fn serve_mirror(
+        &self,
+        config: &Config,
+        id: &str,
+        url: &str,
+        creds: Option<&Credentials>,
+        busy: &Cell<usize>,
+        until: u64,
+    ) -> Result<()> {
+        loop {
+            let delivered = self.deliver_mirror(config, id, url, creds).await;
+            busy.set(busy.get().saturating_sub(1));
+            // The others may be waiting for this one to finish.
+            self.memory.wake_mirrors();
+            delivered?;
+            loop {
+                let now = now_ms();
+                if busy.get() == 0 || now >= until {
+                    return Ok(());
+                }
+                let next = self
+                    .memory
+                    .with(|d| d.outbox.get(id).and_then(MirrorQueue::next_due))?;
+                if next.is_some_and(|at| at <= now) {
+                    break;
+                }
+                let wait = next.unwrap_or(until).min(until).saturating_sub(now);
+                let woken = self.memory.mirror_wakeup();
+                let timer = Delay::from(Duration::from_millis(wait));
+                let _ = select(woken, timer).await;
+            }
+            busy.set(busy.get() + 1);
+        }
     }
 
     /// Delivers one mirror's due entries in order, until one fails.
@@ -446,6 +505,7 @@ impl Hub {
         let storage = self.state.storage();
         self.memory.commit(&storage, change).await?;
         if count > 0 {
+            self.memory.wake_mirrors();
             storage.set_alarm(0).await?;
         }
         self.log(

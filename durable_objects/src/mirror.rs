@@ -2,7 +2,8 @@
 //! `POST <mirror>/api/cache/invalidate`, and the classification of what came
 //! back ([`polycache_core::outbox::classify`]).
 //!
-//! The token is cached per mirror until a minute before it expires, and
+//! The token is cached per mirror until a minute before it expires
+//! ([`polycache_core::outbox::MirrorTokens`]), and
 //! fetched again once when the mirror answers 401 (its `JWT_SECRET` may have
 //! been rotated). Passwords and tokens never appear in an error or a log.
 
@@ -20,10 +21,6 @@ use crate::state::HubState;
 /// How long one HTTP call to a mirror may take before it counts as failed:
 /// well above a healthy round trip, well below the alarm's time budget.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A token is refreshed this long before it expires, so that it never
-/// expires in flight.
-pub const TOKEN_MARGIN_MS: u64 = 60_000;
 
 /// The longest piece of a mirror's error message we keep.
 const MAX_DETAIL: usize = 200;
@@ -67,12 +64,7 @@ pub async fn deliver(
             "no service credentials: set SERVICE_EMAIL and SERVICE_PASSWORD".into(),
         );
     };
-    let cached = memory
-        .tokens
-        .borrow()
-        .get(mirror)
-        .filter(|(_, exp)| exp.saturating_sub(TOKEN_MARGIN_MS) > now)
-        .map(|(t, _)| t.clone());
+    let cached = memory.tokens.borrow().get(mirror, now).map(str::to_owned);
     let fresh_login = cached.is_none();
     let token = match cached {
         Some(t) => t,
@@ -85,7 +77,7 @@ pub async fn deliver(
     let mut result = post(&target, Some(&token), &entry.body()).await;
     if matches!(result, Ok((401, _))) && !fresh_login {
         // The cached token was refused: log in again, once.
-        memory.tokens.borrow_mut().remove(mirror);
+        memory.tokens.borrow_mut().forget(mirror);
         let token = match login(memory, mirror, url, creds).await {
             Ok(t) => t,
             Err(a) => return a,
@@ -131,7 +123,7 @@ async fn login(
     memory
         .tokens
         .borrow_mut()
-        .insert(mirror.to_owned(), (token.clone(), expires));
+        .insert(mirror, token.clone(), expires);
     Ok(token)
 }
 

@@ -12,13 +12,13 @@
 //! next request loads it again from storage.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
 use polycache_core::hub_state::{Change, HubDurable};
 use polycache_core::lease::Leases;
 use polycache_core::log::LogRing;
+use polycache_core::outbox::MirrorTokens;
 use polycache_core::rate_limit::LoginLimiter;
 use polycache_core::store::MemoryStore;
 use polycache_core::upstash::Client;
@@ -55,8 +55,10 @@ pub struct HubState {
     pub limiter: RefCell<LoginLimiter>,
     /// The cache log (memory only: it is for following, not for audit).
     pub logs: RefCell<LogRing>,
-    /// Tokens for each mirror: mirror id to (token, expiry in ms).
-    pub tokens: RefCell<HashMap<String, (String, u64)>>,
+    /// The service token for each mirror.
+    pub tokens: RefCell<MirrorTokens>,
+    /// Mirror deliveries of a running alarm waiting for an entry to be due.
+    mirror_waiters: RefCell<Vec<oneshot::Sender<()>>>,
 }
 
 impl Default for HubState {
@@ -69,7 +71,8 @@ impl Default for HubState {
             upstash: RefCell::new(None),
             limiter: RefCell::new(LoginLimiter::standard()),
             logs: RefCell::new(LogRing::new(LOG_CAPACITY)),
-            tokens: RefCell::new(HashMap::new()),
+            tokens: RefCell::new(MirrorTokens::default()),
+            mirror_waiters: RefCell::new(Vec::new()),
         }
     }
 }
@@ -112,6 +115,25 @@ impl HubState {
             self.forget();
         }
         result
+    }
+
+    /// Resolves at the next [`HubState::wake_mirrors`] (or never, if none
+    /// comes: whoever waits on it bounds the wait).
+    pub fn mirror_wakeup(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.mirror_waiters.borrow_mut();
+        // Waits that ended on their timer left their sender behind.
+        waiters.retain(|w| !w.is_canceled());
+        waiters.push(tx);
+        rx
+    }
+
+    /// Wakes every mirror delivery waiting in [`HubState::mirror_wakeup`]:
+    /// an entry was queued, or another delivery finished.
+    pub fn wake_mirrors(&self) {
+        for waiter in self.mirror_waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
+        }
     }
 
     /// Runs `f` on the loaded durable part.

@@ -1,7 +1,8 @@
 //! `POST /api/cache/invalidate` (role `service` or `admin`): the receiving
 //! end of a mirror, and a manual purge for operators.
 //!
-//! `{type, id?, action?, mirror?, origin?, eventId?}` -> `{ok, eventId, types}`.
+//! `{type, id?, action?, mirror?, origin?, eventId?}` -> `{ok, eventId, types,
+//! duplicate}`.
 //! With `origin` and `eventId` the delivery is remembered, so a repeat (at
 //! least once delivery) is acknowledged without a second event. An `origin`
 //! equal to our own `INSTANCE_ID` is refused: that is a mirror loop.

@@ -19,7 +19,7 @@
 //! - `cache_pending`: the [`PendingBumps`], invalidations the cache backend
 //!   has not recorded yet.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -30,6 +30,7 @@ use crate::generation::Generations;
 use crate::hub_api::{DedupeKey, InvalidateRequest};
 use crate::outbox::{mirror_id, AfterFailure, Attempt, MirrorQueue, MirrorStats, OutboxEntry};
 use crate::pending::PendingBumps;
+use crate::receipts::{self, Receipts};
 use crate::retry::{RandomSource, RetryPolicy};
 use crate::types::EntityType;
 use crate::{Error, Result};
@@ -39,11 +40,6 @@ pub const PENDING_KEY: &str = "cache_pending";
 const GENERATIONS_KEY: &str = "gen";
 const LAST_ID_KEY: &str = "last_id";
 const OUTBOX_SEQ_KEY: &str = "ob_seq";
-
-/// How many received mirror deliveries are remembered for deduplication:
-/// far more than a mirror's outbox retries within the time an entry is
-/// re-sent (at most `MIRROR_MAX_ATTEMPTS` tries over minutes).
-pub const DEDUPE_CAPACITY: usize = 10_000;
 
 /// The storage key of a pending outbox entry.
 pub fn outbox_key(mirror: &str, seq: u64) -> String {
@@ -133,9 +129,7 @@ pub struct HubDurable {
     /// The newest events, for replay.
     pub log: EventLog<InvalidationEvent>,
     /// Received mirror deliveries: storage key to our event id.
-    seen: HashMap<String, u64>,
-    /// The same keys, oldest first, for eviction.
-    seen_order: VecDeque<String>,
+    seen: Receipts,
     /// Every mirror's queue, by mirror id.
     pub outbox: BTreeMap<String, MirrorQueue>,
     /// The seq of the next outbox entry.
@@ -151,8 +145,7 @@ impl HubDurable {
         Self {
             generations: Generations::default(),
             log: EventLog::new(log_size, 0),
-            seen: HashMap::new(),
-            seen_order: VecDeque::new(),
+            seen: Receipts::new(receipts::CAPACITY),
             outbox: BTreeMap::new(),
             next_seq: 1,
             pending: PendingBumps::default(),
@@ -209,7 +202,6 @@ impl HubDurable {
         // the deliveries remembered.
         queued.sort_by(|a, b| a.0.cmp(&b.0));
         parked.sort_by(|a, b| a.0.cmp(&b.0));
-        seen.sort_by_key(|(_, id)| *id);
         for (key, entry) in queued {
             if let Some(id) = key_mirror(&key) {
                 outbox
@@ -227,8 +219,7 @@ impl HubDurable {
         Ok(Self {
             generations,
             log: EventLog::restore(log_size, last_id, events),
-            seen: seen.iter().cloned().collect(),
-            seen_order: seen.into_iter().map(|(k, _)| k).collect(),
+            seen: Receipts::restore(receipts::CAPACITY, seen),
             outbox,
             next_seq,
             pending: pending_bumps,
@@ -237,7 +228,7 @@ impl HubDurable {
 
     /// Our event id for an already applied delivery.
     pub fn seen(&self, key: &DedupeKey) -> Option<u64> {
-        self.seen.get(&dedupe_key(key)).copied()
+        self.seen.get(&dedupe_key(key))
     }
 
     /// One invalidation: bumps the generations of `req.types`, records what
@@ -419,17 +410,13 @@ impl HubDurable {
         change.put(PENDING_KEY, &self.pending)
     }
 
-    /// Remembers a delivery, evicting the oldest past [`DEDUPE_CAPACITY`].
+    /// Remembers a delivery, forgetting the oldest past
+    /// [`receipts::CAPACITY`].
     fn remember(&mut self, key: &DedupeKey, event_id: u64, change: &mut Change) -> Result<()> {
         let k = dedupe_key(key);
         change.put(k.clone(), &event_id)?;
-        self.seen.insert(k.clone(), event_id);
-        self.seen_order.push_back(k);
-        if self.seen_order.len() > DEDUPE_CAPACITY {
-            if let Some(old) = self.seen_order.pop_front() {
-                self.seen.remove(&old);
-                change.deletes.push(old);
-            }
+        if let Some(old) = self.seen.remember(k, event_id) {
+            change.deletes.push(old);
         }
         Ok(())
     }
@@ -563,10 +550,10 @@ mod tests {
             origin: "other".into(),
             event_id: 0,
         };
-        for i in 0..=DEDUPE_CAPACITY as u64 {
+        for i in 0..=receipts::CAPACITY as u64 {
             let req = request(&[EntityType::POSTS], false, Some(("other", i)));
             life.invalidate(&req, &Bump::InHub, i);
-            if i == DEDUPE_CAPACITY as u64 - 1 {
+            if i == receipts::CAPACITY as u64 - 1 {
                 assert_eq!(
                     life.state.seen(&first),
                     Some(1),
@@ -581,12 +568,12 @@ mod tests {
         );
         let newest = DedupeKey {
             origin: "other".into(),
-            event_id: DEDUPE_CAPACITY as u64,
+            event_id: receipts::CAPACITY as u64,
         };
         assert!(life.state.seen(&newest).is_some());
         assert_eq!(
             life.store.keys().filter(|k| k.starts_with("dd:")).count(),
-            DEDUPE_CAPACITY
+            receipts::CAPACITY
         );
         life.restart();
         assert_eq!(

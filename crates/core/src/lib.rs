@@ -23,7 +23,9 @@
 //! - [`rate_limit`]: the failed-login limiter.
 //! - [`password`]: PBKDF2-SHA256 password hash strings in Django's format.
 //! - [`log`]: pino-format log records and their bounded ring.
-//! - [`outbox`]: the mirror outbox: ordered delivery, retries, parking.
+//! - [`outbox`]: the mirror outbox: ordered delivery, retries, parking,
+//!   the mirrors' service tokens.
+//! - [`receipts`]: the deliveries a receiving mirror has applied.
 //! - [`config`]: settings parsed from the Worker's vars.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
 //! - [`query`]: the queries of `/api/cache/logs` and `/api/stream`, parsed once.
@@ -54,6 +56,7 @@ pub mod password;
 pub mod pending;
 pub mod query;
 pub mod rate_limit;
+pub mod receipts;
 pub mod redis_cache;
 pub mod retry;
 pub mod sse;

@@ -9,7 +9,7 @@
 //! lets the ones behind it go on. Each mirror has its own queue, so a dead
 //! mirror holds up nobody else.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -195,6 +195,36 @@ pub fn classify(status: u16, detail: &str) -> Attempt {
     }
 }
 
+/// A service token is used until this long before it expires, so that it
+/// never expires in flight.
+pub const TOKEN_MARGIN_MS: u64 = 60_000;
+
+/// The service tokens this deployment holds for its mirrors, by mirror id,
+/// each with its expiry (ms since epoch, the `expiresAt` of the login).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MirrorTokens(HashMap<String, (String, u64)>);
+
+impl MirrorTokens {
+    /// The token for `mirror`, if there is one that does not expire within
+    /// [`TOKEN_MARGIN_MS`] of `now`.
+    pub fn get(&self, mirror: &str, now: u64) -> Option<&str> {
+        self.0
+            .get(mirror)
+            .filter(|(_, expires_at)| expires_at.saturating_sub(TOKEN_MARGIN_MS) > now)
+            .map(|(token, _)| token.as_str())
+    }
+
+    /// Keeps the token of a login to `mirror`.
+    pub fn insert(&mut self, mirror: &str, token: String, expires_at: u64) {
+        self.0.insert(mirror.to_owned(), (token, expires_at));
+    }
+
+    /// Drops the token of `mirror` (the mirror refused it).
+    pub fn forget(&mut self, mirror: &str) {
+        self.0.remove(mirror);
+    }
+}
+
 /// A short stable id of a mirror URL for storage keys (FNV-1a, 64 bits).
 pub fn mirror_id(url: &str) -> String {
     // FNV-1a parameters from the reference (Fowler, Noll, Vo).
@@ -319,6 +349,41 @@ mod tests {
             body,
             serde_json::json!({"type":"post","id":"7","action":"update","mirror":false,"origin":"a","eventId":101})
         );
+    }
+
+    #[test]
+    fn a_token_is_used_until_a_minute_before_it_expires() {
+        let mut tokens = MirrorTokens::default();
+        let expires_at = 10_000_000;
+        assert_eq!(tokens.get("m", 0), None);
+        tokens.insert("m", "t1".into(), expires_at);
+        assert_eq!(tokens.get("m", 0), Some("t1"));
+        assert_eq!(tokens.get("m", expires_at - 60_001), Some("t1"));
+        assert_eq!(
+            tokens.get("m", expires_at - 60_000),
+            None,
+            "a minute before"
+        );
+        assert_eq!(tokens.get("m", expires_at - 1), None);
+        assert_eq!(tokens.get("m", expires_at + 1), None);
+        assert_eq!(tokens.get("other", 0), None, "per mirror");
+        tokens.insert("m", "t2".into(), expires_at + 120_000);
+        assert_eq!(
+            tokens.get("m", expires_at),
+            Some("t2"),
+            "a new login replaces it"
+        );
+        tokens.forget("m");
+        assert_eq!(tokens.get("m", 0), None);
+    }
+
+    #[test]
+    fn a_token_without_a_usable_expiry_is_not_kept_for_reuse() {
+        let mut tokens = MirrorTokens::default();
+        tokens.insert("m", "t".into(), 0);
+        assert_eq!(tokens.get("m", 0), None);
+        tokens.insert("m", "t".into(), 59_999);
+        assert_eq!(tokens.get("m", 0), None);
     }
 
     #[test]
