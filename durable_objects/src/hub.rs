@@ -453,46 +453,10 @@ impl Hub {
     /// `GET /mirrors`: per mirror, what is pending, delivered and parked.
     fn mirrors(&self, config: &Config) -> Result<Response> {
         let now = now_ms();
-        let list = self.memory.with(|d| {
-            let mut ids: Vec<(String, bool)> = config
-                .mirrors
-                .iter()
-                .map(|u| (mirror_id(u), true))
-                .collect();
-            for id in d.outbox.keys() {
-                if !ids.iter().any(|(i, _)| i == id) {
-                    ids.push((id.clone(), false));
-                }
-            }
-            ids.iter()
-                .map(|(id, configured)| {
-                    let empty = MirrorQueue::default();
-                    let q = d.outbox.get(id).unwrap_or(&empty);
-                    let url = config
-                        .mirrors
-                        .iter()
-                        .find(|u| mirror_id(u) == *id)
-                        .cloned()
-                        .unwrap_or_else(|| q.stats.url.clone());
-                    json!({
-                        "url": url,
-                        "configured": configured,
-                        "pending": q.pending.len(),
-                        "oldestPendingAgeMs": q.pending.front().map(|e| now.saturating_sub(e.created_at)),
-                        "nextAttemptAt": q.next_due(),
-                        "delivered": q.stats.delivered,
-                        "lastSuccess": q.stats.last_success,
-                        "lastError": q.stats.last_error,
-                        "parked": q.parked.iter().map(|e| json!({
-                            "eventId": e.event_id, "type": e.type_name, "id": e.entity_id,
-                            "attempts": e.attempts, "lastError": e.last_error,
-                            "createdAt": e.created_at,
-                        })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect::<Vec<_>>()
-        })?;
-        reply::json(200, &json!({ "mirrors": list }))
+        let status = self
+            .memory
+            .with(|d| d.mirror_status(&config.mirrors, now))?;
+        reply::json(200, &status)
     }
 
     /// `POST /mirrors/retry`: puts every parked entry back in its queue.

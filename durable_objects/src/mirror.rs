@@ -10,9 +10,10 @@
 use std::time::Duration;
 
 use futures::future::{select, Either};
+use polycache_core::api::{LoginRequest, LoginResponse};
 use polycache_core::error_code::ErrorBody;
 use polycache_core::outbox::{classify, Attempt, OutboxEntry};
-use serde_json::{json, Value};
+use serde::Serialize;
 use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
 use crate::platform;
@@ -96,7 +97,10 @@ async fn login(
     url: &str,
     creds: &Credentials,
 ) -> Result<String, Attempt> {
-    let body = json!({ "email": creds.email, "password": creds.password });
+    let body = LoginRequest {
+        email: creds.email.clone(),
+        password: creds.password.clone(),
+    };
     let (status, text) = post(&format!("{url}/api/auth/login"), None, &body)
         .await
         .map_err(|e| Attempt::Retry(format!("login: {e}")))?;
@@ -113,13 +117,10 @@ async fn login(
             Attempt::Delivered => Attempt::Retry("login: unexpected answer".into()),
         });
     }
-    let value: Value = serde_json::from_str(&text)
-        .map_err(|_| Attempt::Retry("login: the answer is not JSON".into()))?;
-    let token = value["token"]
-        .as_str()
-        .ok_or_else(|| Attempt::Retry("login: the answer has no token".into()))?
-        .to_owned();
-    let expires = value["expiresAt"].as_u64().unwrap_or(0);
+    // The parse error is not kept: it may quote the answer, a credential.
+    let answer: LoginResponse = serde_json::from_str(&text)
+        .map_err(|_| Attempt::Retry("login: the answer has no token and expiry".into()))?;
+    let (token, expires) = (answer.token, answer.expires_at);
     memory
         .tokens
         .borrow_mut()
@@ -128,7 +129,11 @@ async fn login(
 }
 
 /// `POST` JSON; the status and body, or why there was none.
-async fn post(url: &str, bearer: Option<&str>, body: &Value) -> Result<(u16, String), String> {
+async fn post(
+    url: &str,
+    bearer: Option<&str>,
+    body: &impl Serialize,
+) -> Result<(u16, String), String> {
     let headers = Headers::new();
     let set = |k: &str, v: &str| headers.set(k, v).map_err(|_| "bad header".to_string());
     set("content-type", "application/json")?;
@@ -138,7 +143,11 @@ async fn post(url: &str, bearer: Option<&str>, body: &Value) -> Result<(u16, Str
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
-        .with_body(Some(body.to_string().into()));
+        .with_body(Some(
+            serde_json::to_string(body)
+                .map_err(|_| "the body does not serialize".to_string())?
+                .into(),
+        ));
     let req = Request::new_with_init(url, &init).map_err(|_| format!("bad mirror URL {url}"))?;
     let call = Box::pin(async move {
         let mut resp = Fetch::Request(req).send().await?;

@@ -4,9 +4,8 @@
 //! Worker isolates): more than ten within a minute answer 429 with
 //! `retry-after`; successful logins do not count.
 
+use polycache_core::api::{LoginRequest, LoginResponse};
 use polycache_core::hub_api::{route, Ack, LoginAttempt, LoginVerdict};
-use serde::Deserialize;
-use serde_json::json;
 use worker::{Request, Response};
 
 use crate::auth;
@@ -15,13 +14,6 @@ use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::hub_client;
 use crate::response::json_response;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    email: String,
-    password: String,
-}
 
 /// The client's address as Cloudflare reports it; `wrangler dev` sets it to
 /// the loopback address.
@@ -45,13 +37,17 @@ pub async fn login(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
     if let Some(secs) = verdict.retry_after {
         return Err(ApiError::TooManyRequests(secs));
     }
-    let login: Login = body::json(&mut req).await?;
+    let login: LoginRequest = body::json(&mut req).await?;
     match accounts.authenticate(&login.email, &login.password) {
         Some((email, role)) => {
             let (token, expires_at) = auth::issue(ctx, &email, role)?;
             json_response(
                 200,
-                &json!({ "token": token, "expiresAt": expires_at * 1000, "role": role.as_str() }),
+                &LoginResponse {
+                    token,
+                    expires_at: expires_at * 1000,
+                    role: Some(role),
+                },
             )
         }
         None => {

@@ -7,12 +7,11 @@
 //! least once delivery) is acknowledged without a second event. An `origin`
 //! equal to our own `INSTANCE_ID` is refused: that is a mirror loop.
 
+use polycache_core::api::{InvalidateAnswer, InvalidateBody};
 use polycache_core::event::Action;
 use polycache_core::hub_api::DedupeKey;
 use polycache_core::jwt::Role;
 use polycache_core::types::EntityType;
-use serde::Deserialize;
-use serde_json::json;
 use worker::{Request, Response};
 
 use crate::auth;
@@ -25,27 +24,10 @@ use crate::response::json_response;
 /// The longest entity id or origin accepted.
 const MAX_NAME_LEN: usize = 128;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Body {
-    #[serde(rename = "type")]
-    type_name: String,
-    #[serde(default)]
-    id: Option<serde_json::Value>,
-    #[serde(default)]
-    action: Option<String>,
-    #[serde(default)]
-    mirror: Option<bool>,
-    #[serde(default)]
-    origin: Option<String>,
-    #[serde(default)]
-    event_id: Option<u64>,
-}
-
 /// Invalidates on request.
 pub async fn post(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
     auth::require(ctx, &req, Role::may_invalidate)?;
-    let body: Body = body::json(&mut req).await?;
+    let body: InvalidateBody = body::json(&mut req).await?;
     let t = EntityType::parse(&body.type_name)?;
     let entity_id = match body.id {
         None | Some(serde_json::Value::Null) => None,
@@ -104,12 +86,12 @@ pub async fn post(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
     .await?;
     json_response(
         200,
-        &json!({
-            "ok": true,
-            "eventId": outcome.event_id,
-            "types": outcome.types,
-            "duplicate": outcome.duplicate,
-        }),
+        &InvalidateAnswer {
+            ok: true,
+            event_id: outcome.event_id,
+            types: outcome.types,
+            duplicate: outcome.duplicate,
+        },
     )
 }
 

@@ -4,9 +4,8 @@
 //! parked entry back in its queue, for when the cause is fixed (a secret
 //! corrected, a mirror back up for good).
 
-use polycache_core::hub_api::route;
+use polycache_core::hub_api::{route, Ack, MirrorsResponse, Requeued};
 use polycache_core::jwt::Role;
-use serde_json::Value;
 use worker::{Request, Response};
 
 use crate::auth;
@@ -18,13 +17,13 @@ use crate::response::json_response;
 /// The mirror status.
 pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
     auth::require(ctx, &req, Role::may_read_logs)?;
-    let status: Value = hub_client::get(&ctx.env, route::MIRRORS).await?;
+    let status: MirrorsResponse = hub_client::get(&ctx.env, route::MIRRORS).await?;
     json_response(200, &status)
 }
 
 /// Requeues parked entries.
 pub async fn retry(ctx: &Ctx, req: Request) -> ApiResult<Response> {
     auth::require(ctx, &req, Role::may_read_logs)?;
-    let outcome: Value = hub_client::call(&ctx.env, route::MIRRORS_RETRY, &Value::Null).await?;
+    let outcome: Requeued = hub_client::call(&ctx.env, route::MIRRORS_RETRY, &Ack {}).await?;
     json_response(200, &outcome)
 }

@@ -17,8 +17,10 @@ use serde_json::Value;
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
+use polycache_core::api::{LoginRequest, LoginResponse};
 use polycache_core::error_code::ErrorBody;
 use polycache_core::query::LogsQuery;
+use serde::Deserialize as _;
 
 use crate::cli::Global;
 use crate::error::{CliError, Result};
@@ -214,7 +216,11 @@ impl Api {
 
     /// `POST /api/auth/login`.
     pub fn login(&self, email: &str, password: &str) -> Result<Login> {
-        let body = serde_json::json!({ "email": email, "password": password });
+        let body = serde_json::to_value(LoginRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+        })
+        .map_err(|e| CliError::Failed(format!("login: {e}")))?;
         let reply = self.call("POST", "/api/auth/login", None, Some(&body))?;
         if reply.status == 401 {
             return Err(CliError::Api(format!(
@@ -223,18 +229,12 @@ impl Api {
             )));
         }
         let json = self.expect_ok("login", None, reply)?;
-        let token = json
-            .get("token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| self.not_the_api("login", "no token in the answer"))?;
-        let expires_at = json
-            .get("expiresAt")
-            .and_then(Value::as_u64)
-            .ok_or_else(|| self.not_the_api("login", "no expiresAt in the answer"))?;
+        let answer = LoginResponse::deserialize(&json)
+            .map_err(|_| self.not_the_api("login", "no token and expiresAt in the answer"))?;
         Ok(Login {
-            token: token.to_owned(),
-            expires_at,
-            role: json.get("role").and_then(Value::as_str).map(str::to_owned),
+            token: answer.token,
+            expires_at: answer.expires_at,
+            role: answer.role.map(|r| r.as_str().to_owned()),
         })
     }
 

@@ -39,7 +39,7 @@ pub mod route {
     pub const LOGIN_CHECK: &str = "/login/check";
     /// `POST`: [`super::LoginAttempt`] → [`super::Ack`].
     pub const LOGIN_FAILURE: &str = "/login/failure";
-    /// `GET` → the mirrors' status.
+    /// `GET` → [`super::MirrorsResponse`].
     pub const MIRRORS: &str = "/mirrors";
     /// `POST` → [`super::Requeued`].
     pub const MIRRORS_RETRY: &str = "/mirrors/retry";
@@ -334,4 +334,56 @@ pub struct StreamClosed {
 pub struct Requeued {
     /// How many parked entries went back into their queues.
     pub requeued: usize,
+}
+
+/// `GET /api/cache/mirrors` (the Hub's `/mirrors`): every mirror's outbox,
+/// read by the CLI's `mirrors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorsResponse {
+    /// The configured mirrors in `CACHE_MIRRORS` order, then any that are no
+    /// longer configured but still have entries.
+    pub mirrors: Vec<MirrorStatus>,
+}
+
+/// One mirror's outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MirrorStatus {
+    /// The mirror's base URL.
+    pub url: String,
+    /// Whether `CACHE_MIRRORS` still names it.
+    pub configured: bool,
+    /// Entries waiting.
+    pub pending: usize,
+    /// How long the oldest waiting entry has waited, in ms.
+    pub oldest_pending_age_ms: Option<u64>,
+    /// When the next attempt is due (ms since the epoch).
+    pub next_attempt_at: Option<u64>,
+    /// Entries acknowledged.
+    pub delivered: u64,
+    /// When the last delivery succeeded (ms since the epoch).
+    pub last_success: Option<u64>,
+    /// The last error of any attempt.
+    pub last_error: Option<String>,
+    /// Entries given up on, oldest first.
+    pub parked: Vec<ParkedEntry>,
+}
+
+/// An outbox entry given up on, until an operator retries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParkedEntry {
+    /// The event id on this deployment.
+    pub event_id: u64,
+    /// The type as the write named it.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The entity, if one.
+    pub id: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The error of the last attempt.
+    pub last_error: Option<String>,
+    /// When the entry was written (ms since the epoch).
+    pub created_at: u64,
 }

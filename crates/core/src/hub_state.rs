@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::event::InvalidationEvent;
 use crate::event_log::EventLog;
 use crate::generation::Generations;
-use crate::hub_api::{DedupeKey, InvalidateRequest};
+use crate::hub_api::{DedupeKey, InvalidateRequest, MirrorStatus, MirrorsResponse, ParkedEntry};
 use crate::outbox::{mirror_id, AfterFailure, Attempt, MirrorQueue, MirrorStats, OutboxEntry};
 use crate::pending::PendingBumps;
 use crate::receipts::{self, Receipts};
@@ -224,6 +224,51 @@ impl HubDurable {
             next_seq,
             pending: pending_bumps,
         })
+    }
+
+    /// Every mirror's outbox at `now`: those in `configured` (in that
+    /// order), then any no longer configured that still has entries.
+    pub fn mirror_status(&self, configured: &[String], now: u64) -> MirrorsResponse {
+        let mut ids: Vec<(String, Option<&String>)> =
+            configured.iter().map(|u| (mirror_id(u), Some(u))).collect();
+        for id in self.outbox.keys() {
+            if !ids.iter().any(|(i, _)| i == id) {
+                ids.push((id.clone(), None));
+            }
+        }
+        let empty = MirrorQueue::default();
+        let mirrors = ids
+            .into_iter()
+            .map(|(id, url)| {
+                let q = self.outbox.get(&id).unwrap_or(&empty);
+                MirrorStatus {
+                    url: url.cloned().unwrap_or_else(|| q.stats.url.clone()),
+                    configured: url.is_some(),
+                    pending: q.pending.len(),
+                    oldest_pending_age_ms: q
+                        .pending
+                        .front()
+                        .map(|e| now.saturating_sub(e.created_at)),
+                    next_attempt_at: q.next_due(),
+                    delivered: q.stats.delivered,
+                    last_success: q.stats.last_success,
+                    last_error: q.stats.last_error.clone(),
+                    parked: q
+                        .parked
+                        .iter()
+                        .map(|e| ParkedEntry {
+                            event_id: e.event_id,
+                            type_name: e.type_name.clone(),
+                            id: e.entity_id.clone(),
+                            attempts: e.attempts,
+                            last_error: e.last_error.clone(),
+                            created_at: e.created_at,
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        MirrorsResponse { mirrors }
     }
 
     /// Our event id for an already applied delivery.
@@ -675,6 +720,31 @@ mod tests {
         let before = life.state.clone();
         life.restart();
         assert_eq!(life.state, before);
+    }
+
+    #[test]
+    fn mirror_status_lists_configured_mirrors_then_those_with_leftovers() {
+        let mut life = Life::new(10);
+        life.invalidate(
+            &request(&[EntityType::POSTS], true, None),
+            &Bump::InHub,
+            1_000,
+        );
+        let now = 4_000;
+        let only_b = vec![MIRRORS[1].to_owned()];
+        let status = life.state.mirror_status(&only_b, now);
+        let urls: Vec<(&str, bool)> = status
+            .mirrors
+            .iter()
+            .map(|m| (m.url.as_str(), m.configured))
+            .collect();
+        assert_eq!(urls, [(MIRRORS[1], true), (MIRRORS[0], false)]);
+        let b = &status.mirrors[0];
+        assert_eq!((b.pending, b.oldest_pending_age_ms), (1, Some(3_000)));
+        assert_eq!(b.next_attempt_at, Some(1_000));
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(json["mirrors"][0]["oldestPendingAgeMs"], 3_000);
+        assert!(json["mirrors"][0]["lastSuccess"].is_null());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //!
 //! Map of the crate:
 //! - [`error`]: the one error type.
+//! - [`api`]: public API bodies read or written by more than one program.
 //! - [`error_code`]: the API's error codes, their statuses and the error body.
 //! - [`types`]: entity types (`posts`, `pages`, ...) and their aliases.
 //! - [`graph`]: the dependency graph, its validation and invalidation closure.
@@ -38,6 +39,7 @@
 //! encoded by [`sse`], to every stream.
 
 pub mod accounts;
+pub mod api;
 pub mod clock;
 pub mod config;
 pub mod error;

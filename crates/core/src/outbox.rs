@@ -9,6 +9,7 @@
 //! lets the ones behind it go on. Each mirror has its own queue, so a dead
 //! mirror holds up nobody else.
 
+use crate::api::InvalidateBody;
 use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
@@ -45,15 +46,14 @@ pub struct OutboxEntry {
 
 impl OutboxEntry {
     /// The body of `POST <mirror>/api/cache/invalidate` for this entry.
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({
-            "type": self.type_name,
-            "id": self.entity_id,
-            "action": self.action,
-            "mirror": false,
-            "origin": self.origin,
-            "eventId": self.event_id,
-        })
+    pub fn body(&self) -> InvalidateBody {
+        InvalidateBody::mirrored(
+            &self.type_name,
+            self.entity_id.as_deref(),
+            self.action,
+            &self.origin,
+            self.event_id,
+        )
     }
 }
 
@@ -346,7 +346,7 @@ mod tests {
     fn the_body_is_the_mirror_protocol() {
         let body = entry(1).body();
         assert_eq!(
-            body,
+            serde_json::to_value(&body).unwrap(),
             serde_json::json!({"type":"post","id":"7","action":"update","mirror":false,"origin":"a","eventId":101})
         );
     }

@@ -1,7 +1,9 @@
 //! `polycache invalidate TYPE`: `POST /api/cache/invalidate`, the manual
 //! purge (and the mirror endpoint) of the Worker.
 
-use serde_json::{json, Value};
+use polycache_core::api::{InvalidateAnswer, InvalidateBody};
+use serde::Deserialize as _;
+use serde_json::Value;
 
 use crate::api::Api;
 use crate::cli::{Global, InvalidateArgs};
@@ -12,7 +14,8 @@ use crate::{output, progress, tokens};
 pub fn run(g: &Global, args: InvalidateArgs) -> Result<()> {
     let api = Api::for_options(g)?;
     let token = tokens::resolve(&api)?;
-    let body = request_body(&args);
+    let body = serde_json::to_value(request_body(&args))
+        .map_err(|e| CliError::Failed(format!("invalidate: {e}")))?;
     let answer = progress::with(format!("invalidating {}", args.entity_type), || {
         api.invalidate(&token, &body)
     })?;
@@ -23,28 +26,26 @@ pub fn run(g: &Global, args: InvalidateArgs) -> Result<()> {
 }
 
 /// The request: `type` as given (alias included), and only what was asked.
-fn request_body(args: &InvalidateArgs) -> Value {
-    let mut body = json!({ "type": args.entity_type, "action": args.action });
-    if let Some(id) = &args.id {
-        body["id"] = json!(id);
+fn request_body(args: &InvalidateArgs) -> InvalidateBody {
+    InvalidateBody {
+        type_name: args.entity_type.clone(),
+        id: args.id.clone().map(Value::String),
+        action: Some(args.action.clone()),
+        mirror: args.no_mirror.then_some(false),
+        origin: None,
+        event_id: None,
     }
-    if args.no_mirror {
-        body["mirror"] = json!(false);
-    }
-    body
 }
 
 /// `invalidated post 7 (update): posts, feed — event 42`.
 fn describe(args: &InvalidateArgs, answer: &Value) -> Result<String> {
-    let event_id = answer
-        .get("eventId")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| CliError::Failed(format!("the Worker's answer has no eventId: {answer}")))?;
-    let types: Vec<&str> = answer
-        .get("types")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
+    let answer = InvalidateAnswer::deserialize(answer).map_err(|e| {
+        CliError::Failed(format!(
+            "the Worker's answer is not an invalidation's ({e}): {answer}"
+        ))
+    })?;
+    let event_id = answer.event_id;
+    let types: Vec<&str> = answer.types.iter().map(|t| t.as_str()).collect();
     let what = match &args.id {
         Some(id) => format!("{} {id}", args.entity_type),
         None => args.entity_type.clone(),
@@ -54,7 +55,7 @@ fn describe(args: &InvalidateArgs, answer: &Value) -> Result<String> {
         args.action,
         types.join(", ")
     );
-    if answer.get("duplicate").and_then(Value::as_bool) == Some(true) {
+    if answer.duplicate {
         line.push_str(" (a repeat: already applied, no new event)");
     }
     if args.no_mirror {
@@ -67,6 +68,7 @@ fn describe(args: &InvalidateArgs, answer: &Value) -> Result<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn args(id: Option<&str>, no_mirror: bool) -> InvalidateArgs {
         InvalidateArgs {
@@ -79,14 +81,13 @@ mod tests {
 
     #[test]
     fn the_body_says_only_what_was_asked() {
+        let json = |a| serde_json::to_value(request_body(&a)).unwrap();
         assert_eq!(
-            request_body(&args(None, false)),
+            json(args(None, false)),
             json!({"type": "post", "action": "update"})
         );
-        assert_eq!(
-            request_body(&args(Some("7"), true)),
-            json!({"type": "post", "action": "update", "id": "7", "mirror": false})
-        );
+        assert_eq!(json(args(Some("7"), true))["mirror"], json!(false));
+        assert_eq!(json(args(Some("7"), true))["id"], json!("7"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `polycache mirrors`: the mirror outboxes of the Worker as a table, and
 //! `--retry` to requeue what was parked.
 
-use serde_json::{json, Value};
+use polycache_core::hub_api::{MirrorStatus, MirrorsResponse, Requeued};
+use serde::Deserialize as _;
+use serde_json::json;
 
 use crate::api::Api;
 use crate::cli::{Global, MirrorsArgs};
@@ -13,24 +15,23 @@ use crate::{output, progress, time, tokens};
 pub fn run(g: &Global, args: MirrorsArgs) -> Result<()> {
     let api = Api::for_options(g)?;
     let token = tokens::resolve(&api)?;
+    let not_ours = |what: &str, e: serde_json::Error| {
+        CliError::Failed(format!(
+            "the {what} of {} is not polycache's ({e}): is --url a polycache Worker of this version?",
+            api.url()
+        ))
+    };
     let requeued = if args.retry {
         let answer = progress::with("requeueing parked entries", || api.retry_mirrors(&token))?;
-        Some(answer.get("requeued").and_then(Value::as_u64).unwrap_or(0))
+        let answer = Requeued::deserialize(&answer).map_err(|e| not_ours("retry answer", e))?;
+        Some(answer.requeued)
     } else {
         None
     };
     let status = progress::with("reading the mirror status", || api.mirrors(&token))?;
-    let mirrors = status
-        .get("mirrors")
-        .and_then(Value::as_array)
-        .ok_or_else(|| {
-            CliError::Failed(format!(
-                "the mirror status of {} has no mirrors list: is --url a polycache Worker?",
-                api.url()
-            ))
-        })?;
+    let status = MirrorsResponse::deserialize(&status).map_err(|e| not_ours("mirror status", e))?;
     if g.json {
-        let mut out = json!({ "mirrors": mirrors });
+        let mut out = json!({ "mirrors": status.mirrors });
         if let Some(n) = requeued {
             out["requeued"] = json!(n);
         }
@@ -39,11 +40,11 @@ pub fn run(g: &Global, args: MirrorsArgs) -> Result<()> {
     if let Some(n) = requeued {
         output::line(&format!("requeued {n} parked entries"))?;
     }
-    output::text(&render(mirrors, time::now_ms()))
+    output::text(&render(&status.mirrors, time::now_ms()))
 }
 
 /// The table, then the parked entries of each mirror.
-fn render(mirrors: &[Value], now: u64) -> String {
+fn render(mirrors: &[MirrorStatus], now: u64) -> String {
     if mirrors.is_empty() {
         return "no mirrors: the Worker's CACHE_MIRRORS is empty\n".to_owned();
     }
@@ -59,45 +60,36 @@ fn render(mirrors: &[Value], now: u64) -> String {
     ]);
     let mut parked_lines = Vec::new();
     for m in mirrors {
-        let url = m.get("url").and_then(Value::as_str).unwrap_or("?");
-        let configured = m.get("configured").and_then(Value::as_bool).unwrap_or(true);
-        let name = if configured {
-            url.to_owned()
+        let name = if m.configured {
+            m.url.clone()
         } else {
-            format!("{url} (no longer configured)")
+            format!("{} (no longer configured)", m.url)
         };
-        let number = |key: &str| m.get(key).and_then(Value::as_u64);
-        let parked = m
-            .get("parked")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
         table.row(vec![
             name,
-            number("pending").unwrap_or(0).to_string(),
-            number("oldestPendingAgeMs").map_or("—".into(), time::duration),
-            number("nextAttemptAt").map_or("—".into(), |at| time::relative(at, now)),
-            number("delivered").unwrap_or(0).to_string(),
-            number("lastSuccess").map_or("never".into(), |at| time::relative(at, now)),
-            parked.len().to_string(),
-            m.get("lastError")
-                .and_then(Value::as_str)
-                .map_or("—".into(), str::to_owned),
+            m.pending.to_string(),
+            m.oldest_pending_age_ms.map_or("—".into(), time::duration),
+            m.next_attempt_at
+                .map_or("—".into(), |at| time::relative(at, now)),
+            m.delivered.to_string(),
+            m.last_success
+                .map_or("never".into(), |at| time::relative(at, now)),
+            m.parked.len().to_string(),
+            m.last_error.clone().unwrap_or_else(|| "—".into()),
         ]);
-        for p in parked {
-            let entity = match p.get("id").and_then(Value::as_str) {
+        for p in &m.parked {
+            let entity = match &p.id {
                 Some(id) => format!(" {id}"),
                 None => String::new(),
             };
             parked_lines.push(format!(
-                "  {url}: event {} {}{entity}, {} attempts, created {}: {}",
-                p.get("eventId").and_then(Value::as_u64).unwrap_or(0),
-                p.get("type").and_then(Value::as_str).unwrap_or("?"),
-                p.get("attempts").and_then(Value::as_u64).unwrap_or(0),
-                p.get("createdAt")
-                    .and_then(Value::as_u64)
-                    .map_or("?".into(), |at| time::relative(at, now)),
-                p.get("lastError").and_then(Value::as_str).unwrap_or("?"),
+                "  {}: event {} {}{entity}, {} attempts, created {}: {}",
+                m.url,
+                p.event_id,
+                p.type_name,
+                p.attempts,
+                time::relative(p.created_at, now),
+                p.last_error.as_deref().unwrap_or("?"),
             ));
         }
     }
@@ -115,19 +107,21 @@ fn render(mirrors: &[Value], now: u64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn a_table_row_per_mirror_and_a_line_per_parked_entry() {
         let now = 1_000_000;
-        let mirrors = vec![json!({
+        let mirrors: Vec<MirrorStatus> = serde_json::from_value(json!([{
             "url": "http://127.0.0.1:9", "configured": true, "pending": 2,
             "oldestPendingAgeMs": 65_000, "nextAttemptAt": now + 3_000, "delivered": 5,
             "lastSuccess": now - 10_000, "lastError": "connection refused",
             "parked": [{"eventId": 7, "type": "post", "id": "3", "attempts": 10,
                         "lastError": "401", "createdAt": now - 60_000}]
-        })];
+        }]))
+        .unwrap();
         let text = render(&mirrors, now);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("MIRROR"), "{text}");

@@ -1,0 +1,131 @@
+//! Bodies of the public API that more than one program reads or writes:
+//! the login answer (read by the CLI and by a mirroring deployment's
+//! Hub), the invalidate request (written by the CLI and by a mirroring
+//! deployment's outbox, read by the Worker) and its answer. One type each,
+//! so that no side reads the other's JSON back by name.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::event::Action;
+use crate::jwt::Role;
+use crate::types::EntityType;
+
+/// `POST /api/auth/login`'s body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The account's email.
+    pub email: String,
+    /// Its password, in clear over TLS; never logged.
+    pub password: String,
+}
+
+/// `POST /api/auth/login`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    /// An HS256 JWT for `Authorization: Bearer`.
+    pub token: String,
+    /// When it expires, in milliseconds since the epoch (the token's `exp`
+    /// times 1,000).
+    pub expires_at: u64,
+    /// The account's role (absent from the answers of deployments older
+    /// than the field, which a mirroring deployment may log in to).
+    #[serde(default)]
+    pub role: Option<Role>,
+}
+
+/// `POST /api/cache/invalidate`'s body. Unknown fields are refused, so a
+/// misspelt one is an error rather than a silent default; a field left
+/// `None` is left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct InvalidateBody {
+    /// The type as the caller names it (`post` or `posts`).
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// The entity, if one: a string or a number (checked by the Worker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<Value>,
+    /// `create`, `update` (the default) or `delete`, checked by the Worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// False: do not mirror (every mirrored delivery says so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<bool>,
+    /// The deployment where the change was made (a mirror's `INSTANCE_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The event id on that deployment, for exactly-once effect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<u64>,
+}
+
+impl InvalidateBody {
+    /// The body a mirroring deployment sends for its event `event_id`.
+    pub fn mirrored(
+        type_name: &str,
+        entity_id: Option<&str>,
+        action: Action,
+        origin: &str,
+        event_id: u64,
+    ) -> Self {
+        Self {
+            type_name: type_name.to_owned(),
+            id: Some(entity_id.map_or(Value::Null, |id| Value::String(id.to_owned()))),
+            action: Some(action.as_str().to_owned()),
+            mirror: Some(false),
+            origin: Some(origin.to_owned()),
+            event_id: Some(event_id),
+        }
+    }
+}
+
+/// `POST /api/cache/invalidate`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvalidateAnswer {
+    /// Always true on success (errors have their own body).
+    pub ok: bool,
+    /// The event's id (of the first delivery, for a repeat).
+    pub event_id: u64,
+    /// The canonical closure invalidated.
+    pub types: Vec<EntityType>,
+    /// True when this was a repeat of a delivery already applied.
+    pub duplicate: bool,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mirrored_delivery_is_the_documented_body() {
+        let body = InvalidateBody::mirrored("posts", None, Action::Update, "local-dev", 1042);
+        assert_eq!(
+            serde_json::to_value(&body).unwrap(),
+            serde_json::json!({"type":"posts","id":null,"action":"update","mirror":false,"origin":"local-dev","eventId":1042})
+        );
+        let back: InvalidateBody =
+            serde_json::from_value(serde_json::to_value(&body).unwrap()).unwrap();
+        assert_eq!(back, body);
+        assert!(
+            serde_json::from_str::<InvalidateBody>(r#"{"type":"posts","colour":"red"}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn the_login_answer_is_camel_case_with_a_lowercase_role() {
+        let answer = LoginResponse {
+            token: "t".into(),
+            expires_at: 5_000,
+            role: Some(Role::Service),
+        };
+        assert_eq!(
+            serde_json::to_string(&answer).unwrap(),
+            r#"{"token":"t","expiresAt":5000,"role":"service"}"#
+        );
+    }
+}
