@@ -1,6 +1,7 @@
-//! The typed client of the Hub Durable Object: one function per Hub route,
-//! JSON in and out (types from [`polycache_core::hub_api`]), and the RPC
-//! call that opens a stream, whose JavaScript lives in `src/js/subscribe.js`.
+//! The client of the Hub Durable Object: a call to one of its routes
+//! ([`polycache_core::hub_api::route`]) with the route's typed request and
+//! answer, the mapping of its errors, and the RPC call that opens a stream,
+//! whose JavaScript lives in `src/js/subscribe.js`.
 
 use polycache_core::error_code::{ErrorBody, ErrorCode};
 use polycache_core::hub_api::{route, HUB_NAME};

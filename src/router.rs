@@ -55,13 +55,13 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
         (["api", "cache", "logs"], Get | Head) => handlers::logs::get(&ctx, req, &url).await,
         (["api", "cache", "logs"], _) => not_allowed(&["GET"]),
 
-        (["api", "feed"], Get | Head) => handlers::feed::get(&ctx, &url).await,
+        (["api", "feed"], Get | Head) => handlers::feed::get(&ctx).await,
         (["api", "feed"], _) => not_allowed(&["GET"]),
 
         (["api", name], m) => {
             let t = content_type(name)?;
             match m {
-                Get | Head => handlers::content::list(&ctx, t, &url).await,
+                Get | Head => handlers::content::list(&ctx, t).await,
                 Post => handlers::content::create(&ctx, t, name, req).await,
                 _ => not_allowed(&["GET", "POST"]),
             }
@@ -70,7 +70,7 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
             let t = content_type(name)?;
             let id = parse_id(id)?;
             match m {
-                Get | Head => handlers::content::get(&ctx, t, id, &url).await,
+                Get | Head => handlers::content::get(&ctx, t, id).await,
                 Patch => handlers::content::update(&ctx, t, name, id, req).await,
                 Delete => handlers::content::delete(&ctx, t, name, id, req).await,
                 _ => not_allowed(&["GET", "PATCH", "DELETE"]),

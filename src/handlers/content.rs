@@ -18,7 +18,7 @@ use polycache_core::event::Action;
 use polycache_core::hub_api::InvalidateResponse;
 use polycache_core::jwt::Role;
 use polycache_core::types::EntityType;
-use worker::{console_error, Request, Response, Url};
+use worker::{console_error, Request, Response};
 
 use crate::auth;
 use crate::body;
@@ -30,7 +30,7 @@ use crate::platform;
 use crate::response::json_text_response;
 
 /// `GET /api/{type}`: every row, ordered by id, as a JSON array.
-pub async fn list(ctx: &Ctx, t: EntityType, _url: &Url) -> ApiResult<Response> {
+pub async fn list(ctx: &Ctx, t: EntityType) -> ApiResult<Response> {
     let table = db::table(t)?;
     let key = format!("/api/{t}");
     let (text, status) = cache::read_through(ctx, t, &key, || async {
@@ -41,7 +41,7 @@ pub async fn list(ctx: &Ctx, t: EntityType, _url: &Url) -> ApiResult<Response> {
 }
 
 /// `GET /api/{type}/:id`: one row, or 404.
-pub async fn get(ctx: &Ctx, t: EntityType, id: i64, _url: &Url) -> ApiResult<Response> {
+pub async fn get(ctx: &Ctx, t: EntityType, id: i64) -> ApiResult<Response> {
     let table = db::table(t)?;
     let key = format!("/api/{t}/{id}");
     let (text, status) = cache::read_through(ctx, t, &key, || async {

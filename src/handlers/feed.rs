@@ -9,7 +9,7 @@
 
 use polycache_core::types::EntityType;
 use serde::Serialize;
-use worker::{Response, Url};
+use worker::Response;
 
 use crate::cache;
 use crate::ctx::Ctx;
@@ -25,7 +25,7 @@ struct Feed {
 }
 
 /// Answers the feed.
-pub async fn get(ctx: &Ctx, _url: &Url) -> ApiResult<Response> {
+pub async fn get(ctx: &Ctx) -> ApiResult<Response> {
     let (text, status) = cache::read_through(ctx, EntityType::FEED, PATH, || async {
         let items = Db::open(&ctx.env)?.feed().await?;
         db::to_json(&Feed { items })

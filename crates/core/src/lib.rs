@@ -18,7 +18,6 @@
 //! - [`redis_cache`]: the cache's keys and Lua scripts in Redis (`upstash`).
 //! - [`throttle`]: at most one log record per kind of failure per window.
 //! - [`retry`]: the mirror retry policy (exponential backoff, full jitter).
-//! - [`clock`]: the injected clock.
 //! - [`jwt`]: claims, roles, HS256 issue and verify.
 //! - [`accounts`]: the accounts of `AUTH_USERS` and the service account.
 //! - [`rate_limit`]: the failed-login limiter.
@@ -40,7 +39,6 @@
 
 pub mod accounts;
 pub mod api;
-pub mod clock;
 pub mod config;
 pub mod error;
 pub mod error_code;

@@ -10,13 +10,10 @@
 //! [`MemoryStore`] is the `memory` backend kept inside the Hub. A Durable
 //! Object has 128 MB, shared with the streams, so the store is bounded both
 //! in entries and in bytes; past a bound it drops expired entries first, then
-//! the least recently used ones. [`ClockedMemoryStore`] wraps it with a clock
-//! so that it can be used through the trait.
+//! the least recently used ones. It takes the time as an argument (the Hub
+//! passes the runtime's clock), so tests move time without sleeping.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-
-use crate::clock::Clock;
 
 /// A key-value store with expiry, implemented by each cache backend.
 ///
@@ -212,75 +209,10 @@ impl MemoryStore {
     }
 }
 
-/// A [`MemoryStore`] with its clock, usable as a [`CacheStore`].
-///
-/// A `RefCell` suffices: a Worker isolate is single-threaded and no borrow
-/// is held across an `await` (the store never awaits).
-#[derive(Debug)]
-pub struct ClockedMemoryStore<C: Clock> {
-    store: RefCell<MemoryStore>,
-    clock: C,
-}
-
-impl<C: Clock> ClockedMemoryStore<C> {
-    /// Wraps `store`, reading the time from `clock`.
-    pub fn new(store: MemoryStore, clock: C) -> Self {
-        Self {
-            store: RefCell::new(store),
-            clock,
-        }
-    }
-
-    /// The clock, e.g. to move a test clock.
-    pub fn clock(&self) -> &C {
-        &self.clock
-    }
-
-    /// How many entries are held.
-    pub fn len(&self) -> usize {
-        self.store.borrow().len()
-    }
-
-    /// Whether no entry is held.
-    pub fn is_empty(&self) -> bool {
-        self.store.borrow().is_empty()
-    }
-
-    /// The bytes of keys and values held.
-    pub fn bytes(&self) -> usize {
-        self.store.borrow().bytes()
-    }
-
-    /// Removes every expired entry; returns how many (for the Hub's alarm).
-    pub fn purge_expired(&self) -> usize {
-        self.store.borrow_mut().purge_expired(self.clock.now_ms())
-    }
-}
-
-impl<C: Clock> CacheStore for ClockedMemoryStore<C> {
-    async fn get(&self, key: &str) -> crate::Result<Option<String>> {
-        let now = self.clock.now_ms();
-        Ok(self.store.borrow_mut().get(key, now).map(str::to_owned))
-    }
-
-    async fn put(&self, key: &str, value: &str, ttl_secs: u64) -> crate::Result<()> {
-        let now = self.clock.now_ms();
-        self.store.borrow_mut().put(
-            key.to_owned(),
-            value.to_owned(),
-            ttl_secs.saturating_mul(1_000),
-            now,
-        );
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::clock::ManualClock;
-    use futures::executor::block_on;
     use proptest::prelude::*;
 
     fn put(store: &mut MemoryStore, key: &str, value: &str, ttl_ms: u64, now_ms: u64) {
@@ -384,25 +316,6 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.get("c", 20), Some("1"));
         assert_eq!(s.purge_expired(20), 0);
-    }
-
-    #[test]
-    fn the_trait_reads_the_clock() {
-        let clock = ManualClock::new(1_000_000);
-        let store = ClockedMemoryStore::new(MemoryStore::new(10, 1_000), &clock);
-        block_on(store.put("k", "v", 60)).unwrap();
-        assert_eq!(block_on(store.get("k")).unwrap().as_deref(), Some("v"));
-        assert_eq!(store.len(), 1);
-        clock.advance(59_999);
-        assert_eq!(block_on(store.get("k")).unwrap().as_deref(), Some("v"));
-        clock.advance(1);
-        assert_eq!(block_on(store.get("k")).unwrap(), None);
-        assert!(store.is_empty());
-
-        block_on(store.put("x", "y", 1)).unwrap();
-        store.clock().advance(1_000);
-        assert_eq!(store.purge_expired(), 1);
-        assert_eq!(store.bytes(), 0);
     }
 
     #[derive(Debug, Clone)]
