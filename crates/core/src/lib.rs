@@ -26,6 +26,7 @@
 //! - [`outbox`]: the mirror outbox: ordered delivery, retries, parking,
 //!   the mirrors' service tokens.
 //! - [`receipts`]: the deliveries a receiving mirror has applied.
+//! - [`fnv`]: FNV-1a, the stable hash of names that outlive a process.
 //! - [`config`]: settings parsed from the Worker's vars.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
 //! - [`query`]: the queries of `/api/cache/logs` and `/api/stream`, parsed once.
@@ -44,6 +45,7 @@ pub mod error;
 pub mod error_code;
 pub mod event;
 pub mod event_log;
+pub mod fnv;
 pub mod generation;
 pub mod graph;
 pub mod hub_api;

@@ -225,15 +225,10 @@ impl MirrorTokens {
     }
 }
 
-/// A short stable id of a mirror URL for storage keys (FNV-1a, 64 bits).
+/// A short stable id of a mirror URL for storage keys (FNV-1a, 64 bits:
+/// stable across builds, so a stored queue keeps its key).
 pub fn mirror_id(url: &str) -> String {
-    // FNV-1a parameters from the reference (Fowler, Noll, Vo).
-    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let hash = url
-        .bytes()
-        .fold(OFFSET, |h, b| (h ^ u64::from(b)).wrapping_mul(PRIME));
-    format!("{hash:016x}")
+    format!("{:016x}", crate::fnv::fnv1a_64(url.as_bytes()))
 }
 
 #[cfg(test)]
@@ -391,5 +386,8 @@ mod tests {
         assert_eq!(mirror_id("http://b"), mirror_id("http://b"));
         assert_ne!(mirror_id("http://b"), mirror_id("http://c"));
         assert_eq!(mirror_id("x").len(), 16);
+        // Pinned: stored queues are keyed by this id, so it must not change
+        // between releases.
+        assert_eq!(mirror_id("http://localhost:8787"), "02b311c3fa5fa482");
     }
 }
