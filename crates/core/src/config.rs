@@ -289,7 +289,7 @@ fn optional(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String>
 
 /// `value` quoted for an error message: escaped (no raw control characters
 /// reach a log line or a response) and cut to 40 characters.
-fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let mut chars = value.chars();
     let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
     if chars.next().is_some() {

@@ -27,6 +27,8 @@
 //!   the mirrors' service tokens.
 //! - [`receipts`]: the deliveries a receiving mirror has applied.
 //! - [`fnv`]: FNV-1a, the stable hash of names that outlive a process.
+//! - [`region`]: the nine location hints, the regions in use, and the
+//!   region that serves a request (from its `cf` data or the test header).
 //! - [`config`]: settings parsed from the Worker's vars.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
 //! - [`query`]: the queries of `/api/cache/logs` and `/api/stream`, parsed once.
@@ -60,6 +62,7 @@ pub mod query;
 pub mod rate_limit;
 pub mod receipts;
 pub mod redis_cache;
+pub mod region;
 pub mod retry;
 pub mod sse;
 pub mod store;
