@@ -29,6 +29,8 @@
 //! - [`fnv`]: FNV-1a, the stable hash of names that outlive a process.
 //! - [`region`]: the nine location hints, the regions in use, and the
 //!   region that serves a request (from its `cf` data or the test header).
+//! - [`edge_name`]: Edge names (`edge:<region>:<shard>`) and the shard of a
+//!   read or a stream.
 //! - [`config`]: settings parsed from the Worker's vars.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
 //! - [`query`]: the queries of `/api/cache/logs` and `/api/stream`, parsed once.
@@ -43,6 +45,7 @@
 pub mod accounts;
 pub mod api;
 pub mod config;
+pub mod edge_name;
 pub mod error;
 pub mod error_code;
 pub mod event;
