@@ -31,6 +31,7 @@
 //!   region that serves a request (from its `cf` data or the test header).
 //! - [`edge_name`]: Edge names (`edge:<region>:<shard>`) and the shard of a
 //!   read or a stream.
+//! - [`fault`]: the faults `TEST_FAULTS` injects, for tests only.
 //! - [`config`]: settings parsed from the Worker's vars.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
 //! - [`query`]: the queries of `/api/cache/logs` and `/api/stream`, parsed once.
@@ -50,6 +51,7 @@ pub mod error;
 pub mod error_code;
 pub mod event;
 pub mod event_log;
+pub mod fault;
 pub mod fnv;
 pub mod generation;
 pub mod graph;
