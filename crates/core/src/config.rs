@@ -16,7 +16,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::fault::Faults;
 use crate::graph::DependencyGraph;
+use crate::region::{region_for_request, CfLocation, EdgeRegions, Region};
 use crate::retry::RetryPolicy;
 use crate::{Error, Result};
 
@@ -68,6 +70,31 @@ const DEFAULT_SSE_MAX_WRITES: u64 = 500;
 const MAX_SSE_MAX_WRITES: u64 = 1_000_000;
 /// Largest `CACHE_ORIGIN_DELAY_MS`: ten seconds, far past any real origin.
 const MAX_ORIGIN_DELAY_MS: u64 = 10_000;
+/// Default `EDGE_SHARDS`: one Edge per region. A second shard pays only
+/// once a region's reads pass what one Durable Object serves, about 1,000
+/// requests a second (the soft limit in Cloudflare's Durable Objects
+/// limits).
+const DEFAULT_EDGE_SHARDS: u64 = 1;
+/// Largest `EDGE_SHARDS`: 16. The Hub pushes every invalidation to every
+/// Edge and acknowledges the write once each has applied it, with at most 6
+/// pushes waiting at once (the platform's limit on an invocation's
+/// outstanding requests): nine regions of 16 shards are 144 Edges, 24
+/// rounds of pushes per write. Past that a write waits longer than the
+/// reads it spreads gain.
+const MAX_EDGE_SHARDS: u64 = 16;
+/// Default `EDGE_LEASE_SECS`: 10 s. The term bounds how long a write waits
+/// for an Edge that cannot be reached (until that Edge's lease runs out),
+/// and sets how often each busy Edge renews at the Hub (once a term).
+const DEFAULT_EDGE_LEASE_SECS: u64 = 10;
+/// Smallest `EDGE_LEASE_SECS`: 2 s. An Edge stops serving 1 s before its
+/// lease ends, a margin for the clocks of two objects, so a 1 s lease
+/// would never serve.
+const MIN_EDGE_LEASE_SECS: u64 = 2;
+/// Largest `EDGE_LEASE_SECS`: 60 s. A write may wait one term for an Edge
+/// that cannot be reached; Cloudflare gives up on a response that has not
+/// begun after 100 s (error 524), and 60 s leaves room for the write's own
+/// work.
+const MAX_EDGE_LEASE_SECS: u64 = 60;
 /// Longest `INSTANCE_ID`: it travels in every event's `origin` and in logs.
 const MAX_INSTANCE_ID_LEN: usize = 64;
 /// How much of a bad value an error quotes back.
@@ -168,6 +195,22 @@ pub struct Config {
     /// and a read can be made to race a write; default 0 (unset), at most
     /// 10 000.
     pub origin_delay_ms: u64,
+    /// `EDGE_REGIONS`: the location hints the Edges run at, comma-separated,
+    /// each once; the first takes the requests whose location cannot be
+    /// told. Default none: one Edge, in region `default`.
+    pub edge_regions: EdgeRegions,
+    /// `EDGE_SHARDS`: Edges per region; default 1, 1 to 16.
+    pub edge_shards: u32,
+    /// `EDGE_LEASE_SECS`: the term of an Edge's lease on the generations;
+    /// default 10, 2 to 60.
+    pub edge_lease_secs: u64,
+    /// `EDGE_REGION_HEADER`: for tests and local runs, the request header
+    /// (a valid header name, kept in lower case) whose value picks the
+    /// region; default unset, and then no header is read.
+    pub edge_region_header: Option<String>,
+    /// `TEST_FAULTS`: for tests only, the faults to inject (`fault`), each
+    /// on an Edge of this deployment; default none.
+    pub test_faults: Faults,
 }
 
 impl Config {
@@ -180,6 +223,19 @@ impl Config {
         }
     }
 
+    /// The region that serves a request from `cf`. `header` looks up one of
+    /// the request's headers by name; it is called only when
+    /// `EDGE_REGION_HEADER` is set (`region::region_for_request` says what
+    /// its value does).
+    pub fn request_region(
+        &self,
+        header: impl FnOnce(&str) -> Option<String>,
+        cf: &CfLocation,
+    ) -> Region {
+        let value = self.edge_region_header.as_deref().and_then(header);
+        region_for_request(value.as_deref(), cf, &self.edge_regions)
+    }
+
     /// Reads and checks every setting through `get` (a lookup of the
     /// Worker's vars).
     ///
@@ -188,6 +244,15 @@ impl Config {
     /// the variable and saying what is wrong.
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let get = &get;
+        // Read first: `TEST_FAULTS` is checked against them.
+        let edge_regions = edge_regions(get)?;
+        let edge_shards = number(
+            get,
+            "EDGE_SHARDS",
+            "shards",
+            DEFAULT_EDGE_SHARDS,
+            MAX_EDGE_SHARDS,
+        )?;
         Ok(Config {
             instance_id: instance_id(get)?,
             backend: backend(get)?,
@@ -259,6 +324,18 @@ impl Config {
                     MAX_ORIGIN_DELAY_MS,
                 )?,
             },
+            edge_lease_secs: number_between(
+                get,
+                "EDGE_LEASE_SECS",
+                "seconds",
+                DEFAULT_EDGE_LEASE_SECS,
+                MIN_EDGE_LEASE_SECS,
+                MAX_EDGE_LEASE_SECS,
+            )?,
+            edge_region_header: edge_region_header(get)?,
+            test_faults: test_faults(get, &edge_regions, edge_shards)?,
+            edge_regions,
+            edge_shards,
         })
     }
 }
@@ -279,6 +356,15 @@ fn config_error(name: &str, message: String) -> Error {
     Error::Config {
         name: name.to_string(),
         message,
+    }
+}
+
+/// `e`, from parsing the value of setting `name`, as that setting's error:
+/// an [`Error::Invalid`]'s message becomes the setting's.
+fn setting_error(name: &str, e: Error) -> Error {
+    match e {
+        Error::Invalid(message) => config_error(name, message),
+        other => config_error(name, other.to_string()),
     }
 }
 
@@ -346,9 +432,7 @@ fn graph(get: &impl Fn(&str) -> Option<String>) -> Result<DependencyGraph> {
     }
 }
 
-/// A whole number in `1..=max` (surrounding whitespace allowed), or
-/// `default` when unset. Only ASCII digits are accepted, so that `+5`,
-/// `1e3` and `15s` are reported rather than half-understood.
+/// A whole number in `1..=max`: [`number_between`] from 1.
 fn number<T: TryFrom<u64>>(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
@@ -356,19 +440,34 @@ fn number<T: TryFrom<u64>>(
     default: u64,
     max: u64,
 ) -> Result<T> {
+    number_between(get, name, unit, default, 1, max)
+}
+
+/// A whole number in `min..=max` (surrounding whitespace allowed), or
+/// `default` when unset. Only ASCII digits are accepted, so that `+5`,
+/// `1e3` and `15s` are reported rather than half-understood.
+fn number_between<T: TryFrom<u64>>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    unit: &str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<T> {
     let raw = optional(get, name);
     let value = match raw.as_deref().map(str::trim) {
         None => Some(default),
-        Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => {
-            digits.parse::<u64>().ok().filter(|n| (1..=max).contains(n))
-        }
+        Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => digits
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n)),
         Some(_) => None,
     };
     value.and_then(|n| T::try_from(n).ok()).ok_or_else(|| {
         config_error(
             name,
             format!(
-                "must be a whole number of {unit} between 1 and {max}, got {}",
+                "must be a whole number of {unit} between {min} and {max}, got {}",
                 quote(raw.as_deref().unwrap_or_default())
             ),
         )
@@ -399,6 +498,57 @@ fn mirrors(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>> {
         mirrors.push(url.to_string());
     }
     Ok(mirrors)
+}
+
+fn edge_regions(get: &impl Fn(&str) -> Option<String>) -> Result<EdgeRegions> {
+    const NAME: &str = "EDGE_REGIONS";
+    match optional(get, NAME) {
+        None => Ok(EdgeRegions::default()),
+        Some(list) => EdgeRegions::parse(&list).map_err(|e| setting_error(NAME, e)),
+    }
+}
+
+fn edge_region_header(get: &impl Fn(&str) -> Option<String>) -> Result<Option<String>> {
+    const NAME: &str = "EDGE_REGION_HEADER";
+    let Some(raw) = optional(get, NAME) else {
+        return Ok(None);
+    };
+    let name = raw.trim();
+    // A field name is a token (RFC 9110, section 5.6.2); header names are
+    // compared ignoring case, so one spelling is kept.
+    let is_token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if name.bytes().all(is_token_char) {
+        Ok(Some(name.to_ascii_lowercase()))
+    } else {
+        Err(config_error(
+            NAME,
+            format!(
+                "must be a header name (letters, digits and !#$%&'*+-.^_`|~), got {}",
+                quote(&raw)
+            ),
+        ))
+    }
+}
+
+fn test_faults(
+    get: &impl Fn(&str) -> Option<String>,
+    regions: &EdgeRegions,
+    shards: u32,
+) -> Result<Faults> {
+    const NAME: &str = "TEST_FAULTS";
+    let Some(list) = optional(get, NAME) else {
+        return Ok(Faults::default());
+    };
+    let faults = Faults::parse(&list).map_err(|e| setting_error(NAME, e))?;
+    // A fault on an Edge that does not exist never fires, and the test that
+    // relies on it would pass for the wrong reason.
+    if let Some(fault) = faults.iter().find(|f| !f.edge().is_in(regions, shards)) {
+        return Err(config_error(
+            NAME,
+            format!("{fault} names no Edge of this deployment (see EDGE_REGIONS and EDGE_SHARDS)"),
+        ));
+    }
+    Ok(faults)
 }
 
 /// Why `url` (already trimmed) is not a usable mirror
@@ -433,6 +583,8 @@ fn check_mirror_url(url: &str) -> std::result::Result<(), &'static str> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::edge_name::EdgeName;
+    use crate::region::LocationHint::{Apac, Enam, Weur};
     use crate::types::EntityType;
     use std::collections::BTreeMap;
 
@@ -479,6 +631,11 @@ mod tests {
                 mirror_retry_base_ms: 1_000,
                 mirror_retry_cap_ms: 300_000,
                 origin_delay_ms: 0,
+                edge_regions: EdgeRegions::default(),
+                edge_shards: 1,
+                edge_lease_secs: 10,
+                edge_region_header: None,
+                test_faults: Faults::default(),
             }
         );
     }
@@ -498,6 +655,11 @@ mod tests {
             "MIRROR_RETRY_BASE_MS",
             "MIRROR_RETRY_CAP_MS",
             "CACHE_ORIGIN_DELAY_MS",
+            "EDGE_REGIONS",
+            "EDGE_SHARDS",
+            "EDGE_LEASE_SECS",
+            "EDGE_REGION_HEADER",
+            "TEST_FAULTS",
         ];
         for blank in ["", "  "] {
             let pairs: Vec<_> = names.iter().map(|n| (*n, blank)).collect();
@@ -607,17 +769,19 @@ mod tests {
         assert!(message.contains("malformed JSON"), "{message}");
     }
 
-    /// `(variable, unit, default, max)` of every numeric setting.
-    const NUMBERS: [(&str, &str, u64, u64); 9] = [
-        ("MIRROR_RETRY_BASE_MS", "milliseconds", 1_000, 3_600_000),
-        ("MIRROR_RETRY_CAP_MS", "milliseconds", 300_000, 3_600_000),
-        ("CACHE_TTL_SECS", "seconds", 300, 31_536_000),
-        ("SSE_HEARTBEAT_SECS", "seconds", 15, 90),
-        ("EVENT_LOG_SIZE", "events", 10_000, 1_000_000),
-        ("MIRROR_MAX_ATTEMPTS", "attempts", 10, 100),
-        ("SSE_QUEUE_LIMIT", "events", 256, 100_000),
-        ("SSE_MAX_WRITES", "writes", 500, 1_000_000),
-        ("CACHE_ORIGIN_DELAY_MS", "milliseconds", 0, 10_000),
+    /// `(variable, unit, default, min, max)` of every numeric setting.
+    const NUMBERS: [(&str, &str, u64, u64, u64); 11] = [
+        ("MIRROR_RETRY_BASE_MS", "milliseconds", 1_000, 1, 3_600_000),
+        ("MIRROR_RETRY_CAP_MS", "milliseconds", 300_000, 1, 3_600_000),
+        ("CACHE_TTL_SECS", "seconds", 300, 1, 31_536_000),
+        ("SSE_HEARTBEAT_SECS", "seconds", 15, 1, 90),
+        ("EVENT_LOG_SIZE", "events", 10_000, 1, 1_000_000),
+        ("MIRROR_MAX_ATTEMPTS", "attempts", 10, 1, 100),
+        ("SSE_QUEUE_LIMIT", "events", 256, 1, 100_000),
+        ("SSE_MAX_WRITES", "writes", 500, 1, 1_000_000),
+        ("CACHE_ORIGIN_DELAY_MS", "milliseconds", 0, 1, 10_000),
+        ("EDGE_SHARDS", "shards", 1, 1, 16),
+        ("EDGE_LEASE_SECS", "seconds", 10, 2, 60),
     ];
 
     /// The value of numeric setting `name` in `c`, widened for comparison.
@@ -632,6 +796,8 @@ mod tests {
             "MIRROR_RETRY_BASE_MS" => c.mirror_retry_base_ms,
             "MIRROR_RETRY_CAP_MS" => c.mirror_retry_cap_ms,
             "CACHE_ORIGIN_DELAY_MS" => c.origin_delay_ms,
+            "EDGE_SHARDS" => u64::from(c.edge_shards),
+            "EDGE_LEASE_SECS" => c.edge_lease_secs,
             other => panic!("{other}"),
         }
     }
@@ -639,10 +805,10 @@ mod tests {
     #[test]
     fn numeric_defaults_and_bounds() {
         let defaults = config(&[]).unwrap();
-        for (name, _, default, max) in NUMBERS {
+        for (name, _, default, min, max) in NUMBERS {
             assert_eq!(numeric(&defaults, name), default, "{name}");
             for (raw, expected) in [
-                ("1", 1),
+                (&min.to_string()[..], min),
                 (&max.to_string()[..], max),
                 (" 7 ", 7),
                 ("007", 7),
@@ -655,10 +821,12 @@ mod tests {
 
     #[test]
     fn numeric_values_out_of_bounds_or_malformed_are_rejected() {
-        for (name, unit, _, max) in NUMBERS {
+        for (name, unit, _, min, max) in NUMBERS {
+            let below = (min - 1).to_string();
             let above = (max + 1).to_string();
             for bad in [
                 "0",
+                below.as_str(),
                 above.as_str(),
                 "abc",
                 "-1",
@@ -673,7 +841,9 @@ mod tests {
                 assert_eq!(got, name);
                 assert_eq!(
                     message,
-                    format!("must be a whole number of {unit} between 1 and {max}, got {bad:?}")
+                    format!(
+                        "must be a whole number of {unit} between {min} and {max}, got {bad:?}"
+                    )
                 );
             }
         }
@@ -787,5 +957,149 @@ mod tests {
                 })
             );
         }
+    }
+
+    #[test]
+    fn edge_regions_are_a_list_of_hints() {
+        let c = config(&[("EDGE_REGIONS", " weur, enam,APAC ")]).unwrap();
+        assert_eq!(c.edge_regions.hints(), [Weur, Enam, Apac]);
+        assert_eq!(c.edge_regions.first(), Region::Hint(Weur));
+
+        let (name, message) = error(config(&[("EDGE_REGIONS", "weur,us-east")]));
+        assert_eq!(name, "EDGE_REGIONS");
+        assert_eq!(
+            message,
+            r#"unknown region "us-east": expected wnam, enam, sam, weur, eeur, apac, oc, afr or me"#
+        );
+        let (name, message) = error(config(&[("EDGE_REGIONS", "weur,enam,WEUR")]));
+        assert_eq!(name, "EDGE_REGIONS");
+        assert_eq!(message, "lists weur twice");
+        // `default` is what an unset list means, not a hint to list.
+        let (_, message) = error(config(&[("EDGE_REGIONS", "default")]));
+        assert!(
+            message.starts_with(r#"unknown region "default""#),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_region_header_is_a_header_name() {
+        let c = config(&[("EDGE_REGION_HEADER", " X-Polycache-Region ")]).unwrap();
+        assert_eq!(c.edge_region_header.as_deref(), Some("x-polycache-region"));
+        let c = config(&[("EDGE_REGION_HEADER", "x_region.v2!")]).unwrap();
+        assert_eq!(c.edge_region_header.as_deref(), Some("x_region.v2!"));
+        for bad in [
+            "x region",
+            "x:region",
+            "région",
+            "x\nregion",
+            "\"x\"",
+            "x/y",
+        ] {
+            let (name, message) = error(config(&[("EDGE_REGION_HEADER", bad)]));
+            assert_eq!(name, "EDGE_REGION_HEADER");
+            assert_eq!(
+                message,
+                format!(
+                    "must be a header name (letters, digits and !#$%&'*+-.^_`|~), got {}",
+                    quote(bad)
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn the_region_header_is_read_only_when_named() {
+        let tokyo = CfLocation {
+            continent: Some("AS".to_string()),
+            country: Some("JP".to_string()),
+            longitude: Some(139.7),
+        };
+        let regions = ("EDGE_REGIONS", "weur,apac");
+        let unnamed = config(&[regions]).unwrap();
+        let never = |name: &str| -> Option<String> { panic!("header {name} was read") };
+        assert_eq!(unnamed.request_region(never, &tokyo), Region::Hint(Apac));
+
+        let named = config(&[regions, ("EDGE_REGION_HEADER", "X-Region")]).unwrap();
+        let header = |name: &str| (name == "x-region").then(|| "weur".to_string());
+        assert_eq!(named.request_region(header, &tokyo), Region::Hint(Weur));
+        assert_eq!(
+            named.request_region(|_| None, &tokyo),
+            Region::Hint(Apac),
+            "no header on the request: the cf data decides"
+        );
+        assert_eq!(
+            named.request_region(|_| Some("oc".to_string()), &tokyo),
+            Region::Hint(Weur),
+            "a region not in use: the first region"
+        );
+    }
+
+    #[test]
+    fn test_faults_name_edges_of_this_deployment() {
+        let c = config(&[
+            ("EDGE_REGIONS", "weur,apac"),
+            ("EDGE_SHARDS", "2"),
+            (
+                "TEST_FAULTS",
+                "edge-deaf:edge:weur:1, edge-deaf:edge:apac:0",
+            ),
+        ])
+        .unwrap();
+        assert!(c
+            .test_faults
+            .is_edge_deaf(EdgeName::new(Region::Hint(Weur), 1)));
+        assert!(!c
+            .test_faults
+            .is_edge_deaf(EdgeName::new(Region::Hint(Weur), 0)));
+        assert_eq!(c.test_faults.iter().count(), 2);
+        let alone = config(&[("TEST_FAULTS", "edge-deaf:edge:default:0")]).unwrap();
+        assert!(alone
+            .test_faults
+            .is_edge_deaf(EdgeName::new(Region::Default, 0)));
+
+        let absent: [&[(&str, &str)]; 4] = [
+            // Without EDGE_REGIONS the one Edge is edge:default:0.
+            &[("TEST_FAULTS", "edge-deaf:edge:weur:0")],
+            &[
+                ("EDGE_REGIONS", "weur"),
+                ("TEST_FAULTS", "edge-deaf:edge:default:0"),
+            ],
+            &[
+                ("EDGE_REGIONS", "weur"),
+                ("TEST_FAULTS", "edge-deaf:edge:enam:0"),
+            ],
+            &[
+                ("EDGE_REGIONS", "weur"),
+                ("EDGE_SHARDS", "2"),
+                ("TEST_FAULTS", "edge-deaf:edge:weur:2"),
+            ],
+        ];
+        for vars in absent {
+            let fault = vars[vars.len() - 1].1;
+            let (name, message) = error(config(vars));
+            assert_eq!(name, "TEST_FAULTS");
+            assert_eq!(
+                message,
+                format!(
+                    "{fault} names no Edge of this deployment (see EDGE_REGIONS and EDGE_SHARDS)"
+                )
+            );
+        }
+
+        let (name, message) = error(config(&[(
+            "TEST_FAULTS",
+            "edge-slow:edge:default:0,hub-down",
+        )]));
+        assert_eq!(name, "TEST_FAULTS");
+        assert_eq!(
+            message,
+            r#"unknown faults "edge-slow", "hub-down": the faults are edge-deaf:<edge name>"#
+        );
+        let (_, message) = error(config(&[("TEST_FAULTS", "edge-deaf:edge:default:00")]));
+        assert_eq!(
+            message,
+            r#"edge name "edge:default:00": is spelled edge:default:0"#
+        );
     }
 }
