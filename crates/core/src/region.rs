@@ -406,28 +406,28 @@ pub struct CfLocation {
 /// The hint the request's location maps to, or `None` when it cannot be
 /// told (module docs, "From a request to a hint").
 pub fn location_hint_for(cf: &CfLocation) -> Option<LocationHint> {
-    let is = |code: &Option<String>, expected: &str| {
-        code.as_deref()
-            .is_some_and(|c| c.eq_ignore_ascii_case(expected))
-    };
-    if MIDDLE_EAST.iter().any(|&country| is(&cf.country, country)) {
+    let country = cf.country.as_deref().unwrap_or_default();
+    if MIDDLE_EAST
+        .iter()
+        .any(|me| me.eq_ignore_ascii_case(country))
+    {
         return Some(LocationHint::Me);
     }
     let longitude = cf
         .longitude
         .filter(|lon| lon.is_finite() && (-180.0..=180.0).contains(lon));
-    let continent = cf.continent.as_ref();
-    match continent.map(|c| c.to_ascii_uppercase()).as_deref() {
-        Some("NA") => {
+    let continent = cf.continent.as_deref().unwrap_or_default();
+    match continent.to_ascii_uppercase().as_str() {
+        "NA" => {
             longitude.map(|lon| nearer_in_longitude(lon, LocationHint::Wnam, LocationHint::Enam))
         }
-        Some("EU") => {
+        "EU" => {
             longitude.map(|lon| nearer_in_longitude(lon, LocationHint::Weur, LocationHint::Eeur))
         }
-        Some("SA") => Some(LocationHint::Sam),
-        Some("AS") => Some(LocationHint::Apac),
-        Some("OC") => Some(LocationHint::Oc),
-        Some("AF") => Some(LocationHint::Afr),
+        "SA" => Some(LocationHint::Sam),
+        "AS" => Some(LocationHint::Apac),
+        "OC" => Some(LocationHint::Oc),
+        "AF" => Some(LocationHint::Afr),
         _ => None,
     }
 }
