@@ -134,17 +134,8 @@ pub fn to_json<T: Serialize + ?Sized>(value: &T) -> ApiResult<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::db::schema::table;
-    use polycache_core::types::EntityType;
+    use crate::db::schema::fixtures::{pages, posts};
     use serde_json::json;
-
-    fn posts() -> &'static Table {
-        table(EntityType::POSTS).unwrap()
-    }
-
-    fn pages() -> &'static Table {
-        table(EntityType::PAGES).unwrap()
-    }
 
     fn entity(table: &'static Table, id: i64, created_at: i64, extra: Value) -> Entity {
         let mut row = json!({"id": id, "created_at": created_at, "updated_at": created_at + 1});

@@ -344,6 +344,24 @@ pub enum SqlValue {
     Text(String),
 }
 
+/// The tables the other modules' tests take apart.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod fixtures {
+    use super::{table, Table};
+    use polycache_core::types::EntityType;
+
+    /// The `posts` table.
+    pub fn posts() -> &'static Table {
+        table(EntityType::POSTS).unwrap()
+    }
+
+    /// The `pages` table.
+    pub fn pages() -> &'static Table {
+        table(EntityType::PAGES).unwrap()
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

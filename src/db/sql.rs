@@ -183,18 +183,11 @@ pub(super) fn feed_sql(table: &Table) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::db::schema::fixtures::{pages, posts};
     use crate::db::schema::table;
     use crate::db::validate::{validate, Mode};
     use polycache_core::types::EntityType;
     use serde_json::json;
-
-    fn posts() -> &'static Table {
-        table(EntityType::POSTS).unwrap()
-    }
-
-    fn pages() -> &'static Table {
-        table(EntityType::PAGES).unwrap()
-    }
 
     #[test]
     fn insert_binds_every_value_and_guards_references() {

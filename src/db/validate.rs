@@ -153,13 +153,10 @@ fn check(field: &Field, value: &Value) -> ApiResult<SqlValue> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::db::schema::fixtures::posts;
     use crate::db::schema::table;
     use polycache_core::types::EntityType;
     use serde_json::json;
-
-    fn posts() -> &'static Table {
-        table(EntityType::POSTS).unwrap()
-    }
 
     fn error_of(table: &'static Table, body: Value, mode: Mode) -> String {
         match validate(table, &body, mode) {

@@ -16,6 +16,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::quote;
 use crate::fault::Faults;
 use crate::graph::DependencyGraph;
 use crate::region::{region_for_request, CfLocation, EdgeRegions, Region};
@@ -97,8 +98,6 @@ const MIN_EDGE_LEASE_SECS: u64 = 2;
 const MAX_EDGE_LEASE_SECS: u64 = 60;
 /// Longest `INSTANCE_ID`: it travels in every event's `origin` and in logs.
 const MAX_INSTANCE_ID_LEN: usize = 64;
-/// How much of a bad value an error quotes back.
-const MAX_QUOTED_CHARS: usize = 40;
 
 /// Where cached entries live (`CACHE_BACKEND`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,18 +370,6 @@ fn setting_error(name: &str, e: Error) -> Error {
 /// A setting with a default: `None` when unset, empty or only whitespace.
 fn optional(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     get(name).filter(|value| !value.trim().is_empty())
-}
-
-/// `value` quoted for an error message: escaped (no raw control characters
-/// reach a log line or a response) and cut to 40 characters.
-pub(crate) fn quote(value: &str) -> String {
-    let mut chars = value.chars();
-    let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
-    if chars.next().is_some() {
-        format!("{head:?}…")
-    } else {
-        format!("{head:?}")
-    }
 }
 
 fn instance_id(get: &impl Fn(&str) -> Option<String>) -> Result<String> {

@@ -24,7 +24,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::config::quote;
+use crate::error::quote;
 use crate::fnv::fnv1a_64;
 use crate::region::{EdgeRegions, Region};
 use crate::{Error, Result};

@@ -105,3 +105,18 @@ impl Error {
 
 /// The result type of the core crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How much of a bad value an error quotes back.
+const MAX_QUOTED_CHARS: usize = 40;
+
+/// `value` quoted for an error message: escaped (no raw control characters
+/// reach a log line or a response) and cut to 40 characters.
+pub(crate) fn quote(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(MAX_QUOTED_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}…")
+    } else {
+        format!("{head:?}")
+    }
+}

@@ -19,8 +19,8 @@
 
 use std::fmt;
 
-use crate::config::quote;
 use crate::edge_name::EdgeName;
+use crate::error::quote;
 use crate::{Error, Result};
 
 /// The kind of [`Fault::EdgeDeaf`], as written in `TEST_FAULTS`.

@@ -85,7 +85,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::config::quote;
+use crate::error::quote;
 use crate::{Error, Result};
 
 /// The countries of the Middle East as ISO 3166-1 alpha-2 codes: UN M49
