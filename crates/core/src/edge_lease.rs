@@ -44,7 +44,7 @@
 //! one when the registry is full). A renewal answers at most
 //! [`MAX_CATCH_UP_EVENTS`] events; an Edge further behind gets a snapshot.
 
-use std::collections::BTreeMap;
+use std::collections::{btree_map, BTreeMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -243,20 +243,17 @@ impl EdgeRegistry {
     ) -> Result<Renewal> {
         check_name("edge name", &req.name)?;
         check_name("edge region", &req.region)?;
-        if !self.edges.contains_key(&req.name) {
-            if self.edges.len() >= MAX_EDGES {
+        let full = self.edges.len() >= MAX_EDGES;
+        let entry = match self.edges.entry(req.name.clone()) {
+            btree_map::Entry::Occupied(known) => known.into_mut(),
+            btree_map::Entry::Vacant(_) if full => {
                 return Err(Error::Invalid(format!(
                     "the edge registry is full ({MAX_EDGES} edges): prune it first"
                 )));
             }
-            self.edges
-                .insert(req.name.clone(), EdgeEntry::new(&req.region, req.shard));
-        }
+            btree_map::Entry::Vacant(new) => new.insert(EdgeEntry::new(&req.region, req.shard)),
+        };
         let last_id = log.last_id();
-        let entry = self
-            .edges
-            .get_mut(&req.name)
-            .ok_or_else(|| Error::Invalid("the edge registry lost an entry".into()))?;
         entry.region.clone_from(&req.region);
         entry.shard = req.shard;
         entry.subscribers = req.subscribers;
