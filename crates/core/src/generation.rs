@@ -67,6 +67,27 @@ impl Generations {
     pub fn is_current(&self, snapshot: &[(EntityType, u64)]) -> bool {
         snapshot.iter().all(|(t, g)| self.get(*t) == *g)
     }
+
+    /// Raises each type of `to` to at least its generation there, never
+    /// lowering one: how a replica of the Hub's counters takes in what the
+    /// Hub sends, so that an answer that arrives late (after a newer one)
+    /// cannot take the replica back to older generations.
+    pub fn raise(&mut self, to: &[(EntityType, u64)]) {
+        for (t, g) in to {
+            // Only a higher generation is written, so a type never bumped
+            // stays absent (and out of the JSON), as in the Hub's own.
+            if *g > self.get(*t) {
+                self.0.insert(*t, *g);
+            }
+        }
+    }
+
+    /// Whether every type of `snapshot` is at its generation there or
+    /// above: a replica that covers a write's snapshot serves nothing
+    /// cached before that write.
+    pub fn covers(&self, snapshot: &[(EntityType, u64)]) -> bool {
+        snapshot.iter().all(|(t, g)| self.get(*t) >= *g)
+    }
 }
 
 /// The cache key of `path` read as type `t` at `generation`, e.g.
@@ -150,6 +171,32 @@ mod tests {
         assert!(g.is_current(&snap));
         g.bump(&[T::POSTS]);
         assert!(!g.is_current(&snap));
+    }
+
+    #[test]
+    fn raise_never_lowers_and_covers_compares_each_type() {
+        let mut hub = Generations::default();
+        hub.bump(&[T::POSTS, T::FEED]);
+        hub.bump(&[T::FEED]);
+        let mut replica = Generations::default();
+        replica.bump(&[T::PAGES]);
+        assert!(!replica.covers(&hub.snapshot(&EntityType::ALL)));
+        replica.raise(&hub.snapshot(&EntityType::ALL));
+        assert!(replica.covers(&hub.snapshot(&EntityType::ALL)));
+        assert_eq!(replica.get(T::FEED), 2);
+        // The replica's own newer generation of pages stays.
+        assert_eq!(replica.get(T::PAGES), 1);
+        // An older snapshot, arriving late, takes nothing back.
+        let old = [(T::FEED, 1), (T::POSTS, 0)];
+        replica.raise(&old);
+        assert_eq!(replica.get(T::FEED), 2);
+        assert_eq!(replica.get(T::POSTS), 1);
+        assert!(replica.covers(&old));
+        assert!(!Generations::default().covers(&[(T::FEED, 1)]));
+        // Raised to the Hub's, a replica equals it, zeros and all.
+        let mut fresh = Generations::default();
+        fresh.raise(&hub.snapshot(&EntityType::ALL));
+        assert_eq!(fresh, hub);
     }
 
     #[test]

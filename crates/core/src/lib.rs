@@ -13,6 +13,13 @@
 //! - [`generation`]: generation counters and generation-stamped cache keys.
 //! - [`store`]: the `CacheStore` trait and the in-memory store.
 //! - [`lease`]: fill leases, the stampede control of the Hub's backends.
+//! - [`edge_protocol`]: edge leases, the protocol by which Edges serve from
+//!   a replica of the generations: its messages, its rules, and (in its
+//!   tests) the check of its invariant.
+//! - [`edge_lease`]: the Hub's side of it: the registry of Edges, their
+//!   leases, pushes and acknowledgements.
+//! - [`replica`]: an Edge's side of it: its replica of the generations and
+//!   its lease.
 //! - [`pending`]: invalidations the cache backend has not recorded yet.
 //! - [`upstash`]: a client of Upstash Redis's REST API over any transport.
 //! - [`redis_cache`]: the cache's keys and Lua scripts in Redis (`upstash`).
@@ -46,7 +53,9 @@
 pub mod accounts;
 pub mod api;
 pub mod config;
+pub mod edge_lease;
 pub mod edge_name;
+pub mod edge_protocol;
 pub mod error;
 pub mod error_code;
 pub mod event;
@@ -68,6 +77,7 @@ pub mod rate_limit;
 pub mod receipts;
 pub mod redis_cache;
 pub mod region;
+pub mod replica;
 pub mod retry;
 pub mod sse;
 pub mod store;
