@@ -167,48 +167,70 @@ export const sorted = (list) => [...list].sort();
  * which on a loaded machine spreads 50 of them over 100 ms; 50 sockets
  * written in a loop can be preempted halfway). The server still answers
  * them one after the other, in order.
- * `requests`: [{method, path, token?, body?}] (body sent as JSON). Resolves
- * with {sentMs, responses: [{status, text}]} (text: the body) once every
- * response is in; rejects after timeoutMs or if the connection ends early.
+ * `connections` > 1 spreads the requests over that many connections (the
+ * i-th request on connection i % connections), all opened first and then
+ * written one after the other, each in a single write: the way to have the
+ * server work on them concurrently (a stampede), since it answers the
+ * requests of one connection one at a time.
+ * `requests`: [{method, path, token?, body?, headers?}] (body sent as JSON,
+ * headers an object of extra request headers). Resolves with
+ * {sentMs, responses: [{status, text, headers}]} (text: the body, headers:
+ * an object with lower-case names; responses in the order of `requests`)
+ * once every response is in; rejects after timeoutMs or if a connection
+ * ends early.
  */
-export async function sendAtOnce(worker, requests, { timeoutMs = 30_000 } = {}) {
+export async function sendAtOnce(worker, requests, { timeoutMs = 30_000, connections = 1 } = {}) {
   const { connect } = await import('node:net');
   const { port, hostname } = new URL(worker.url);
-  const socket = connect({ host: hostname, port: Number(port) });
-  const timer = setTimeout(() => socket.destroy(new Error(`${requests.length} responses not in within ${timeoutMs} ms`)), timeoutMs);
+  const count = Math.max(1, Math.min(connections, requests.length));
+  const groups = Array.from({ length: count }, () => []);
+  requests.forEach((r, i) => groups[i % count].push(i));
+  const sockets = groups.map(() => connect({ host: hostname, port: Number(port) }));
+  const timer = setTimeout(() => {
+    for (const s of sockets) s.destroy(new Error(`${requests.length} responses not in within ${timeoutMs} ms`));
+  }, timeoutMs);
   try {
-    await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
-    const wire = Buffer.concat(requests.map(({ method, path, token, body }, i) => {
+    await Promise.all(sockets.map((socket) => new Promise((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    })));
+    const wires = groups.map((group) => Buffer.concat(group.map((index, i) => {
+      const { method, path, token, body, headers = {} } = requests[index];
       const payload = body === undefined ? '' : JSON.stringify(body);
-      const last = i === requests.length - 1;
+      const last = i === group.length - 1;
       const head = [`${method} ${path} HTTP/1.1`, `host: ${hostname}:${port}`, ...(last ? ['connection: close'] : []),
         ...(token ? [`authorization: Bearer ${token}`] : []),
+        ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
         `content-length: ${Buffer.byteLength(payload)}`, ...(payload ? ['content-type: application/json'] : [])];
       return Buffer.from(`${head.join('\r\n')}\r\n\r\n${payload}`);
-    }));
-    const responses = new Promise((resolve, reject) => {
+    })));
+    const out = new Array(requests.length);
+    const responses = Promise.all(sockets.map((socket, g) => new Promise((resolve, reject) => {
+      const group = groups[g];
       let buf = Buffer.alloc(0);
-      const out = [];
+      let got = 0;
       socket.on('data', (d) => {
         buf = Buffer.concat([buf, d]);
         for (;;) {
           const parsed = parseResponse(buf);
           if (!parsed) break;
-          out.push(parsed.response);
+          out[group[got]] = parsed.response;
+          got += 1;
           buf = buf.subarray(parsed.length);
-          if (out.length === requests.length) { resolve(out); return; }
+          if (got === group.length) { resolve(); return; }
         }
       });
       socket.once('error', reject);
-      socket.once('close', () => reject(new Error(`connection closed after ${out.length} of ${requests.length} responses`)));
-    });
+      socket.once('close', () => reject(new Error(`connection closed after ${got} of ${group.length} responses`)));
+    })));
     const started = performance.now();
-    socket.write(wire);
+    for (let g = 0; g < count; g++) sockets[g].write(wires[g]);
     const sentMs = performance.now() - started;
-    return { sentMs, responses: await responses };
+    await responses;
+    return { sentMs, responses: out };
   } finally {
     clearTimeout(timer);
-    socket.destroy();
+    for (const s of sockets) s.destroy();
   }
 }
 
@@ -218,21 +240,26 @@ function parseResponse(buf) {
   if (end < 0) return null;
   const head = buf.subarray(0, end).toString('latin1');
   const status = Number(/^HTTP\/1\.[01] ([0-9]{3})/.exec(head)?.[1] ?? 0);
+  const headers = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
   let at = end + 4;
   const length = /\r\ncontent-length: *([0-9]+)/i.exec(head);
   if (length) {
     const n = Number(length[1]);
     if (buf.length < at + n) return null;
-    return { response: { status, text: buf.subarray(at, at + n).toString('utf8') }, length: at + n };
+    return { response: { status, text: buf.subarray(at, at + n).toString('utf8'), headers }, length: at + n };
   }
-  if (!/\r\ntransfer-encoding: *chunked/i.test(head)) return { response: { status, text: '' }, length: at };
+  if (!/\r\ntransfer-encoding: *chunked/i.test(head)) return { response: { status, text: '', headers }, length: at };
   const parts = [];
   for (;;) {
     const lineEnd = buf.indexOf('\r\n', at);
     if (lineEnd < 0) return null;
     const size = parseInt(buf.subarray(at, lineEnd).toString('latin1'), 16);
     if (buf.length < lineEnd + 2 + size + 2) return null;
-    if (size === 0) return { response: { status, text: Buffer.concat(parts).toString('utf8') }, length: lineEnd + 4 };
+    if (size === 0) return { response: { status, text: Buffer.concat(parts).toString('utf8'), headers }, length: lineEnd + 4 };
     parts.push(buf.subarray(lineEnd + 2, lineEnd + 2 + size));
     at = lineEnd + 2 + size + 2;
   }
