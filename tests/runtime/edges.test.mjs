@@ -4,17 +4,26 @@
 // stampede; it only delays the origin reads of cached reads):
 // 1. cached reads are answered by the Edge of the region asked for, as hits,
 //    and cost the Hub nothing but the Edges' lease renewals;
-// 2. a stream in each region gets every event once, in order, from
-//    concurrent writers; a client resumes with Last-Event-ID in another
-//    region, or on an Edge that is behind it (its lease lapsed while idle),
-//    and misses nothing and gets nothing twice;
-// 3. (last: it restarts the instance) a stampede of 200 readers of one key
-//    in each region reads the origin at most once per region;
-// 4. after a restart on the same state the Edges register again, no read is
-//    older than the last write acknowledged before the stop, and resumed
-//    streams miss nothing and get nothing twice.
+// 2. a client resumes with Last-Event-ID on an Edge that is behind it (idle,
+//    its lease lapsed), a stream in each region gets every event of
+//    concurrent writers once, in order, and a client resumes in another
+//    region: nothing missed, nothing twice;
+// 3. a stampede of 200 readers of one key in each region, sent at once,
+//    reads the origin at most once per region;
+// 4. (last, since it restarts the instance) after a restart on the same
+//    state the Edges register again, no read is older than the last write
+//    acknowledged before the stop, and resumed streams miss nothing and get
+//    nothing twice.
+// An Edge counts a closed stream until it notices the close: with a short
+// heartbeat (SSE_HEARTBEAT_SECS=1) mostly within a second, but under
+// wrangler dev a stream closed just before an event sometimes stays a
+// minute or more (the Hub's streams did so before the edge tier). Such a
+// stream keeps its Edge busy, renewing its lease; so the test that needs an
+// idle Edge runs before any stream was opened in its region, and counts of
+// streams are compared with the count just before.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startWorker } from '../common/harness.mjs';
 import { ADMIN, EDITOR, EDITOR2 } from '../common/accounts.mjs';
 import { get, patch, login, status, invalidate, eventIdOf, sendAtOnce, waitUntil, show } from '../common/api.mjs';
@@ -24,6 +33,12 @@ const REGIONS = ['weur', 'enam', 'apac'];
 const REGION_HEADER = 'x-polycache-region';
 const LEASE_SECS = 3;
 const ORIGIN_DELAY_MS = 300;
+/**
+ * An Edge mostly notices a closed stream at its next heartbeat: short, so
+ * that streams the tests closed mostly stop counting (and stop keeping
+ * their Edge's lease) within seconds (see above for the others).
+ */
+const HEARTBEAT_SECS = 1;
 /** Cached reads in the first test, spread evenly over the regions. */
 const READS = 300;
 /** Events in the fan-out test, and the writers sending them at once. */
@@ -32,11 +47,21 @@ const SENDERS = 4;
 /** Readers of one key per region in the stampede. */
 const STAMPEDE = 200;
 /**
- * How long an idle Edge's lease takes to lapse at most: it renews while it
- * served something in the last lease term, so a lease granted just before it
- * went idle may run up to two terms; plus room for a loaded machine.
+ * wrangler dev on a loaded 2-core machine now and then leaves some of 600
+ * simultaneous requests unanswered for a minute, GET /api/health included
+ * (which calls no object), or stalls for long enough that the idle Hub is
+ * evicted and starts again: a burst so disturbed says nothing of the
+ * Edges, and is sent again, once.
  */
-const LAPSE_MS = 2 * LEASE_SECS * 1000 + 4000;
+const BURST_TIMEOUT_MS = 25_000;
+const BURST_ATTEMPTS = 2;
+/**
+ * How long an idle Edge's lease takes to lapse at most: its closed streams
+ * count until a heartbeat finds them gone, it renews while it served
+ * something in the last lease term, so a lease granted just before it went
+ * idle may run up to two terms; plus room for a loaded machine.
+ */
+const LAPSE_MS = HEARTBEAT_SECS * 1000 + 2 * LEASE_SECS * 1000 + 4000;
 
 let worker;
 let admin;
@@ -53,6 +78,7 @@ before(async () => {
       EDGE_REGION_HEADER: REGION_HEADER,
       EDGE_LEASE_SECS: String(LEASE_SECS),
       CACHE_ORIGIN_DELAY_MS: String(ORIGIN_DELAY_MS),
+      SSE_HEARTBEAT_SECS: String(HEARTBEAT_SECS),
     },
   });
   [admin, editor, editor2] = [await login(worker, ADMIN), await login(worker, EDITOR), await login(worker, EDITOR2)];
@@ -75,6 +101,13 @@ async function readIn(region, path) {
   return { text: res.text, json: res.json, cache: res.headers.get('x-cache'), edge: res.headers.get('x-polycache-edge') };
 }
 
+/** wrangler's output since the instance was last ready, without the per-request lines. */
+function readyNotes() {
+  const lines = worker.notes(200).split('\n');
+  const ready = lines.findLastIndex((l) => l.includes('Ready on'));
+  return lines.slice(ready + 1).join('\n') || '(nothing)';
+}
+
 /** The Hub's counters of a status, asserting they are there. */
 function hubOf(s) {
   assert.equal(typeof s.hub, 'object', `GET /api/status has no hub counters: ${JSON.stringify(s).slice(0, 400)}`);
@@ -88,6 +121,23 @@ function hubOf(s) {
 function edgeEntry(s, name) {
   assert.ok(Array.isArray(s.edges), `GET /api/status has no edges list: ${JSON.stringify(s).slice(0, 400)}`);
   return s.edges.find((e) => e.name === name);
+}
+
+/**
+ * Polls the status until the entry of Edge `name` satisfies check(entry);
+ * returns it, or fails after timeoutMs naming the last entry seen.
+ */
+async function waitForEdge(name, check, timeoutMs, what) {
+  let entry;
+  try {
+    return await waitUntil(async () => {
+      entry = edgeEntry(await status(worker), name);
+      return entry && check(entry) ? entry : null;
+    }, { timeoutMs, intervalMs: 250, what });
+  } catch (e) {
+    if (e instanceof assert.AssertionError) throw e;
+    assert.fail(`${what}: not within ${timeoutMs} ms; last seen ${JSON.stringify(entry)} at ${Date.now()}`);
+  }
 }
 
 /** The app-update ids a stream received, checking that the SSE id and data.id agree. */
@@ -176,6 +226,30 @@ test(`${READS} cached reads over three regions: hits from each region's Edge, an
     `the Hub served ${requests} requests during ${READS} cached reads: more than ${renewals} lease renewals + ${statusCalls} status calls`);
 });
 
+test('a resume whose id is ahead of the Edge it lands on (idle, its lease lapsed): nothing missed, nothing twice', { timeout: 60_000 }, async (t) => {
+  streams.closeAll();
+  const apac = edgeOf('apac');
+  const w = await streams.open('', inRegion('weur'));
+  // apac has no stream and no reads now: its lease lapses, so the next writes are not pushed to it.
+  await waitForEdge(apac, (e) => e.leaseUntil < Date.now(), LAPSE_MS, `the lease of ${apac} lapsed (no stream, no read)`);
+  const read = await writeEvents(5, 2);
+  await w.waitForId(last(read));
+  w.close();
+  const lastSeen = w.parser.lastEventId;
+  assert.equal(lastSeen, String(last(read)));
+  const behind = edgeEntry(await status(worker), apac);
+  t.diagnostic(`${apac}: lastEventId ${behind?.lastEventId}, lease ended ${Date.now() - behind?.leaseUntil} ms ago; the client resumes at ${lastSeen}`);
+  assert.ok(behind.leaseUntil < Date.now(), `precondition: ${apac}'s lease still lapsed: ${JSON.stringify(behind)}`);
+  assert.ok(behind.lastEventId < Number(lastSeen), `precondition: ${apac} is behind the client: ${JSON.stringify(behind)}`);
+  const missed = await writeEvents(3, 1);
+  const c = await streams.open('', { ...inRegion('apac'), 'last-event-id': lastSeen });
+  const live = await writeEvents(3, 1);
+  await c.waitForId(last(live), 15_000);
+  assert.deepEqual(appIds(c), [...missed, ...live], `resumed on ${apac}: the missed events, then live ones`);
+  assert.equal(c.ofType('reset').length, 0, 'no reset');
+  streams.closeAll();
+});
+
 test(`SSE: a stream in each region gets each of ${EVENTS} events from ${SENDERS} concurrent writers once, in order`, { timeout: 90_000 }, async (t) => {
   const clients = {};
   for (const region of REGIONS) clients[region] = await streams.open('', inRegion(region), { follow: true });
@@ -206,9 +280,14 @@ test('a client resumes with Last-Event-ID in another region: nothing missed, not
   const lastSeen = a.parser.lastEventId;
   assert.equal(lastSeen, String(last(read)));
   const missed = await writeEvents(5, 2);
+  // Streams closed by the test before may still count on the Edge: under
+  // wrangler dev some are noticed within a heartbeat, some only a minute
+  // later. So the count is taken once those of the first kind are gone.
+  await sleep(HEARTBEAT_SECS * 1000 + 1000);
+  const onEnam = edgeEntry(await status(worker), edgeOf('enam'))?.subscribers ?? 0;
   const b = await streams.open('', { ...inRegion('enam'), 'last-event-id': lastSeen });
-  const onEnam = edgeEntry(await status(worker), edgeOf('enam'));
-  assert.equal(onEnam?.subscribers, 1, `the resumed stream is the one stream on ${edgeOf('enam')}: ${JSON.stringify(onEnam)}`);
+  await waitForEdge(edgeOf('enam'), (e) => e.subscribers === onEnam + 1, 5000,
+    `the resumed stream is on ${edgeOf('enam')} (${onEnam} stream(s) there before)`);
   const live = await writeEvents(5, 2);
   await b.waitForId(last(live), 15_000);
   assert.deepEqual(appIds(b), [...missed, ...live], 'resumed in enam: the missed events, then live ones');
@@ -216,60 +295,60 @@ test('a client resumes with Last-Event-ID in another region: nothing missed, not
   streams.closeAll();
 });
 
-test('a resume whose id is ahead of the Edge it lands on (idle, its lease lapsed): nothing missed, nothing twice', { timeout: 60_000 }, async (t) => {
-  streams.closeAll();
-  const apac = edgeOf('apac');
-  const w = await streams.open('', inRegion('weur'));
-  // apac has no stream and no reads now: its lease lapses, so the next writes are not pushed to it.
-  await waitUntil(async () => {
-    const e = edgeEntry(await status(worker), apac);
-    return e && e.leaseUntil < Date.now();
-  }, { timeoutMs: LAPSE_MS + 5000, intervalMs: 500, what: `the lease of ${apac} lapsed` });
-  const read = await writeEvents(5, 2);
-  await w.waitForId(last(read));
-  w.close();
-  const lastSeen = w.parser.lastEventId;
-  assert.equal(lastSeen, String(last(read)));
-  const behind = edgeEntry(await status(worker), apac);
-  t.diagnostic(`${apac}: lastEventId ${behind?.lastEventId}, lease ended ${Date.now() - behind?.leaseUntil} ms ago; the client resumes at ${lastSeen}`);
-  assert.ok(behind.leaseUntil < Date.now(), `precondition: ${apac}'s lease still lapsed: ${JSON.stringify(behind)}`);
-  assert.ok(behind.lastEventId < Number(lastSeen), `precondition: ${apac} is behind the client: ${JSON.stringify(behind)}`);
-  const missed = await writeEvents(3, 1);
-  const c = await streams.open('', { ...inRegion('apac'), 'last-event-id': lastSeen });
-  const live = await writeEvents(3, 1);
-  await c.waitForId(last(live), 15_000);
-  assert.deepEqual(appIds(c), [...missed, ...live], `resumed on ${apac}: the missed events, then live ones`);
-  assert.equal(c.ofType('reset').length, 0, 'no reset');
-  streams.closeAll();
-});
-
 test(`stampede: ${STAMPEDE} readers of one key in each region at once, after an invalidation, read the origin at most once per region`, { timeout: 90_000 }, async (t) => {
   const path = '/api/posts';
-  for (const region of REGIONS) await readIn(region, path);
-  await invalidate(worker, admin, { type: 'posts' });
-  const before = (await status(worker)).originReads;
-  assert.equal(typeof before, 'number', 'status originReads');
   const requests = Array.from({ length: STAMPEDE * REGIONS.length }, (_, i) => ({
     method: 'GET', path, headers: inRegion(REGIONS[i % REGIONS.length]),
   }));
-  const started = performance.now();
-  const { sentMs, responses } = await sendAtOnce(worker, requests, { connections: requests.length, timeoutMs: 60_000 });
-  const ms = performance.now() - started;
-  const originReads = (await status(worker)).originReads - before;
-  const counts = {};
-  responses.forEach((r, i) => {
-    const key = `${REGIONS[i % REGIONS.length]} ${r.status} ${r.headers['x-cache']} ${r.headers['x-polycache-edge']}`;
-    counts[key] = (counts[key] ?? 0) + 1;
-  });
-  t.diagnostic(`${requests.length} reads sent in ${sentMs.toFixed(1)} ms, answered in ${ms.toFixed(0)} ms: ${JSON.stringify(counts)}; origin reads ${originReads}`);
-  responses.forEach((r, i) => {
-    const region = REGIONS[i % REGIONS.length];
-    assert.equal(r.status, 200, `reader ${i} in ${region}: ${r.status} ${r.text.slice(0, 300)}`);
-    assert.equal(r.headers['x-polycache-edge'], edgeOf(region), `reader ${i} in ${region} answered by its region's Edge`);
-  });
-  assert.equal(new Set(responses.map((r) => r.text)).size, 1, 'every reader got the same list');
-  assert.ok(originReads >= 1, 'the invalidation made the list miss');
-  assert.ok(originReads <= REGIONS.length, `origin reads: ${originReads}, more than one per region (${JSON.stringify(counts)})`);
+  for (let attempt = 1; ; attempt++) {
+    for (const region of REGIONS) await readIn(region, path);
+    await invalidate(worker, admin, { type: 'posts' });
+    const s0 = await status(worker);
+    assert.equal(typeof s0.originReads, 'number', 'status originReads');
+    const started = performance.now();
+    let sent;
+    let disrupted = null;
+    try {
+      sent = await sendAtOnce(worker, requests, { connections: requests.length, timeoutMs: BURST_TIMEOUT_MS });
+    } catch (e) {
+      disrupted = e.message;
+    }
+    const ms = performance.now() - started;
+    const s1 = await status(worker);
+    if (!disrupted && hubOf(s1).requests < hubOf(s0).requests) {
+      disrupted = `the Hub started again during the burst (hub.requests ${s0.hub.requests} before, ${s1.hub.requests} after)`;
+    }
+    if (disrupted) {
+      // Seen as often with /api/health, which calls no object, and on the
+      // Worker before the edge tier: wrangler dev on a loaded machine.
+      t.diagnostic(`attempt ${attempt}: the instance stalled under ${requests.length} simultaneous connections (${disrupted}); wrangler's output since it was ready:\n${readyNotes()}`);
+      assert.ok(attempt < BURST_ATTEMPTS, `the instance did not serve the burst in ${BURST_ATTEMPTS} attempts: ${disrupted}`);
+      continue;
+    }
+    const { sentMs, responses } = sent;
+    const originReads = s1.originReads - s0.originReads;
+    const counts = {};
+    responses.forEach((r, i) => {
+      const key = `${REGIONS[i % REGIONS.length]} ${r.status} ${r.headers['x-cache']} ${r.headers['x-polycache-edge']}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    });
+    // When the answers came (ms after sending): a fill that took longer than
+    // its lease (3 s) lets a late reader take the lease again.
+    const times = responses.map((r) => r.ms).sort((a, b) => a - b);
+    const misses = responses.map((r, i) => `${REGIONS[i % REGIONS.length]}@${Math.round(r.ms)}`).filter((_, i) => responses[i].headers['x-cache'] !== 'hit');
+    t.diagnostic(`attempt ${attempt}: ${requests.length} reads sent in ${sentMs.toFixed(1)} ms, answered in ${ms.toFixed(0)} ms (first ${Math.round(times[0])} ms, median ${Math.round(times[times.length >> 1])} ms): ${JSON.stringify(counts)}; `
+      + `origin reads ${originReads}; hub.renewals +${s1.hub.renewals - s0.hub.renewals}, hub.requests +${s1.hub.requests - s0.hub.requests}; `
+      + `the ${misses.length} answers not hits: ${misses.slice(0, 12).join(' ')}${misses.length > 12 ? ' ...' : ''}`);
+    responses.forEach((r, i) => {
+      const region = REGIONS[i % REGIONS.length];
+      assert.equal(r.status, 200, `reader ${i} in ${region}: ${r.status} ${r.text.slice(0, 300)}`);
+      assert.equal(r.headers['x-polycache-edge'], edgeOf(region), `reader ${i} in ${region} answered by its region's Edge`);
+    });
+    assert.equal(new Set(responses.map((r) => r.text)).size, 1, 'every reader got the same list');
+    assert.ok(originReads >= 1, 'the invalidation made the list miss');
+    assert.ok(originReads <= REGIONS.length, `origin reads: ${originReads}, more than one per region (${JSON.stringify(counts)})`);
+    return;
+  }
 });
 
 test('a restart on the same state: Edges register again, reads show the last acknowledged write, resumed streams miss nothing', { timeout: 120_000 }, async (t) => {
@@ -330,12 +409,11 @@ test('a restart on the same state: Edges register again, reads show the last ack
       `the stream open in ${region} through the stop, resumed: every event once, in order`);
     assert.equal(resumed[region].ofType('reset').length + reopened[region].ofType('reset').length, 0, `no reset in ${region}`);
   }
-  const edges = await waitUntil(async () => {
-    const s = await status(worker);
-    const now = Date.now();
-    const live = REGIONS.map((r) => edgeEntry(s, edgeOf(r)));
-    return live.every((e) => e && e.leaseUntil > now) ? live : null;
-  }, { timeoutMs: 10_000, intervalMs: 250, what: 'every Edge registered again with a lease in the future' });
+  const edges = [];
+  for (const region of REGIONS) {
+    edges.push(await waitForEdge(edgeOf(region), (e) => e.leaseUntil > Date.now(), 10_000,
+      `${edgeOf(region)} registered again after the restart, with a lease in the future`));
+  }
   t.diagnostic(`after the restart: ${JSON.stringify(edges)}`);
   streams.closeAll();
 });
