@@ -6,7 +6,6 @@
 
 use polycache_core::edge_api::{route, EdgeReport, EDGE_HEADER};
 use polycache_core::edge_name::{shard_for_key, shard_for_stream, EdgeName};
-use polycache_core::hub_api::route as hub_route;
 use polycache_core::query::StreamQuery;
 use polycache_core::types::EntityType;
 use polycache_hub::calls;
@@ -109,7 +108,7 @@ pub async fn open_stream(
     query: &StreamQuery,
 ) -> ApiResult<web_sys::ReadableStream> {
     let edge = for_stream(ctx);
-    let url = format!("https://edge{}?{}", hub_route::STREAM, query.to_query());
+    let url = format!("https://edge{}?{}", route::STREAM, query.to_query());
     let stub: JsValue = stub(ctx, edge)?.into_rpc();
     let signal: JsValue = req.inner().signal().into();
     let exec: &JsValue = ctx.exec.as_ref().as_ref();

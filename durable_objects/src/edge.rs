@@ -38,7 +38,7 @@ use polycache_core::edge_protocol::{RenewRequest, Renewal};
 use polycache_core::error_code::ErrorCode;
 use polycache_core::event::InvalidationEvent;
 use polycache_core::event_log::EventLog;
-use polycache_core::hub_api::{route as hub_route, StreamClosed};
+use polycache_core::hub_api::StreamClosed;
 use polycache_core::lease::Leases;
 use polycache_core::replica::{Forward, PushOutcome, Replica};
 use polycache_core::sse;
@@ -201,18 +201,14 @@ impl Edge {
         match (req.method(), url.path()) {
             (Method::Post, route::PUSH) => self.push(read_json(&mut req).await?).await,
             (Method::Get, route::REPORT) => self.report(),
-            (Method::Post, hub_route::CACHE_READ) => {
-                self.cache_read(read_json(&mut req).await?).await
-            }
-            (Method::Post, hub_route::CACHE_LEASE) => {
+            (Method::Post, route::CACHE_READ) => self.cache_read(read_json(&mut req).await?).await,
+            (Method::Post, route::CACHE_LEASE) => {
                 self.cache_lease(read_json(&mut req).await?).await
             }
-            (Method::Post, hub_route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
-            (Method::Post, hub_route::CACHE_RELEASE) => {
-                self.cache_release(read_json(&mut req).await?)
-            }
-            (Method::Get, hub_route::STREAM) => self.stream(&url).await,
-            (Method::Post, hub_route::STREAM_CLOSE) => {
+            (Method::Post, route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
+            (Method::Post, route::CACHE_RELEASE) => self.cache_release(read_json(&mut req).await?),
+            (Method::Get, route::STREAM) => self.stream(&url).await,
+            (Method::Post, route::STREAM_CLOSE) => {
                 let id = url
                     .query_pairs()
                     .find(|(k, _)| k == "id")

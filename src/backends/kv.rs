@@ -17,9 +17,10 @@
 //! holder writes a key, which also keeps us under KV's limit of one write
 //! per key per second.
 
+use polycache_core::edge_api::route;
 use polycache_core::error::BackendFailure;
 use polycache_core::generation::cache_key;
-use polycache_core::hub_api::{route, LeaseRequest, ReadResponse};
+use polycache_core::hub_api::{LeaseRequest, ReadResponse};
 use polycache_core::store::{kv_ttl_secs, CacheStore};
 use polycache_core::types::EntityType;
 use worker::kv::KvStore;

@@ -3,9 +3,8 @@
 //! an object near the visitor. Also the Edge's lease routes, which the
 //! `kv` and `cache` backends share.
 
-use polycache_core::hub_api::{
-    route, Ack, Fill, ReadResponse, ReleaseRequest, Stored, WriteRequest,
-};
+use polycache_core::edge_api::route;
+use polycache_core::hub_api::{Ack, Fill, ReadResponse, ReleaseRequest, Stored, WriteRequest};
 use polycache_core::types::EntityType;
 
 use super::outcome::{edge_read, EdgeRead, Failure, Lease, Lookup, Ticket};

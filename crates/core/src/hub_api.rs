@@ -18,24 +18,14 @@ use crate::types::EntityType;
 pub const HUB_NAME: &str = "hub";
 
 /// The Hub's routes, named once for the Worker's calls and the Hub's
-/// dispatch. Each route's request and answer are the types below.
+/// dispatch. Each route's request and answer are the types below. (The
+/// cache reads and streams, whose shapes are also below, are the Edges'
+/// routes: [`crate::edge_api::route`].)
 pub mod route {
     /// `POST`: [`super::InvalidateRequest`] → [`super::InvalidateResponse`].
     pub const INVALIDATE: &str = "/invalidate";
-    /// `POST`: [`super::ReadRequest`] → [`super::ReadResponse`].
-    pub const CACHE_READ: &str = "/cache/read";
-    /// `POST`: [`super::LeaseRequest`] → [`super::ReadResponse`].
-    pub const CACHE_LEASE: &str = "/cache/lease";
-    /// `POST`: [`super::WriteRequest`] → [`super::Stored`].
-    pub const CACHE_WRITE: &str = "/cache/write";
-    /// `POST`: [`super::ReleaseRequest`] → [`super::Ack`].
-    pub const CACHE_RELEASE: &str = "/cache/release";
     /// `POST`: [`super::FailureReport`] → [`super::Ack`].
     pub const CACHE_FAILURE: &str = "/cache/failure";
-    /// `GET ?`[`crate::query::StreamQuery`]: the stream's body (over RPC).
-    pub const STREAM: &str = "/stream";
-    /// `POST ?id=<stream id>` → [`super::StreamClosed`].
-    pub const STREAM_CLOSE: &str = "/stream/close";
     /// `GET` → [`super::StatusResponse`].
     pub const STATUS: &str = "/status";
     /// `POST`: [`super::LoginAttempt`] → [`super::LoginVerdict`].
