@@ -7,7 +7,8 @@
 //!   entry point so that it reads like the API table in the README.
 //! - [`handlers`]: one module per resource.
 //! - [`cache`]: the cache service: read-through by generation, invalidation.
-//! - [`backends`]: where entries live: memory (the Hub), Workers KV, Upstash.
+//! - [`backends`]: where entries live: memory (the Hub), Workers KV, Upstash,
+//!   the Workers Cache API.
 //! - [`hub_client`]: typed calls to the Hub Durable Object.
 //! - [`db`]: D1 queries of the origin data.
 //! - [`auth`]: bearer tokens and roles.

@@ -1,5 +1,7 @@
 //! The `kv` backend: entries in Workers KV (the `CACHE_KV` binding) under
-//! generation-stamped keys, generations and fill leases in the Hub.
+//! generation-stamped keys, generations and fill leases in the Hub. This
+//! module is the store; the reads and fills, shared with the `cache`
+//! backend, are [`super::stamped`]'s.
 //!
 //! What KV's eventual consistency (a write reaches other locations within
 //! about 60 s) means here: the generation comes from the Hub, which is
@@ -16,17 +18,12 @@
 //! per key per second.
 
 use polycache_core::error::BackendFailure;
-use polycache_core::generation::cache_key;
-use polycache_core::hub_api::{route, LeaseRequest, ReadResponse};
 use polycache_core::store::{kv_ttl_secs, CacheStore};
-use polycache_core::types::EntityType;
 use worker::kv::KvStore;
 
-use super::memory;
-use super::outcome::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use super::stamped::StampedStore;
 use crate::ctx::Ctx;
 use crate::error::ApiError;
-use crate::hub_client;
 
 /// The KV namespace binding of the cache (wrangler.toml).
 pub const BINDING: &str = "CACHE_KV";
@@ -34,10 +31,10 @@ pub const BINDING: &str = "CACHE_KV";
 /// Workers KV as a [`CacheStore`].
 pub struct KvCache(KvStore);
 
-impl KvCache {
+impl StampedStore for KvCache {
     /// The `CACHE_KV` namespace; a configuration error naming it when the
     /// binding is missing.
-    pub fn open(ctx: &Ctx) -> Result<Self, ApiError> {
+    fn open(ctx: &Ctx) -> Result<Self, ApiError> {
         ctx.env.kv(BINDING).map(KvCache).map_err(|_| {
             ApiError::Config(format!(
                 "CACHE_BACKEND is kv, but the KV binding {BINDING} is missing \
@@ -73,53 +70,4 @@ fn failure(e: &worker::kv::KvError) -> polycache_core::Error {
         BackendFailure::Unreachable
     };
     polycache_core::Error::backend(kind, format!("KV: {message}"))
-}
-
-/// The generation from the Hub, then the entry from KV; on a miss, the
-/// lease from the Hub (which may hold the reader until another's fill).
-pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
-    let store = KvCache::open(ctx).map_err(Failure::Config)?;
-    let read = hub_read(ctx, t, path, HubRead::GenerationOnly).await?;
-    if read.bypass {
-        return Ok(Lookup::Bypass);
-    }
-    let key = cache_key(t, read.generation, path);
-    if let Some(value) = store.get(&key).await.map_err(Failure::Backend)? {
-        return Ok(Lookup::Hit(value));
-    }
-    let lease: ReadResponse = hub_client::call(
-        &ctx.env,
-        route::CACHE_LEASE,
-        &LeaseRequest {
-            entity_type: t,
-            generation: read.generation,
-            path: path.to_owned(),
-        },
-    )
-    .await
-    .map_err(Failure::Hub)?;
-    // The lease's generation is the one the reader took, whatever the
-    // answer says: the fill must go under the key looked up.
-    let mut lookup = memory::answer(t, path, lease);
-    if let Lookup::Miss(ticket) = &mut lookup {
-        ticket.generation = read.generation;
-    }
-    Ok(lookup)
-}
-
-/// The lease holder writes KV; every filler then hands the value to the
-/// readers waiting in the Hub.
-pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
-    let stored = if ticket.lease == Lease::Hub {
-        let key = cache_key(ticket.entity_type, ticket.generation, &ticket.path);
-        let store = KvCache::open(ctx).map_err(Failure::Config)?;
-        store
-            .put(&key, value, ctx.config.cache_ttl_secs)
-            .await
-            .map_err(Failure::Backend)
-    } else {
-        Ok(())
-    };
-    memory::write(ctx, ticket, value, false).await?;
-    stored
 }

@@ -1,6 +1,6 @@
 //! The `memory` backend: entries, generations and fill leases all in the
 //! Hub, so a read is one Hub call. Also the Hub's lease routes, which the
-//! `kv` backend shares.
+//! `kv` and `cache` backends share ([`super::stamped`]).
 
 use polycache_core::hub_api::{
     route, Ack, Fill, ReadResponse, ReleaseRequest, Stored, WriteRequest,
@@ -46,7 +46,8 @@ pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure
 }
 
 /// `/cache/write`: with `store` false the Hub only hands the value to the
-/// readers waiting for the lease (the kv backend stores it in KV).
+/// readers waiting for the lease (the kv and cache backends store it
+/// themselves).
 pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Result<(), Failure> {
     let _: Stored = hub_client::call(
         &ctx.env,

@@ -38,7 +38,7 @@ pub struct Ticket {
 pub enum Lease {
     /// None: another reader fills (it did not within the wait bound).
     None,
-    /// Granted by the Hub (memory, kv).
+    /// Granted by the Hub (memory, kv, cache).
     Hub,
     /// Taken in Redis with this token (upstash).
     Redis(String),
