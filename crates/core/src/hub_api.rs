@@ -137,8 +137,9 @@ pub struct ReadResponse {
     pub sync_token: Option<String>,
 }
 
-/// `POST /cache/lease` (kv backend, after a miss in KV): take the fill lease
-/// of the entry at `generation`, or wait for its holder's fill.
+/// `POST /cache/lease` (kv and cache backends, after a miss in their store):
+/// take the fill lease of the entry at `generation`, or wait for its
+/// holder's fill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseRequest {
@@ -170,7 +171,7 @@ pub struct WriteRequest {
     /// Lifetime of the entry.
     pub ttl_secs: u64,
     /// Whether the Hub stores it (memory backend) or only hands it to the
-    /// waiters (kv backend: the value is in KV already).
+    /// waiters (kv and cache backends: the value is in their store already).
     #[serde(default = "yes")]
     pub store: bool,
 }
@@ -198,7 +199,7 @@ pub struct ReleaseRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FailureReport {
-    /// The backend (`kv`, `upstash`).
+    /// The backend (`kv`, `upstash`, `cache`).
     pub backend: String,
     /// What was being done (`read`, `fill`).
     pub op: String,
