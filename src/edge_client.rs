@@ -15,7 +15,7 @@ use worker::{console_error, Headers, Method, Request, RequestInit, Response, Res
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::hub_client::hub_error;
+use crate::hub_client::object_error;
 use crate::platform;
 
 #[wasm_bindgen(module = "/src/js/subscribe.js")]
@@ -94,7 +94,7 @@ async fn send(ctx: &Ctx, edge: EdgeName, req: Request) -> ApiResult<Response> {
             unavailable()
         })?;
     if resp.status_code() >= 400 {
-        return Err(hub_error(resp).await);
+        return Err(object_error(resp, "edge").await);
     }
     Ok(resp)
 }
@@ -118,7 +118,7 @@ pub async fn open_stream(
     })?;
     let resp = Response::from(web_sys::Response::from(answer));
     if resp.status_code() != 200 {
-        return Err(hub_error(resp).await);
+        return Err(object_error(resp, "edge").await);
     }
     match resp.body() {
         ResponseBody::Stream(body) => Ok(body.clone()),

@@ -65,6 +65,10 @@ pub const TAIL_SIZE: usize = 1_000;
 /// lands in between.
 const MAX_RENEWALS_IN_A_ROW: usize = 3;
 
+/// How long an Edge waits before it tries a failed renewal again, by
+/// attempt: short, since a reader waits meanwhile.
+const RETRY_MS: [u64; MAX_RENEWALS_IN_A_ROW] = [50, 250, 0];
+
 /// The Edge.
 #[durable_object]
 pub struct Edge {
@@ -241,21 +245,27 @@ impl Edge {
     }
 
     /// Makes sure the Edge may serve from its replica now, renewing first
-    /// if its lease has lapsed.
+    /// if its lease has lapsed. A renewal that fails is tried again twice,
+    /// after [`RETRY_MS`]: a Hub that is starting (or restarting) answers
+    /// within that.
     async fn ensure_serving(&self) -> Result<()> {
-        for _ in 0..MAX_RENEWALS_IN_A_ROW {
+        let mut last_error = None;
+        for (attempt, pause_ms) in RETRY_MS.iter().enumerate() {
             if self.inner.replica.borrow().can_serve(now_ms()) {
                 return Ok(());
             }
-            self.renew().await?;
+            if let Err(e) = self.renew().await {
+                worker::console_error!("edge: renewal {} failed: {e}", attempt + 1);
+                last_error = Some(e);
+                Delay::from(Duration::from_millis(*pause_ms)).await;
+            }
         }
         if self.inner.replica.borrow().can_serve(now_ms()) {
-            Ok(())
-        } else {
-            Err(worker::Error::RustError(
-                "the hub did not grant this edge a lease".into(),
-            ))
+            return Ok(());
         }
+        Err(last_error.unwrap_or_else(|| {
+            worker::Error::RustError("the hub did not grant this edge a lease".into())
+        }))
     }
 
     /// Renews the lease (one renewal in flight at a time: a caller that
