@@ -20,12 +20,14 @@ use crate::platform;
 
 #[wasm_bindgen(module = "/src/js/subscribe.js")]
 extern "C" {
-    /// `subscribe(url)` on this stub (an Edge): its answer (a `Response`);
-    /// when `signal` aborts, `unsubscribe` under `ctx.waitUntil`.
+    /// `subscribe(url, name)` on this stub (the Edge `name`): its answer (a
+    /// `Response`); when `signal` aborts, `unsubscribe` under
+    /// `ctx.waitUntil`.
     #[wasm_bindgen(catch)]
     async fn subscribe(
         stub: &JsValue,
         url: &str,
+        name: &str,
         signal: &JsValue,
         ctx: &JsValue,
     ) -> Result<JsValue, JsValue>;
@@ -112,10 +114,12 @@ pub async fn open_stream(
     let stub: JsValue = stub(ctx, edge)?.into_rpc();
     let signal: JsValue = req.inner().signal().into();
     let exec: &JsValue = ctx.exec.as_ref().as_ref();
-    let answer = subscribe(&stub, &url, &signal, exec).await.map_err(|e| {
-        console_error!("edge {edge} did not open a stream: {e:?}");
-        unavailable()
-    })?;
+    let answer = subscribe(&stub, &url, &edge.to_string(), &signal, exec)
+        .await
+        .map_err(|e| {
+            console_error!("edge {edge} did not open a stream: {e:?}");
+            unavailable()
+        })?;
     let resp = Response::from(web_sys::Response::from(answer));
     if resp.status_code() != 200 {
         return Err(object_error(resp, "edge").await);

@@ -69,6 +69,10 @@ const MAX_RENEWALS_IN_A_ROW: usize = 3;
 /// attempt: short, since a reader waits meanwhile.
 const RETRY_MS: [u64; MAX_RENEWALS_IN_A_ROW] = [50, 250, 0];
 
+/// The storage key of the Edge's name, its only stored value (with its
+/// alarm).
+const NAME_KEY: &str = "name";
+
 /// The Edge.
 #[durable_object]
 pub struct Edge {
@@ -147,6 +151,13 @@ impl DurableObject for Edge {
     /// Renews the lease halfway through while the Edge is busy.
     async fn alarm(&self) -> Result<Response> {
         self.inner.alarm_at.set(0);
+        if self.inner.name.get().is_none() {
+            // An object woken by its alarm is not always told its name.
+            let stored: Option<String> = self.state.storage().get(NAME_KEY).await?;
+            self.inner
+                .name
+                .set(stored.and_then(|n| EdgeName::parse(&n).ok()));
+        }
         let now = now_ms();
         if self.busy(now) && self.inner.name.get().is_some() {
             let due = self.inner.replica.borrow().should_renew(now, true);
@@ -178,6 +189,17 @@ impl Edge {
         Ok(config)
     }
 
+    /// Takes `name` (from the Worker's request) as this Edge's name, and
+    /// stores it for an alarm that wakes the object after a restart: such
+    /// an object is not always told its name by the runtime.
+    async fn learn_name(&self, name: &str) -> Result<()> {
+        let Ok(parsed) = EdgeName::parse(name) else {
+            return Ok(());
+        };
+        self.inner.name.set(Some(parsed));
+        self.state.storage().put(NAME_KEY, name).await
+    }
+
     /// How many events the tail keeps: [`TAIL_SIZE`], or fewer when
     /// `EVENT_LOG_SIZE` is smaller.
     fn tail_size(&self) -> usize {
@@ -197,8 +219,8 @@ impl Edge {
 
     async fn route(&self, mut req: Request) -> Result<Response> {
         if self.inner.name.get().is_none() {
-            if let Some(name) = req.headers().get(EDGE_HEADER)? {
-                self.inner.name.set(EdgeName::parse(&name).ok());
+            if let Some(name) = req.headers().get(EDGE_HEADER)?.as_deref() {
+                self.learn_name(name).await?;
             }
         }
         let url = req.url()?;
