@@ -37,7 +37,7 @@ use polycache_core::edge_name::EdgeName;
 use polycache_core::edge_protocol::{RenewRequest, Renewal};
 use polycache_core::error_code::ErrorCode;
 use polycache_core::event::InvalidationEvent;
-use polycache_core::event_log::EventLog;
+use polycache_core::event_log::{EventLog, Replay};
 use polycache_core::hub_api::StreamClosed;
 use polycache_core::lease::Leases;
 use polycache_core::replica::{Forward, PushOutcome, Replica};
@@ -92,8 +92,18 @@ pub struct EdgeState {
     bypass: RefCell<Vec<EntityType>>,
     /// The Hub's newest `upstash-sync-token`, passed on with reads.
     sync_token: RefCell<Option<String>>,
-    /// The events applied, newest [`TAIL_SIZE`], for replay.
+    /// The events applied, newest [`TAIL_SIZE`], for replay, and those
+    /// held back from the streams ([`EdgeState::forwarded`]).
     tail: RefCell<EventLog<InvalidationEvent>>,
+    /// The last event id sent to the streams: the last applied, or less
+    /// while the Hub holds events back until their write is acknowledged
+    /// (several shards per region, [`PushBatch::forward_through`]).
+    forwarded: Cell<u64>,
+    /// How far the Hub lets this Edge forward (`u64::MAX`: no hold).
+    forward_limit: Cell<u64>,
+    /// Streams that wait for [`EdgeState::forwarded`] to reach their
+    /// resume id.
+    forward_waiters: RefCell<Vec<oneshot::Sender<()>>>,
     /// The memory backend's entries of this Edge's keys.
     cache: RefCell<MemoryStore>,
     /// Fill leases of the region's readers, with their waiting readers.
@@ -116,6 +126,9 @@ impl Default for EdgeState {
             bypass: RefCell::new(Vec::new()),
             sync_token: RefCell::new(None),
             tail: RefCell::new(EventLog::new(TAIL_SIZE, 0)),
+            forwarded: Cell::new(0),
+            forward_limit: Cell::new(u64::MAX),
+            forward_waiters: RefCell::new(Vec::new()),
             cache: RefCell::new(MemoryStore::new(CACHE_MAX_ENTRIES, CACHE_MAX_BYTES)),
             leases: RefCell::new(Leases::default()),
             streams: Streams::default(),
@@ -349,6 +362,7 @@ impl Edge {
             .apply_renewal(sent_at, &renewal);
         *self.inner.bypass.borrow_mut() = renewal.bypass;
         self.forward(forward);
+        self.set_forward_limit(renewal.forward_through);
         Ok(())
     }
 
@@ -363,23 +377,78 @@ impl Edge {
             }
             Forward::Reset { last_event_id } => {
                 *self.inner.tail.borrow_mut() = EventLog::new(self.tail_size(), last_event_id);
-                let data = json!({ "lastEventId": last_event_id }).to_string();
-                let frame = sse::event(Some(last_event_id), Some("reset"), &data);
-                self.inner.streams.reset(&frame);
+                self.reset_streams(last_event_id);
             }
         }
     }
 
-    /// An event just applied: into the tail, then to the streams.
+    /// Every stream gets `reset` (refetch everything) at `last_event_id`.
+    fn reset_streams(&self, last_event_id: u64) {
+        self.inner.forwarded.set(last_event_id);
+        let data = json!({ "lastEventId": last_event_id }).to_string();
+        let frame = sse::event(Some(last_event_id), Some("reset"), &data);
+        self.inner.streams.reset(&frame);
+        self.wake_forward_waiters();
+    }
+
+    /// An event just applied: into the tail, then to the streams as far as
+    /// the Hub lets this Edge forward.
     fn deliver(&self, event: InvalidationEvent) {
-        let frame = sse::event(Some(event.id), Some("app-update"), &event.to_json());
-        self.inner.streams.publish(&event, &frame);
-        let mut tail = self.inner.tail.borrow_mut();
-        if event.id == tail.last_id() + 1 {
+        {
+            let mut tail = self.inner.tail.borrow_mut();
+            if event.id != tail.last_id() + 1 {
+                // Only after a reset that the tail missed: start it again here.
+                *tail = EventLog::new(self.tail_size(), event.id - 1);
+            }
             tail.append(|_| event);
-        } else {
-            // Only after a reset that the tail missed: start it again here.
-            *tail = EventLog::new(self.tail_size(), event.id);
+        }
+        self.flush();
+    }
+
+    /// Takes the Hub's limit on forwarding (`None`: none), then forwards.
+    fn set_forward_limit(&self, through: Option<u64>) {
+        self.inner.forward_limit.set(through.unwrap_or(u64::MAX));
+        self.flush();
+    }
+
+    /// Sends the streams every applied event they have not had, up to the
+    /// Hub's limit, in id order.
+    fn flush(&self) {
+        let applied = self.inner.replica.borrow().last_applied_id();
+        let upto = applied.min(self.inner.forward_limit.get());
+        let from = self.inner.forwarded.get();
+        if upto <= from {
+            return;
+        }
+        let events = match self.inner.tail.borrow().since(from) {
+            Replay::Events(events) => events,
+            // More were held back than the tail keeps.
+            Replay::Reset => Vec::new(),
+        };
+        if events.first().is_none_or(|(id, _)| *id != from + 1) {
+            self.reset_streams(upto);
+            return;
+        }
+        for (id, event) in events.into_iter().take_while(|(id, _)| *id <= upto) {
+            let frame = sse::event(Some(id), Some("app-update"), &event.to_json());
+            self.inner.streams.publish(&event, &frame);
+            self.inner.forwarded.set(id);
+        }
+        self.wake_forward_waiters();
+    }
+
+    /// Resolves at the next forward (or reset).
+    fn forward_wakeup(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.inner.forward_waiters.borrow_mut();
+        waiters.retain(|w| !w.is_canceled());
+        waiters.push(tx);
+        rx
+    }
+
+    fn wake_forward_waiters(&self) {
+        for waiter in self.inner.forward_waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
         }
     }
 
@@ -414,6 +483,9 @@ impl Edge {
         if batch.sync_token.is_some() {
             *self.inner.sync_token.borrow_mut() = batch.sync_token;
         }
+        self.inner
+            .forward_limit
+            .set(batch.forward_through.unwrap_or(u64::MAX));
         let mut gap = false;
         for push in &batch.pushes {
             let outcome = self.inner.replica.borrow_mut().apply_push(push);
@@ -429,6 +501,7 @@ impl Edge {
         if gap {
             self.renew().await?;
         }
+        self.flush();
         reply::json(
             200,
             &PushAck {

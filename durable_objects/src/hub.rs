@@ -91,6 +91,7 @@ impl Hub {
     async fn route(&self, mut req: Request) -> Result<Response> {
         let config = self.config()?;
         self.load(&config).await?;
+        self.link.set_hold(config.edge_shards > 1);
         let url = req.url()?;
         match (req.method(), url.path()) {
             (Method::Post, route::INVALIDATE) => {
@@ -183,7 +184,7 @@ impl Hub {
         }
         self.link.count(|c| c.writes += 1);
         let edges = self.memory.with(|d| d.edges.push_targets(now_ms()).len())?;
-        self.push_and_wait(&event).await?;
+        self.push_and_wait(&event, config.edge_shards > 1).await?;
         self.log(
             Level::Info,
             "invalidate",

@@ -61,6 +61,13 @@ pub struct PushBatch {
     /// to readers so that their next Redis request sees the Hub's bumps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_token: Option<String>,
+    /// With several shards per region, the last event id the Edge may send
+    /// to its streams: every write through it is acknowledged, so every
+    /// shard a client's refetch may reach has applied it. `None`: forward
+    /// each event as soon as it is applied (one shard per region, where the
+    /// refetch reaches the Edge that applied it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_through: Option<u64>,
 }
 
 /// An Edge's answer to a [`PushBatch`]: the id it has applied through

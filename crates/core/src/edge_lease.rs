@@ -296,6 +296,7 @@ impl EdgeRegistry {
             catch_up: catch_up(log, req.last_applied_id),
             lease,
             bypass: Vec::new(),
+            forward_through: None,
         })
     }
 

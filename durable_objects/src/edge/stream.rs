@@ -16,14 +16,38 @@ use polycache_core::error_code::ErrorCode;
 use polycache_core::query::StreamQuery;
 use polycache_core::sse;
 use serde_json::json;
-use worker::{Response, Result};
+use std::time::Duration;
+
+use futures::future::select;
+use worker::{Delay, Response, Result};
 
 use super::Edge;
 use crate::calls;
+use crate::platform::now_ms;
 use crate::reply;
 use crate::streams::StreamPolicy;
 
 impl Edge {
+    /// Waits until the streams have been sent every event through `after`
+    /// (while the Hub holds events back until their writes are
+    /// acknowledged, a client from an Edge further ahead may resume past
+    /// this one), at most a lease term: by then the write is acknowledged
+    /// or the Edge no longer counts. Past that the replay answers `reset`.
+    async fn wait_forwarded(&self, after: u64, config: &Config) {
+        let until = now_ms().saturating_add(config.edge_lease_secs.saturating_mul(1000));
+        while self.inner.forwarded.get() < after
+            && after <= self.inner.replica.borrow().last_applied_id()
+        {
+            let now = now_ms();
+            if now >= until {
+                return;
+            }
+            let woken = self.forward_wakeup();
+            let timer = Delay::from(Duration::from_millis(until - now));
+            let _ = select(woken, timer).await;
+        }
+    }
+
     /// Opens a stream (see the module docs).
     pub(super) async fn stream(&self, url: &worker::Url) -> Result<Response> {
         let config = self.config()?;
@@ -33,9 +57,12 @@ impl Edge {
         };
         let (after, filter) = (query.last_event_id, query.types);
         self.ensure_serving().await?;
-        if after.is_some_and(|id| id > self.inner.replica.borrow().last_applied_id()) {
-            // Ahead of this Edge: catch up from the Hub first.
-            self.renew().await?;
+        if let Some(after) = after {
+            if after > self.inner.replica.borrow().last_applied_id() {
+                // Ahead of this Edge: catch up from the Hub first.
+                self.renew().await?;
+            }
+            self.wait_forwarded(after, &config).await;
         }
         let older = match after {
             Some(id) if !tail_reaches(&self.inner.tail.borrow(), id) => {
@@ -48,7 +75,7 @@ impl Edge {
             _ => None,
         };
         // From here to the stream's opening nothing awaits.
-        let last_id = self.inner.replica.borrow().last_applied_id();
+        let last_id = self.inner.forwarded.get();
         let mut preamble = sse::retry(sse::RETRY_MS);
         // A fresh stream's hello carries the current id as its SSE id, so
         // that a plain EventSource which sees no event before the stream is
