@@ -28,6 +28,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use polycache_core::edge_api::EDGE_HEADER;
+use polycache_core::edge_name::EdgeName;
 use polycache_core::event::Action;
 use polycache_core::hub_api::{
     route, DedupeKey, FailureReport, InvalidateRequest, InvalidateResponse,
@@ -38,6 +40,7 @@ use worker::{console_error, Delay, Response};
 
 use crate::backends::{self, Failure, Lookup};
 use crate::ctx::Ctx;
+use crate::edge_client;
 use crate::error::ApiResult;
 use crate::hub_client;
 use crate::platform;
@@ -80,6 +83,15 @@ impl CacheStatus {
     }
 }
 
+/// How a cached read was served: from the cache or not, and by which Edge.
+#[derive(Debug, Clone, Copy)]
+pub struct Served {
+    /// Sent as `x-cache`.
+    pub cache: CacheStatus,
+    /// The Edge that served it (sent as `x-polycache-edge`).
+    pub edge: EdgeName,
+}
+
 /// Reads `path` of type `t` through the cache; `load` reads the origin and
 /// returns JSON text. Returns the text and how it was served.
 pub async fn read_through<F, Fut>(
@@ -87,7 +99,7 @@ pub async fn read_through<F, Fut>(
     t: EntityType,
     path: &str,
     load: F,
-) -> ApiResult<(String, CacheStatus)>
+) -> ApiResult<(String, Served)>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ApiResult<String>>,
@@ -107,15 +119,17 @@ where
         }
         value
     };
+    let edge = edge_client::for_key(ctx, t, path);
+    let served = |cache| Served { cache, edge };
     match backends::lookup(ctx, t, path).await {
-        Ok(Lookup::Hit(value)) => Ok((value, CacheStatus::Hit)),
-        Ok(Lookup::Bypass) => Ok((origin().await?, CacheStatus::Bypass)),
+        Ok(Lookup::Hit(value)) => Ok((value, served(CacheStatus::Hit))),
+        Ok(Lookup::Bypass) => Ok((origin().await?, served(CacheStatus::Bypass))),
         Ok(Lookup::Miss(ticket)) => match origin().await {
             Ok(value) => {
                 if let Err(failure) = backends::fill(ctx, &ticket, &value).await {
                     report(ctx, t, "fill", failure);
                 }
-                Ok((value, CacheStatus::Miss))
+                Ok((value, served(CacheStatus::Miss)))
             }
             Err(e) => {
                 backends::release(ctx, &ticket).await;
@@ -125,7 +139,7 @@ where
         Err(Failure::Config(e)) => Err(e),
         Err(failure) => {
             report(ctx, t, "read", failure);
-            Ok((origin().await?, CacheStatus::Bypass))
+            Ok((origin().await?, served(CacheStatus::Bypass)))
         }
     }
 }
@@ -136,8 +150,8 @@ where
 fn report(ctx: &Ctx, t: EntityType, op: &str, failure: Failure) {
     let error = match failure {
         Failure::Backend(e) => e,
-        Failure::Hub(e) | Failure::Config(e) => {
-            console_error!("cache {op} of {t}: the hub failed: {e:?}");
+        Failure::Edge(e) | Failure::Config(e) => {
+            console_error!("cache {op} of {t}: the edge tier failed: {e:?}");
             return;
         }
     };
@@ -167,10 +181,12 @@ fn report(ctx: &Ctx, t: EntityType, op: &str, failure: Failure) {
     });
 }
 
-/// A JSON response of a cached read, with its `x-cache` header.
-pub fn cached_response(status: u16, body: String, cache: CacheStatus) -> ApiResult<Response> {
+/// A JSON response of a cached read, with its `x-cache` and
+/// `x-polycache-edge` headers.
+pub fn cached_response(status: u16, body: String, served: Served) -> ApiResult<Response> {
     let resp = json_text_response(status, body)?;
-    resp.headers().set("x-cache", cache.as_str())?;
+    resp.headers().set("x-cache", served.cache.as_str())?;
+    resp.headers().set(EDGE_HEADER, &served.edge.to_string())?;
     Ok(resp)
 }
 

@@ -1,67 +1,17 @@
 //! The client of the Hub Durable Object: a call to one of its routes
 //! ([`polycache_core::hub_api::route`]) with the route's typed request and
-//! answer, the mapping of its errors, and the RPC call that opens a stream,
-//! whose JavaScript lives in `src/js/subscribe.js`.
+//! answer, and the mapping of its errors (which the Edges share).
 
 use polycache_core::error_code::{ErrorBody, ErrorCode};
-use polycache_core::hub_api::{route, HUB_NAME};
-use polycache_core::query::StreamQuery;
+use polycache_core::hub_api::HUB_NAME;
 use serde::{de::DeserializeOwned, Serialize};
-use wasm_bindgen::prelude::*;
-use worker::{
-    console_error, Context, Env, Headers, Method, Request, RequestInit, Response, ResponseBody,
-    Stub,
-};
-
-#[wasm_bindgen(module = "/src/js/subscribe.js")]
-extern "C" {
-    /// `Hub.subscribe(url)` on this stub: the Hub's answer (a `Response`);
-    /// when `signal` aborts, `Hub.unsubscribe` under `ctx.waitUntil`.
-    #[wasm_bindgen(catch)]
-    async fn subscribe(
-        stub: &JsValue,
-        url: &str,
-        signal: &JsValue,
-        ctx: &JsValue,
-    ) -> Result<JsValue, JsValue>;
-}
+use worker::{console_error, Env, Headers, Method, Request, RequestInit, Response, Stub};
 
 use crate::error::{ApiError, ApiResult};
 
 /// The stub of this deployment's one Hub.
 pub fn stub(env: &Env) -> ApiResult<Stub> {
     Ok(env.durable_object("HUB")?.get_by_name(HUB_NAME)?)
-}
-
-/// Opens a stream on the Hub for `req` (whose abort signal tells the Hub
-/// when the client has gone), as `query` asks. Answers the body the Hub
-/// writes, to be returned as it is.
-pub async fn open_stream(
-    env: &Env,
-    exec: &Context,
-    req: &Request,
-    query: &StreamQuery,
-) -> ApiResult<web_sys::ReadableStream> {
-    let hub_url = format!("https://hub{}?{}", route::STREAM, query.to_query());
-    let stub: JsValue = stub(env)?.into_rpc();
-    let signal: JsValue = req.inner().signal().into();
-    let exec: &JsValue = exec.as_ref().as_ref();
-    let answer = subscribe(&stub, &hub_url, &signal, exec)
-        .await
-        .map_err(|e| {
-            console_error!("the hub did not open a stream: {e:?}");
-            unavailable()
-        })?;
-    let resp = Response::from(web_sys::Response::from(answer));
-    if resp.status_code() != 200 {
-        return Err(hub_error(resp).await);
-    }
-    match resp.body() {
-        ResponseBody::Stream(body) => Ok(body.clone()),
-        _ => Err(ApiError::Unavailable(
-            "the hub answered a stream without a body".into(),
-        )),
-    }
 }
 
 /// `POST https://hub/<path>` with a JSON body, answering JSON.

@@ -7,7 +7,10 @@
 //!   entry point so that it reads like the API table in the README.
 //! - [`handlers`]: one module per resource.
 //! - [`cache`]: the cache service: read-through by generation, invalidation.
-//! - [`backends`]: where entries live: memory (the Hub), Workers KV, Upstash.
+//! - [`backends`]: where entries live: memory (in the Edges), Workers KV,
+//!   Upstash.
+//! - [`edge_client`]: which Edge serves a request; typed calls to it, and
+//!   the streams it opens.
 //! - [`hub_client`]: typed calls to the Hub Durable Object.
 //! - [`db`]: D1 queries of the origin data.
 //! - [`auth`]: bearer tokens and roles.
@@ -15,9 +18,9 @@
 //! - [`settings`]: the [`polycache_core::config::Config`] read from the Worker's vars.
 //! - [`error`]: the one error type and its mapping to a JSON HTTP response.
 //!
-//! The Hub Durable Object lives in the `polycache-hub` crate
-//! (`durable_objects/`) and is compiled into this Worker; it is re-exported
-//! here so that its class is part of the bundle.
+//! The Hub and Edge Durable Objects live in the `polycache-hub` crate
+//! (`durable_objects/`) and are compiled into this Worker; they are
+//! re-exported here so that their classes are part of the bundle.
 
 pub mod auth;
 pub mod backends;
@@ -25,6 +28,7 @@ pub mod body;
 pub mod cache;
 pub mod ctx;
 pub mod db;
+pub mod edge_client;
 pub mod error;
 pub mod handlers;
 pub mod hub_client;
@@ -33,7 +37,7 @@ pub mod response;
 pub mod router;
 pub mod settings;
 
-pub use polycache_hub::Hub;
+pub use polycache_hub::{Edge, Hub};
 
 use worker::{event, Context, Env, Request, Response};
 

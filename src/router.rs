@@ -2,8 +2,10 @@
 //! reads like the API table in the README. Unknown paths answer 404 and known
 //! paths with the wrong method 405, both as JSON errors.
 
+use polycache_core::config::Config;
+use polycache_core::region::{CfLocation, Region};
 use polycache_core::types::EntityType;
-use worker::{Context, Env, Method, Request, Response};
+use worker::{js_sys, Context, Env, Method, Request, Response};
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -29,7 +31,13 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
         return Err(ApiError::NotFound(format!("no route for {path}")));
     }
     let config = settings::load(&env)?;
-    let ctx = Ctx { env, config, exec };
+    let region = request_region(&config, &req);
+    let ctx = Ctx {
+        env,
+        config,
+        exec,
+        region,
+    };
     use Method::{Delete, Get, Head, Patch, Post};
     match (segments.as_slice(), method) {
         (["api", "health"], Get | Head) => handlers::health::get(&ctx),
@@ -120,6 +128,31 @@ fn truncate(s: &str, max: usize) -> &str {
         Some((i, _)) => &s[..i],
         None => s,
     }
+}
+
+/// The region whose Edges serve `req`: from its `cf` data, or the test
+/// header when `EDGE_REGION_HEADER` names one. Read from the `cf` object
+/// itself: `worker::Cf::coordinates` unwraps a missing latitude, and
+/// `wrangler dev` offline may have no `cf` data at all.
+fn request_region(config: &Config, req: &Request) -> Region {
+    let cf = js_sys::Reflect::get(req.inner(), &"cf".into()).unwrap_or_default();
+    let field = |name: &str| -> Option<wasm_bindgen::JsValue> {
+        if cf.is_object() {
+            js_sys::Reflect::get(&cf, &name.into())
+                .ok()
+                .filter(|v| !v.is_undefined() && !v.is_null())
+        } else {
+            None
+        }
+    };
+    let location = CfLocation {
+        continent: field("continent").and_then(|v| v.as_string()),
+        country: field("country").and_then(|v| v.as_string()),
+        // A string in `cf` ("-0.1257"), a number in some runtimes.
+        longitude: field("longitude")
+            .and_then(|v| v.as_string().and_then(|s| s.parse().ok()).or(v.as_f64())),
+    };
+    config.request_region(|name| req.headers().get(name).ok().flatten(), &location)
 }
 
 #[cfg(test)]

@@ -1,34 +1,36 @@
-//! The `Hub` Durable Object: dispatch of its internal routes. Its cache
-//! routes are in `hub/cache.rs`; the class the runtime sees wraps it in
-//! JavaScript (`src/js/entry.mjs`) to add the `subscribe` RPC method.
+//! The `Hub` Durable Object: dispatch of its internal routes. Its part of
+//! the cache (generation bumps in Upstash and their retry, failure reports)
+//! is in `hub/cache.rs`, its part of the edge tier (renewals, pushes, the
+//! wait for acknowledgements) in `hub/edges.rs`.
 
 mod cache;
+mod edges;
 
 use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures::future::select;
 use polycache_core::config::Config;
+use polycache_core::edge_api::route as edge_route;
 use polycache_core::error_code::ErrorCode;
-use polycache_core::event_log::Replay;
 use polycache_core::hub_api::{
     route, Ack, InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, LogsPage,
-    Requeued, StatusResponse, StreamClosed,
+    Requeued, StatusResponse,
 };
 use polycache_core::hub_state::Delivery;
 use polycache_core::log::Level;
 use polycache_core::outbox::{mirror_id, MirrorQueue, OutboxEntry};
-use polycache_core::query::{LogsQuery, StreamQuery};
-use polycache_core::sse;
+use polycache_core::query::LogsQuery;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State};
 
+use self::edges::EdgeLink;
 use crate::mirror::{self, Credentials};
 use crate::platform::{self, now_ms};
 use crate::reply;
 use crate::state::HubState;
-use crate::streams::{Fanout, StreamPolicy, Streams};
 
 /// How long one alarm goes on serving the mirrors that wait for their next
 /// entry while another is in flight: a few mirror timeouts, well within an
@@ -40,8 +42,8 @@ const MAX_ALARM_MS: u64 = 30_000;
 pub struct Hub {
     state: State,
     env: Env,
-    memory: HubState,
-    streams: Streams,
+    memory: Rc<HubState>,
+    link: Rc<EdgeLink>,
 }
 
 impl DurableObject for Hub {
@@ -49,12 +51,13 @@ impl DurableObject for Hub {
         Self {
             state,
             env,
-            memory: HubState::default(),
-            streams: Streams::default(),
+            memory: Rc::new(HubState::default()),
+            link: Rc::new(EdgeLink::default()),
         }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
+        self.link.count(|c| c.requests += 1);
         match self.route(req).await {
             Ok(resp) => Ok(resp),
             Err(e) => {
@@ -85,10 +88,6 @@ impl Hub {
             .await
     }
 
-    fn streams(&self) -> &Streams {
-        &self.streams
-    }
-
     async fn route(&self, mut req: Request) -> Result<Response> {
         let config = self.config()?;
         self.load(&config).await?;
@@ -98,31 +97,15 @@ impl Hub {
                 let body = read_json(&mut req).await?;
                 self.invalidate(&config, body).await
             }
-            (Method::Post, route::CACHE_READ) => {
-                self.cache_read(&config, read_json(&mut req).await?).await
+            (Method::Post, route::CACHE_FAILURE) => {
+                self.link.count(|c| c.cache_reads += 1);
+                self.cache_failure(read_json(&mut req).await?)
             }
-            (Method::Post, route::CACHE_LEASE) => {
-                self.cache_lease(read_json(&mut req).await?).await
+            (Method::Post, edge_route::HUB_RENEW) => {
+                let lease_ms = config.edge_lease_secs.saturating_mul(1000);
+                self.renew_edge(lease_ms, read_json(&mut req).await?).await
             }
-            (Method::Post, route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
-            (Method::Post, route::CACHE_RELEASE) => self.cache_release(read_json(&mut req).await?),
-            (Method::Post, route::CACHE_FAILURE) => self.cache_failure(read_json(&mut req).await?),
-            (Method::Get, route::STREAM) => self.stream(&config, &url),
-            (Method::Post, route::STREAM_CLOSE) => {
-                let id = url
-                    .query_pairs()
-                    .find(|(k, _)| k == "id")
-                    .and_then(|(_, v)| v.parse::<u64>().ok());
-                match id {
-                    Some(id) => reply::json(
-                        200,
-                        &StreamClosed {
-                            closed: self.streams().close(id as f64),
-                        },
-                    ),
-                    None => reply::error(ErrorCode::BadRequest, "id must be a stream id"),
-                }
-            }
+            (Method::Post, edge_route::HUB_EVENTS) => self.edge_events(read_json(&mut req).await?),
             (Method::Get, route::STATUS) => self.status(),
             (Method::Post, route::LOGIN_CHECK) => {
                 let attempt: LoginAttempt = read_json(&mut req).await?;
@@ -160,7 +143,8 @@ impl Hub {
 
     /// Bumps the generations of the closure (in the cache backend first, if
     /// it keeps its own), logs the event, writes both in one atomic step,
-    /// and only then sends it to the streams and answers.
+    /// then pushes it to the Edges (which send it to their streams) and
+    /// answers once each has applied it or its lease has run out.
     async fn invalidate(&self, config: &Config, req: InvalidateRequest) -> Result<Response> {
         if let Some(key) = &req.dedupe {
             if let Some(event_id) = self.memory.with(|d| d.seen(key))? {
@@ -197,9 +181,9 @@ impl Hub {
             self.memory.wake_mirrors();
             storage.set_alarm(0).await?;
         }
-        let frame = sse::event(Some(event.id), Some("app-update"), &event.to_json());
-        let streams = self.streams();
-        let sent = streams.publish(&event, &frame);
+        self.link.count(|c| c.writes += 1);
+        let edges = self.memory.with(|d| d.edges.push_targets(now_ms()).len())?;
+        self.push_and_wait(&event).await?;
         self.log(
             Level::Info,
             "invalidate",
@@ -212,7 +196,7 @@ impl Hub {
         self.log(
             Level::Info,
             "notify",
-            json!({ "eventId": event.id, "subscribers": sent }),
+            json!({ "eventId": event.id, "edges": edges }),
         );
         reply::json(
             200,
@@ -222,58 +206,6 @@ impl Hub {
                 duplicate: false,
             },
         )
-    }
-
-    /// `GET /stream?after=N&types=a,b`, called by the Worker through
-    /// `Hub.subscribe` (RPC): answers the stream's body.
-    fn stream(&self, config: &Config, url: &worker::Url) -> Result<Response> {
-        let query = match StreamQuery::parse(url.query_pairs()) {
-            Ok(query) => query,
-            Err(e) => return reply::error(ErrorCode::Unprocessable, &e.to_string()),
-        };
-        let (after, filter) = (query.last_event_id, query.types);
-        let preamble = self.memory.with(|d| {
-            let last_id = d.log.last_id();
-            let mut out = sse::retry(sse::RETRY_MS);
-            // A fresh stream's hello carries the current id as its SSE id, so
-            // that a plain EventSource which sees no event before the stream
-            // is renewed (or cut) resumes from here, missing nothing. A
-            // resumed stream's hello carries none: the replay after it does,
-            // and an id on hello would skip replayed events not yet received
-            // when a cut came.
-            out += &sse::event(
-                if after.is_none() { Some(last_id) } else { None },
-                Some("hello"),
-                &json!({ "lastEventId": last_id }).to_string(),
-            );
-            if let Some(after) = after {
-                match d.log.since(after) {
-                    Replay::Events(events) => {
-                        for (id, event) in events {
-                            if event.concerns(&filter) {
-                                out.push_str(&sse::event(
-                                    Some(id),
-                                    Some("app-update"),
-                                    &event.to_json(),
-                                ));
-                            }
-                        }
-                    }
-                    Replay::Reset => {
-                        let data = json!({ "lastEventId": last_id }).to_string();
-                        out.push_str(&sse::event(Some(last_id), Some("reset"), &data));
-                    }
-                }
-            }
-            out
-        })?;
-        let policy = StreamPolicy {
-            heartbeat_ms: u32::try_from(config.heartbeat_secs.saturating_mul(1000))
-                .unwrap_or(u32::MAX),
-            queue_limit: u32::try_from(config.sse_queue_limit).unwrap_or(u32::MAX),
-            max_writes: config.sse_max_writes,
-        };
-        self.streams().accept(&filter, &preamble, policy)
     }
 
     /// Appends a record to the cache log.
@@ -492,12 +424,14 @@ impl Hub {
         reply::json(
             200,
             &StatusResponse {
-                subscribers: self.streams().subscribers(),
+                subscribers: 0,
                 last_event_id,
                 event_log_len,
                 generations,
-                cache_entries: self.memory.cache.borrow().len(),
+                cache_entries: 0,
                 bypass_types,
+                hub: self.link.snapshot(),
+                edges: self.memory.with(|d| d.edges.status())?,
             },
         )
     }

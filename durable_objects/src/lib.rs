@@ -27,6 +27,9 @@
 
 // `#[durable_object]` generates undocumented wasm-bindgen glue; the logic
 // of the Hub lives in the other modules, where docs are required.
+pub mod calls;
+#[allow(missing_docs)]
+pub mod edge;
 pub mod fetch_transport;
 #[allow(missing_docs)]
 pub mod hub;
@@ -37,4 +40,5 @@ pub mod state;
 pub mod storage;
 pub mod streams;
 
+pub use edge::Edge;
 pub use hub::Hub;

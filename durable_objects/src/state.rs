@@ -1,8 +1,8 @@
 //! What the Hub holds: its durable state ([`HubDurable`]: generations, the
 //! event log, the receipts of mirrored events, the mirror outbox, the
 //! invalidations the cache backend has not recorded), loaded once per life
-//! of the object, and what it keeps in memory only (the memory cache, its
-//! fill leases, the login limiter, the cache log, mirror tokens).
+//! of the object, and what it keeps in memory only (the login limiter, the
+//! cache log, mirror tokens).
 //!
 //! Every change to the durable part is decided in `polycache_core::hub_state`
 //! and written in one atomic `put` before it is acknowledged or sent to any
@@ -16,22 +16,20 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use polycache_core::hub_state::{Change, HubDurable};
-use polycache_core::lease::Leases;
 use polycache_core::log::LogRing;
 use polycache_core::outbox::MirrorTokens;
 use polycache_core::rate_limit::LoginLimiter;
-use polycache_core::store::MemoryStore;
 use polycache_core::upstash::Client;
 use worker::{Result, Storage};
 
 use crate::fetch_transport::FetchTransport;
 use crate::storage;
 
-/// A reader waiting for another reader's fill: it gets the value, or `None`
+/// A reader waiting for another reader's fill (in an Edge): it gets the value, or `None`
 /// when the filler gave up.
 pub type Waiter = oneshot::Sender<Option<String>>;
 
-/// Entries of the memory cache backend: a bound on count...
+/// Entries of the memory cache backend in one Edge: a bound on count...
 pub const CACHE_MAX_ENTRIES: usize = 20_000;
 /// ...and on bytes, a quarter of a Durable Object's 128 MB memory.
 pub const CACHE_MAX_BYTES: usize = 32 * 1024 * 1024;
@@ -45,10 +43,6 @@ pub struct HubState {
     loaded: Cell<bool>,
     /// The durable part; `None` until loaded.
     pub durable: RefCell<Option<HubDurable>>,
-    /// The memory cache backend: entries under generation-stamped keys.
-    pub cache: RefCell<MemoryStore>,
-    /// Fill leases of the memory and kv backends, with their waiting readers.
-    pub leases: RefCell<Leases<Waiter>>,
     /// The Upstash client (upstash backend), made on first use.
     pub upstash: RefCell<Option<Rc<Client<FetchTransport>>>>,
     /// Failed logins per client address.
@@ -66,8 +60,6 @@ impl Default for HubState {
         Self {
             loaded: Cell::new(false),
             durable: RefCell::new(None),
-            cache: RefCell::new(MemoryStore::new(CACHE_MAX_ENTRIES, CACHE_MAX_BYTES)),
-            leases: RefCell::new(Leases::default()),
             upstash: RefCell::new(None),
             limiter: RefCell::new(LoginLimiter::standard()),
             logs: RefCell::new(LogRing::new(LOG_CAPACITY)),

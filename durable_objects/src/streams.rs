@@ -151,6 +151,15 @@ impl Streams {
         Ok(resp)
     }
 
+    /// Sends `frame` to every open stream, whatever its filter (a `reset`).
+    pub fn reset(&self, frame: &str) -> usize {
+        let tags: Vec<String> = self.filters.borrow().keys().cloned().collect();
+        if tags.is_empty() {
+            return 0;
+        }
+        self.registry.broadcast(tags, frame.as_bytes()) as usize
+    }
+
     /// Forgets the stream with this id and closes it: its client went away
     /// (the Worker saw its request's signal abort). False if unknown.
     pub fn close(&self, id: f64) -> bool {

@@ -1,9 +1,11 @@
 //! The `kv` backend: entries in Workers KV (the `CACHE_KV` binding) under
-//! generation-stamped keys, generations and fill leases in the Hub.
+//! generation-stamped keys, generations and fill leases in the region's
+//! Edge.
 //!
 //! What KV's eventual consistency (a write reaches other locations within
-//! about 60 s) means here: the generation comes from the Hub, which is
-//! strongly consistent, and a key `posts@7:/api/posts` is only ever written
+//! about 60 s) means here: the generation comes from the Edge, which holds
+//! it under a lease from the Hub and is never older than an acknowledged
+//! write, and a key `weur/posts@7:/api/posts` is only ever written
 //! with data read after generation 7 was taken. So a reader elsewhere can
 //! never get data older than an acknowledged write; it can get a miss for a
 //! key already filled in another location (KV also caches "not found" at the
@@ -23,10 +25,10 @@ use polycache_core::types::EntityType;
 use worker::kv::KvStore;
 
 use super::memory;
-use super::outcome::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use super::outcome::{edge_read, EdgeRead, Failure, Lease, Lookup, Ticket};
 use crate::ctx::Ctx;
+use crate::edge_client;
 use crate::error::ApiError;
-use crate::hub_client;
 
 /// The KV namespace binding of the cache (wrangler.toml).
 pub const BINDING: &str = "CACHE_KV";
@@ -75,20 +77,21 @@ fn failure(e: &worker::kv::KvError) -> polycache_core::Error {
     polycache_core::Error::backend(kind, format!("KV: {message}"))
 }
 
-/// The generation from the Hub, then the entry from KV; on a miss, the
-/// lease from the Hub (which may hold the reader until another's fill).
+/// The generation from the Edge, then the entry from KV; on a miss, the
+/// lease from the Edge (which may hold the reader until another's fill).
 pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
     let store = KvCache::open(ctx).map_err(Failure::Config)?;
-    let read = hub_read(ctx, t, path, HubRead::GenerationOnly).await?;
+    let read = edge_read(ctx, t, path, EdgeRead::GenerationOnly).await?;
     if read.bypass {
         return Ok(Lookup::Bypass);
     }
-    let key = cache_key(t, read.generation, path);
+    let key = kv_key(ctx, t, read.generation, path);
     if let Some(value) = store.get(&key).await.map_err(Failure::Backend)? {
         return Ok(Lookup::Hit(value));
     }
-    let lease: ReadResponse = hub_client::call(
-        &ctx.env,
+    let lease: ReadResponse = edge_client::call(
+        ctx,
+        edge_client::for_key(ctx, t, path),
         route::CACHE_LEASE,
         &LeaseRequest {
             entity_type: t,
@@ -97,7 +100,7 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
         },
     )
     .await
-    .map_err(Failure::Hub)?;
+    .map_err(Failure::Edge)?;
     // The lease's generation is the one the reader took, whatever the
     // answer says: the fill must go under the key looked up.
     let mut lookup = memory::answer(t, path, lease);
@@ -108,10 +111,10 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
 }
 
 /// The lease holder writes KV; every filler then hands the value to the
-/// readers waiting in the Hub.
+/// readers waiting in the Edge.
 pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
-    let stored = if ticket.lease == Lease::Hub {
-        let key = cache_key(ticket.entity_type, ticket.generation, &ticket.path);
+    let stored = if ticket.lease == Lease::Edge {
+        let key = kv_key(ctx, ticket.entity_type, ticket.generation, &ticket.path);
         let store = KvCache::open(ctx).map_err(Failure::Config)?;
         store
             .put(&key, value, ctx.config.cache_ttl_secs)
@@ -122,4 +125,14 @@ pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure
     };
     memory::write(ctx, ticket, value, false).await?;
     stored
+}
+
+/// The KV key of an entry: the region's name, then the generation-stamped
+/// cache key (`weur/posts@7:/api/posts`). KV allows one write per key per
+/// second; every region's Edge grants its own fill lease, so with one key
+/// for all regions a key read in three regions at once would be written
+/// three times and refused twice. With a key per region, each is written
+/// once per generation, by its region's lease holder.
+pub fn kv_key(ctx: &Ctx, t: EntityType, generation: u64, path: &str) -> String {
+    format!("{}/{}", ctx.region.as_str(), cache_key(t, generation, path))
 }

@@ -1,25 +1,26 @@
 //! The `memory` backend: entries, generations and fill leases all in the
-//! Hub, so a read is one Hub call. Also the Hub's lease routes, which the
-//! `kv` backend shares.
+//! region's Edge (the shard of the entry's key), so a read is one call to
+//! an object near the visitor. Also the Edge's lease routes, which the
+//! `kv` and `cache` backends share.
 
 use polycache_core::hub_api::{
     route, Ack, Fill, ReadResponse, ReleaseRequest, Stored, WriteRequest,
 };
 use polycache_core::types::EntityType;
 
-use super::outcome::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use super::outcome::{edge_read, EdgeRead, Failure, Lease, Lookup, Ticket};
 use crate::ctx::Ctx;
-use crate::hub_client;
+use crate::edge_client;
 
-/// One Hub call: the value, or a miss with (or without) the lease. A reader
-/// that finds another filling is held by the Hub until that fill, at most
+/// One Edge call: the value, or a miss with (or without) the lease. A
+/// reader that finds another filling is held by the Edge until that fill, at most
 /// [`polycache_core::lease::WAIT_MS`].
 pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
-    let read = hub_read(ctx, t, path, HubRead::ValueAndLease).await?;
+    let read = edge_read(ctx, t, path, EdgeRead::ValueAndLease).await?;
     Ok(answer(t, path, read))
 }
 
-/// The [`Lookup`] of a Hub answer that carries a value, a lease, or neither.
+/// The [`Lookup`] of an Edge answer that carries a value, a lease, or neither.
 pub fn answer(t: EntityType, path: &str, read: ReadResponse) -> Lookup {
     if read.bypass {
         return Lookup::Bypass;
@@ -32,24 +33,26 @@ pub fn answer(t: EntityType, path: &str, read: ReadResponse) -> Lookup {
         path: path.to_owned(),
         generation: read.generation,
         lease: if read.fill == Fill::Granted {
-            Lease::Hub
+            Lease::Edge
         } else {
             Lease::None
         },
     })
 }
 
-/// Stores the value in the Hub (if its generation is still current) and
+/// Stores the value in the Edge (if its generation is still current) and
 /// hands it to the waiting readers.
 pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
     write(ctx, ticket, value, true).await
 }
 
-/// `/cache/write`: with `store` false the Hub only hands the value to the
+/// `/cache/write`: with `store` false the Edge only hands the value to the
 /// readers waiting for the lease (the kv backend stores it in KV).
 pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Result<(), Failure> {
-    let _: Stored = hub_client::call(
-        &ctx.env,
+    let edge = edge_client::for_key(ctx, ticket.entity_type, &ticket.path);
+    let _: Stored = edge_client::call(
+        ctx,
+        edge,
         route::CACHE_WRITE,
         &WriteRequest {
             entity_type: ticket.entity_type,
@@ -61,14 +64,16 @@ pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Resu
         },
     )
     .await
-    .map_err(Failure::Hub)?;
+    .map_err(Failure::Edge)?;
     Ok(())
 }
 
-/// Gives a Hub lease back; its waiters read the origin themselves.
+/// Gives an Edge's lease back; its waiters read the origin themselves.
 pub async fn release(ctx: &Ctx, ticket: &Ticket) -> Result<(), Failure> {
-    let _: Ack = hub_client::call(
-        &ctx.env,
+    let edge = edge_client::for_key(ctx, ticket.entity_type, &ticket.path);
+    let _: Ack = edge_client::call(
+        ctx,
+        edge,
         route::CACHE_RELEASE,
         &ReleaseRequest {
             entity_type: ticket.entity_type,
@@ -77,6 +82,6 @@ pub async fn release(ctx: &Ctx, ticket: &Ticket) -> Result<(), Failure> {
         },
     )
     .await
-    .map_err(Failure::Hub)?;
+    .map_err(Failure::Edge)?;
     Ok(())
 }

@@ -1,16 +1,16 @@
 //! The cache backends as a read sees them: look an entry up, fill it after
 //! reading the origin, or give the fill lease back.
 //!
-//! - [`memory`]: entries in the Hub; one Hub call answers the value, or a
+//! - [`memory`]: entries in the region's Edge; one Edge call answers the value, or a
 //!   lease, or (after waiting for someone else's fill) the value.
-//! - [`kv`]: the generation (and any bypass) from the Hub, the entry from
+//! - [`kv`]: the generation (and any bypass) from the Edge, the entry from
 //!   Workers KV under the generation-stamped key; on a miss, a lease from
-//!   the Hub.
+//!   the Edge.
 //! - [`outcome`]: what a lookup answers ([`Lookup`], [`Ticket`], [`Lease`],
-//!   [`Failure`]) and the Hub's `/cache/read` call the backends share.
+//!   [`Failure`]) and the Edge's `/cache/read` call the backends share.
 //! - [`upstash`]: one script in Redis compares the entry's generation with
 //!   the current one and answers the value or a miss with a lease; the
-//!   Hub's bypass check runs beside it, not after it.
+//!   Edge's bypass check runs beside it, not after it.
 //!
 //! Every backend follows the same order (docs/architecture.md,
 //! "The guarantee"): the generation is taken before the origin is read and

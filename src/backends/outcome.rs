@@ -1,12 +1,12 @@
-//! What a lookup in a backend answers, and the one Hub call that the
+//! What a lookup in a backend answers, and the one Edge call that the
 //! backends share (`/cache/read`).
 
 use polycache_core::hub_api::{route, ReadRequest, ReadResponse};
 use polycache_core::types::EntityType;
 
 use crate::ctx::Ctx;
+use crate::edge_client;
 use crate::error::ApiError;
-use crate::hub_client;
 
 /// What a lookup found.
 #[derive(Debug)]
@@ -38,8 +38,8 @@ pub struct Ticket {
 pub enum Lease {
     /// None: another reader fills (it did not within the wait bound).
     None,
-    /// Granted by the Hub (memory, kv).
-    Hub,
+    /// Granted by the region's Edge (memory, kv, cache).
+    Edge,
     /// Taken in Redis with this token (upstash).
     Redis(String),
 }
@@ -47,33 +47,35 @@ pub enum Lease {
 /// Why the cache could not be used.
 #[derive(Debug)]
 pub enum Failure {
-    /// The Hub failed (it logs its own failures).
-    Hub(ApiError),
+    /// The Edge (or the Hub behind it) failed; it logs its own failures.
+    Edge(ApiError),
     /// The backend failed: reported to the cache log.
     Backend(polycache_core::Error),
     /// The deployment is misconfigured: the request fails naming the setting.
     Config(ApiError),
 }
 
-/// What a backend asks of the Hub's `/cache/read`.
+/// What a backend asks of the Edge's `/cache/read`.
 #[derive(Clone, Copy)]
-pub(super) enum HubRead {
+pub(super) enum EdgeRead {
     /// Only the generation check (and bypass): the value lives elsewhere.
     GenerationOnly,
     /// The memory backend: the value itself, or the fill lease on a miss.
     ValueAndLease,
 }
 
-/// One `/cache/read` call to the Hub for `path` of type `t`.
-pub(super) async fn hub_read(
+/// One `/cache/read` call for `path` of type `t` to the Edge of the
+/// region that serves it.
+pub(super) async fn edge_read(
     ctx: &Ctx,
     t: EntityType,
     path: &str,
-    what: HubRead,
+    what: EdgeRead,
 ) -> Result<ReadResponse, Failure> {
-    let full = matches!(what, HubRead::ValueAndLease);
-    hub_client::call(
-        &ctx.env,
+    let full = matches!(what, EdgeRead::ValueAndLease);
+    edge_client::call(
+        ctx,
+        edge_client::for_key(ctx, t, path),
         route::CACHE_READ,
         &ReadRequest {
             entity_type: t,
@@ -83,5 +85,5 @@ pub(super) async fn hub_read(
         },
     )
     .await
-    .map_err(Failure::Hub)
+    .map_err(Failure::Edge)
 }

@@ -4,9 +4,9 @@
 //! transport), laid out as [`polycache_core::redis_cache`] describes.
 //!
 //! A read is one round trip to Redis (the read script), run side by side
-//! with one Hub call that says whether the type has an invalidation Redis
-//! has not recorded yet (then the read bypasses the cache; see
-//! [`polycache_core::pending`]). The Hub call costs no extra latency, since
+//! with one call to the region's Edge that says whether the type has an
+//! invalidation Redis has not recorded yet (then the read bypasses the
+//! cache; see [`polycache_core::pending`]). The Edge call costs no extra latency, since
 //! the two run together, and it is what keeps the guarantee (docs/architecture.md) when
 //! Redis refused a bump but still answers reads (an `OOM`, a blip).
 //!
@@ -16,8 +16,9 @@
 //!
 //! The client lives as long as the isolate, so that the SHA-1s of the
 //! scripts and the newest `upstash-sync-token` carry from one request to
-//! the next; the Hub's sync token is adopted from its answer, so that a
-//! read also waits for the Hub's latest bump on a replicated database.
+//! the next; the Hub's sync token (which the Edge has from the Hub's
+//! pushes) is adopted from the Edge's answer, so that a read also waits for
+//! the Hub's latest bump on a replicated database.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -30,7 +31,7 @@ use polycache_core::upstash::{Client, Endpoint};
 use polycache_hub::fetch_transport::FetchTransport;
 use worker::Delay;
 
-use super::outcome::{hub_read, Failure, HubRead, Lease, Lookup, Ticket};
+use super::outcome::{edge_read, EdgeRead, Failure, Lease, Lookup, Ticket};
 use crate::ctx::Ctx;
 use crate::error::ApiError;
 use crate::platform::{self, now_ms};
@@ -69,7 +70,7 @@ fn lease_token() -> String {
     format!("{:013x}", platform::random_u53() >> 1)
 }
 
-/// The read script and the Hub's bypass check, side by side; then, if
+/// The read script and the Edge's bypass check, side by side; then, if
 /// another reader fills, polls until its entry appears.
 pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
     let client = client(ctx)?;
@@ -77,13 +78,13 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
     let keys = layout.keys(t, path);
     let token = lease_token();
     let args = redis_cache::read_args(t, &token, LEASE_MS, redis_cache::first_generation(now_ms()));
-    let hub = hub_read(ctx, t, path, HubRead::GenerationOnly);
-    let (hub, first) = futures::join!(hub, client.eval(&READ, &keys, &args));
-    let hub = hub?;
-    if let Some(sync) = &hub.sync_token {
+    let edge = edge_read(ctx, t, path, EdgeRead::GenerationOnly);
+    let (edge, first) = futures::join!(edge, client.eval(&READ, &keys, &args));
+    let edge = edge?;
+    if let Some(sync) = &edge.sync_token {
         client.adopt_sync_token(sync);
     }
-    if hub.bypass {
+    if edge.bypass {
         // Give back a lease the script may have taken, so that readers after
         // the recovery do not wait for a fill that will not come.
         if let Ok(redis_cache::Lookup::Miss {

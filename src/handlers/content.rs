@@ -14,6 +14,7 @@
 //! update (or an update to a created row) invalidates again; until then
 //! cached reads may be stale for up to `CACHE_TTL_SECS`.
 
+use polycache_core::edge_api::EDGE_HEADER;
 use polycache_core::event::Action;
 use polycache_core::hub_api::InvalidateResponse;
 use polycache_core::jwt::Role;
@@ -22,7 +23,7 @@ use worker::{console_error, Request, Response};
 
 use crate::auth;
 use crate::body;
-use crate::cache::{self, CacheStatus, Invalidation};
+use crate::cache::{self, Invalidation, Served};
 use crate::ctx::Ctx;
 use crate::db::{self, Db, Mode};
 use crate::error::{ApiError, ApiResult};
@@ -130,10 +131,12 @@ fn not_found(singular: &str, id: i64) -> ApiError {
     ApiError::NotFound(format!("no {singular} with id {id}"))
 }
 
-/// The 404 of a cached read, with its `x-cache` header like every cached read.
-fn not_found_cached(singular: &str, id: i64, status: CacheStatus) -> ApiResult<Response> {
+/// The 404 of a cached read, with its `x-cache` and `x-polycache-edge`
+/// headers like every cached read.
+fn not_found_cached(singular: &str, id: i64, served: Served) -> ApiResult<Response> {
     let resp = not_found(singular, id).into_response();
-    resp.headers().set("x-cache", status.as_str())?;
+    resp.headers().set("x-cache", served.cache.as_str())?;
+    resp.headers().set(EDGE_HEADER, &served.edge.to_string())?;
     Ok(resp)
 }
 

@@ -1,20 +1,21 @@
 //! `GET /api/stream`: the Server-Sent Events stream of `app-update` events.
 //!
-//! The Hub writes the stream: the Worker validates the query, asks the Hub
-//! for a stream over RPC (`Hub.subscribe`, `src/js/entry.mjs`) and returns
-//! the Hub's body as its own, so the runtime pipes every event through
-//! without running the Worker's code. The Hub writes the heartbeat and
-//! bounds the queue of a slow client (`durable_objects/src/js/streams.js`);
-//! when a write to a gone client fails, the request's signal aborts (the
-//! `enable_request_signal` flag) and the Worker tells the Hub to forget the
-//! stream (`src/js/subscribe.js`).
+//! An Edge of the visitor's region writes the stream: the Worker validates
+//! the query, asks the Edge for a stream over RPC (`Edge.subscribe`,
+//! `src/js/entry.mjs`) and returns the Edge's body as its own, so the
+//! runtime pipes every event through without running the Worker's code.
+//! The Edge writes the heartbeat and bounds the queue of a slow client
+//! (`durable_objects/src/js/streams.js`); when a write to a gone client
+//! fails, the request's signal aborts (the `enable_request_signal` flag)
+//! and the Worker tells the Edge to forget the stream
+//! (`src/js/subscribe.js`).
 
 use polycache_core::query::StreamQuery;
 use worker::{Headers, Request, Response, ResponseBody};
 
 use crate::ctx::Ctx;
+use crate::edge_client;
 use crate::error::ApiResult;
-use crate::hub_client;
 
 /// Opens a stream.
 pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
@@ -22,7 +23,7 @@ pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
     if let Some(id) = req.headers().get("last-event-id")? {
         query.resume_from_header(&id)?;
     }
-    let body = hub_client::open_stream(&ctx.env, &ctx.exec, &req, &query).await?;
+    let body = edge_client::open_stream(ctx, &req, &query).await?;
 
     let headers = Headers::new();
     headers.set("content-type", "text/event-stream; charset=utf-8")?;

@@ -162,8 +162,10 @@ for (const spec of BACKENDS) {
         assert.equal((await read(worker, path)).cache, 'miss');
         const notAfter = Math.ceil(Date.now() / 1000);
         assert.equal((await read(worker, path)).cache, 'hit', 'KV took the entry (it refuses an expiration under 60 s)');
-        const key = `translations@${generation}:${path}`;
-        const keys = await worker.kvKeys('CACHE_KV', { prefix: 'translations@' });
+        // Keys are per region (one writer per key and generation), and a
+        // deployment without EDGE_REGIONS has the one region `default`.
+        const key = `default/translations@${generation}:${path}`;
+        const keys = await worker.kvKeys('CACHE_KV', { prefix: 'default/translations@' });
         const entry = keys.find((k) => k.name === key);
         assert.ok(entry, `KV holds ${key}: ${JSON.stringify(keys)}`);
         assert.ok(entry.expiration >= notBefore + 60,

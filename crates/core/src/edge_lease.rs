@@ -179,6 +179,10 @@ pub struct EdgeStatus {
     pub subscribers: usize,
     /// The event id it has applied through.
     pub last_event_id: u64,
+    /// Entries of the memory backend it holds (0 in the registry; the
+    /// Worker fills it in from the Edge's report).
+    #[serde(default)]
+    pub cache_entries: usize,
 }
 
 /// The Hub's registry of Edges, by name (at most [`MAX_EDGES`]).
@@ -291,6 +295,7 @@ impl EdgeRegistry {
             last_event_id: last_id,
             catch_up: catch_up(log, req.last_applied_id),
             lease,
+            bypass: Vec::new(),
         })
     }
 
@@ -410,6 +415,7 @@ impl EdgeRegistry {
                 lease_until: e.lease_until,
                 subscribers: e.subscribers,
                 last_event_id: e.applied_id,
+                cache_entries: 0,
             })
             .collect()
     }
@@ -680,12 +686,13 @@ mod tests {
                 lease_until: 50_000 + LEASE,
                 subscribers: 7,
                 last_event_id: 0,
+                cache_entries: 0,
             }]
         );
         let json = serde_json::to_string(&hub.registry.status()).unwrap();
         assert_eq!(
             json,
-            r#"[{"name":"edge:apac:1","region":"weur","shard":0,"leaseUntil":60000,"subscribers":7,"lastEventId":0}]"#
+            r#"[{"name":"edge:apac:1","region":"weur","shard":0,"leaseUntil":60000,"subscribers":7,"lastEventId":0,"cacheEntries":0}]"#
         );
     }
 

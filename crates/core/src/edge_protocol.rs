@@ -136,6 +136,11 @@ pub struct Renewal {
     /// it must apply this answer and renew again (rule 4 of the module
     /// docs); meanwhile it keeps whatever lease it holds.
     pub lease: Option<Grant>,
+    /// The types whose reads bypass the cache now: invalidations the
+    /// upstash backend has not recorded yet ([`crate::pending`]), set by the
+    /// Hub after [`crate::edge_lease::EdgeRegistry::register_or_renew`].
+    #[serde(default)]
+    pub bypass: Vec<EntityType>,
 }
 
 /// One event pushed by the Hub to an Edge (Hub to Edge).

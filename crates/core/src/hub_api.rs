@@ -6,6 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::edge_api::HubCounters;
+use crate::edge_lease::EdgeStatus;
+
 use crate::event::Action;
 use crate::generation::Generations;
 use crate::log::LogRecord;
@@ -225,7 +228,8 @@ pub struct FailureReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResponse {
-    /// Open streams (WebSockets from Workers relaying an SSE response).
+    /// Open streams: 0 from the Hub, which has none; the Worker answers
+    /// the sum over the Edges.
     pub subscribers: usize,
     /// The id of the newest event.
     pub last_event_id: u64,
@@ -233,12 +237,20 @@ pub struct StatusResponse {
     pub event_log_len: usize,
     /// The generation of every type.
     pub generations: Generations,
-    /// Entries in the memory backend.
+    /// Entries in the memory backend: 0 from the Hub; the Worker answers
+    /// the sum over the Edges.
     pub cache_entries: usize,
     /// Types with an invalidation the backend has not recorded yet; their
     /// reads bypass the cache until it is ([`crate::pending`]).
     #[serde(default)]
     pub bypass_types: Vec<EntityType>,
+    /// The Hub's counters since it started.
+    #[serde(default)]
+    pub hub: HubCounters,
+    /// Every registered Edge, as the registry knows it; the Worker fills
+    /// in what each Edge reports of itself.
+    #[serde(default)]
+    pub edges: Vec<EdgeStatus>,
 }
 
 /// `POST /login/check` and `POST /login/failure`: the failed-login limiter

@@ -17,13 +17,18 @@
 //!   outbox entry of a mirror ([`crate::outbox`]);
 //! - `ms:<mirror id>`: a mirror's counters; `ob_seq`: the next outbox seq;
 //! - `cache_pending`: the [`PendingBumps`], invalidations the cache backend
-//!   has not recorded yet.
+//!   has not recorded yet;
+//! - `edge:<edge name>`: an Edge's entry in the [`EdgeRegistry`] (its lease
+//!   end above all), stored before the Edge is answered, so that a
+//!   restarted Hub still knows whom to tell of a write.
 
 use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::edge_lease::{EdgeEntry, EdgeRegistry};
+use crate::edge_protocol::{RenewRequest, Renewal};
 use crate::event::InvalidationEvent;
 use crate::event_log::EventLog;
 use crate::generation::Generations;
@@ -55,6 +60,13 @@ pub fn parked_key(mirror: &str, seq: u64) -> String {
 pub fn stats_key(mirror: &str) -> String {
     format!("ms:{mirror}")
 }
+
+/// The storage key of an Edge's registry entry.
+pub fn edge_key(name: &str) -> String {
+    format!("{EDGE_PREFIX}{name}")
+}
+
+const EDGE_PREFIX: &str = "edge:";
 
 /// The storage key of an event.
 pub fn event_key(id: u64) -> String {
@@ -136,6 +148,8 @@ pub struct HubDurable {
     pub next_seq: u64,
     /// Invalidations the cache backend has not recorded yet.
     pub pending: PendingBumps,
+    /// The Edges and their leases.
+    pub edges: EdgeRegistry,
 }
 
 impl HubDurable {
@@ -149,6 +163,7 @@ impl HubDurable {
             outbox: BTreeMap::new(),
             next_seq: 1,
             pending: PendingBumps::default(),
+            edges: EdgeRegistry::new(),
         }
     }
 
@@ -169,6 +184,7 @@ impl HubDurable {
         let mut outbox: BTreeMap<String, MirrorQueue> = BTreeMap::new();
         let mut queued: Vec<(String, OutboxEntry)> = Vec::new();
         let mut parked: Vec<(String, OutboxEntry)> = Vec::new();
+        let mut edges: Vec<(String, EdgeEntry)> = Vec::new();
         for (key, json) in entries {
             match key.as_str() {
                 GENERATIONS_KEY => generations = parse(&key, &json)?,
@@ -194,6 +210,10 @@ impl HubDurable {
                 k if k.starts_with("ms:") => {
                     let stats: MirrorStats = parse(&key, &json)?;
                     outbox.entry(k[3..].to_owned()).or_default().stats = stats;
+                }
+                k if k.starts_with(EDGE_PREFIX) => {
+                    let entry: EdgeEntry = parse(&key, &json)?;
+                    edges.push((k[EDGE_PREFIX.len()..].to_owned(), entry));
                 }
                 _ => {}
             }
@@ -223,7 +243,35 @@ impl HubDurable {
             outbox,
             next_seq,
             pending: pending_bumps,
+            edges: EdgeRegistry::restore(edges),
         })
+    }
+
+    /// Registers or renews an Edge at `now` with a lease of `lease_ms`
+    /// (after dropping the Edges long gone), and answers it; the change
+    /// stores its entry, to be committed before the answer is sent.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a request the registry refuses (a bad name, a
+    /// full registry).
+    pub fn renew_edge(
+        &mut self,
+        req: &RenewRequest,
+        now: u64,
+        lease_ms: u64,
+    ) -> Result<(Renewal, Change)> {
+        let mut change = Change::default();
+        for gone in self.edges.prune(now) {
+            change.deletes.push(edge_key(&gone));
+        }
+        let mut renewal =
+            self.edges
+                .register_or_renew(req, now, lease_ms, &self.log, &self.generations)?;
+        renewal.bypass = self.pending.types();
+        if let Some(entry) = self.edges.entry(&req.name) {
+            change.put(edge_key(&req.name), entry)?;
+        }
+        Ok((renewal, change))
     }
 
     /// Every mirror's outbox at `now`: those in `configured` (in that
@@ -480,6 +528,37 @@ mod tests {
     use proptest::prelude::*;
 
     const MIRRORS: [&str; 2] = ["https://a.example", "https://b.example"];
+
+    #[test]
+    fn a_restarted_hub_still_knows_the_edges_with_a_lease() {
+        let mut hub = HubDurable::new(16);
+        let req = RenewRequest {
+            name: "edge:weur:0".into(),
+            region: "weur".into(),
+            shard: 0,
+            last_applied_id: None,
+            subscribers: 3,
+        };
+        let (renewal, change) = hub.renew_edge(&req, 1_000, 10_000).unwrap();
+        assert_eq!(renewal.lease.unwrap().until_ms, 11_000);
+        let mut store = BTreeMap::new();
+        change.apply_to(&mut store);
+        let restored = HubDurable::restore(16, store.clone()).unwrap();
+        assert_eq!(restored.edges, hub.edges);
+        assert_eq!(restored.edges.push_targets(10_999), vec!["edge:weur:0"]);
+        // Long after its lease, the next renewal of another Edge drops it,
+        // in storage too.
+        let other = RenewRequest {
+            name: "edge:enam:0".into(),
+            region: "enam".into(),
+            ..req
+        };
+        let (_, change) = hub.renew_edge(&other, 200_000, 10_000).unwrap();
+        assert_eq!(change.deletes, vec![edge_key("edge:weur:0")]);
+        change.apply_to(&mut store);
+        let restored = HubDurable::restore(16, store).unwrap();
+        assert_eq!(restored.edges.len(), 1);
+    }
 
     fn mirrors() -> Vec<String> {
         MIRRORS.iter().map(|m| (*m).to_owned()).collect()

@@ -20,6 +20,10 @@
 //!   leases, pushes and acknowledgements.
 //! - [`replica`]: an Edge's side of it: its replica of the generations and
 //!   its lease.
+//! - [`push_queue`]: the Hub's pushes to Edges, one request per Edge and at
+//!   most six in flight.
+//! - [`edge_api`]: the internal routes of an Edge and the Hub's edge routes,
+//!   with their messages and the Hub's counters.
 //! - [`pending`]: invalidations the cache backend has not recorded yet.
 //! - [`upstash`]: a client of Upstash Redis's REST API over any transport.
 //! - [`redis_cache`]: the cache's keys and Lua scripts in Redis (`upstash`).
@@ -53,6 +57,7 @@
 pub mod accounts;
 pub mod api;
 pub mod config;
+pub mod edge_api;
 pub mod edge_lease;
 pub mod edge_name;
 pub mod edge_protocol;
@@ -72,6 +77,7 @@ pub mod log;
 pub mod outbox;
 pub mod password;
 pub mod pending;
+pub mod push_queue;
 pub mod query;
 pub mod rate_limit;
 pub mod receipts;

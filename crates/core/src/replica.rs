@@ -204,6 +204,13 @@ impl Replica {
         forward
     }
 
+    /// Whether the replica asks to renew at once rather than halfway
+    /// through its lease: the Hub withheld the lease until this Edge
+    /// confirms a catch-up, or a push revealed a gap.
+    pub fn renew_requested(&self) -> bool {
+        self.renew_now
+    }
+
     /// Whether to send a renewal at `now_ms`, given whether the Edge is
     /// `busy` (it has reads or open streams): an idle Edge never renews.
     pub fn should_renew(&self, now_ms: u64, busy: bool) -> bool {
@@ -255,6 +262,7 @@ mod tests {
                 lease_ms: LEASE,
                 until_ms: 0,
             }),
+            bypass: Vec::new(),
         }
     }
 

@@ -1,13 +1,7 @@
-//! The Hub's side of the cache: the memory backend's entries, the fill
-//! leases of the memory and kv backends, and, for the upstash backend, the
-//! generation bumps in Redis and the retry of those it could not record.
-//!
-//! Leases ([`polycache_core::lease`]) live here because the Hub is the one
-//! place every reader of the deployment goes through. A reader that finds
-//! someone else filling is held: its request waits (on a channel, with a
-//! bound) for the filler's `/cache/write`, which hands it the value. Held
-//! requests cost the Hub nothing but memory: a Durable Object serves other
-//! requests while one awaits.
+//! The Hub's side of the cache: for the upstash backend, the generation
+//! bumps in Redis and the retry of those it could not record; and the
+//! Workers' reports of backend failures, into the cache log. (Entries, fill
+//! leases and the generations reads go by live in the Edges: `edge/cache.rs`.)
 //!
 //! Unrecorded invalidations ([`polycache_core::pending`]): with upstash,
 //! `invalidate` bumps the closure in Redis before it acknowledges. If that
@@ -16,140 +10,23 @@
 //! with mirror delivery) bumps them again until Redis takes it.
 
 use std::rc::Rc;
-use std::time::Duration;
 
-use futures::channel::oneshot;
-use futures::future::{select, Either};
 use polycache_core::config::{Backend, Config};
-use polycache_core::generation::cache_key;
-use polycache_core::hub_api::{
-    Ack, FailureReport, Fill, LeaseRequest, ReadRequest, ReadResponse, ReleaseRequest, Stored,
-    WriteRequest,
-};
+use polycache_core::hub_api::{Ack, FailureReport};
 use polycache_core::hub_state::Bump;
-use polycache_core::lease::{Acquire, WAIT_MS};
 use polycache_core::log::Level;
 use polycache_core::redis_cache::{self, RedisLayout};
 use polycache_core::types::EntityType;
 use polycache_core::upstash::{Client, Endpoint};
 use serde_json::json;
-use worker::{Delay, Response, Result};
+use worker::{Response, Result};
 
 use super::Hub;
 use crate::fetch_transport::FetchTransport;
 use crate::platform::{self, now_ms};
 use crate::reply;
-use crate::state::Waiter;
 
 impl Hub {
-    /// `POST /cache/read`.
-    pub(super) async fn cache_read(&self, config: &Config, req: ReadRequest) -> Result<Response> {
-        let t = req.entity_type;
-        let upstash = config.backend == Backend::Upstash;
-        let (generation, bypass) = self
-            .memory
-            .with(|d| (d.generations.get(t), upstash && d.pending.contains(t)))?;
-        let mut answer = ReadResponse {
-            generation,
-            value: None,
-            bypass,
-            fill: Fill::None,
-            sync_token: self.upstash_sync_token(),
-        };
-        if bypass || !req.with_value {
-            return reply::json(200, &answer);
-        }
-        let key = cache_key(t, generation, &req.path);
-        answer.value = self
-            .memory
-            .cache
-            .borrow_mut()
-            .get(&key, now_ms())
-            .map(str::to_owned);
-        if answer.value.is_none() && req.lease {
-            (answer.value, answer.fill) = self.lease_or_wait(&key).await;
-        }
-        reply::json(200, &answer)
-    }
-
-    /// `POST /cache/lease` (kv backend, after a miss in KV).
-    pub(super) async fn cache_lease(&self, req: LeaseRequest) -> Result<Response> {
-        let t = req.entity_type;
-        let generation = self.memory.with(|d| d.generations.get(t))?;
-        let mut answer = ReadResponse {
-            generation,
-            value: None,
-            bypass: false,
-            fill: Fill::Unleased,
-            sync_token: None,
-        };
-        // A lease of a generation that has moved is void: the reader's value
-        // would be stored under a key nobody reads.
-        if req.generation == generation {
-            let key = cache_key(t, generation, &req.path);
-            (answer.value, answer.fill) = self.lease_or_wait(&key).await;
-        }
-        reply::json(200, &answer)
-    }
-
-    /// Takes the lease of `key`, or waits (bounded) for its holder's fill.
-    async fn lease_or_wait(&self, key: &str) -> (Option<String>, Fill) {
-        let now = now_ms();
-        let receiver = {
-            let mut leases = self.memory.leases.borrow_mut();
-            // Waiters of expired leases gave up long ago; drop their senders.
-            drop(leases.expire(now));
-            match leases.acquire(key, now) {
-                Acquire::Granted => return (None, Fill::Granted),
-                Acquire::Busy => {
-                    let (sender, receiver) = oneshot::channel();
-                    if leases.wait(key, sender).is_some() {
-                        return (None, Fill::Unleased);
-                    }
-                    receiver
-                }
-            }
-        };
-        let bound = Delay::from(Duration::from_millis(WAIT_MS));
-        match select(receiver, bound).await {
-            Either::Left((Ok(Some(value)), _)) => (Some(value), Fill::None),
-            // Given back without a value, or the wait bound passed.
-            Either::Left(_) | Either::Right(_) => (None, Fill::Unleased),
-        }
-    }
-
-    /// `POST /cache/write`: stores (memory backend) if the generation is
-    /// still current, and hands the value to the readers waiting for it.
-    pub(super) fn cache_write(&self, req: WriteRequest) -> Result<Response> {
-        let current = self.memory.with(|d| d.generations.get(req.entity_type))?;
-        let key = cache_key(req.entity_type, req.generation, &req.path);
-        for waiter in self.memory.leases.borrow_mut().complete(&key) {
-            let _ = waiter.send(Some(req.value.clone()));
-        }
-        // A write under an older generation raced an invalidation: its key
-        // would never be read, so do not spend memory on it.
-        let stored = req.store && req.generation == current;
-        if stored {
-            self.memory.cache.borrow_mut().put(
-                key,
-                req.value,
-                req.ttl_secs.saturating_mul(1000),
-                now_ms(),
-            );
-        }
-        reply::json(200, &Stored { stored })
-    }
-
-    /// `POST /cache/release`: the filler failed; its waiters read the origin.
-    pub(super) fn cache_release(&self, req: ReleaseRequest) -> Result<Response> {
-        let key = cache_key(req.entity_type, req.generation, &req.path);
-        let waiters: Vec<Waiter> = self.memory.leases.borrow_mut().complete(&key);
-        for waiter in waiters {
-            let _ = waiter.send(None);
-        }
-        reply::json(200, &Ack {})
-    }
-
     /// `POST /cache/failure`: a Worker's report, into the cache log.
     pub(super) fn cache_failure(&self, req: FailureReport) -> Result<Response> {
         self.log(
@@ -231,7 +108,7 @@ impl Hub {
         if config.backend != Backend::Upstash {
             let change = self.memory.with(|d| d.drop_pending())?;
             self.memory.commit(&self.state.storage(), change).await?;
-            return Ok(());
+            return self.push_bypass();
         }
         if !due {
             if let Some(at) = self.memory.with(|d| d.pending.next_due())? {
@@ -255,11 +132,14 @@ impl Hub {
         })??;
         self.memory.commit(&self.state.storage(), change).await?;
         match result {
-            Ok(()) => self.log(
-                Level::Info,
-                "unrecorded invalidation recorded in the cache backend",
-                json!({ "types": types }),
-            ),
+            Ok(()) => {
+                self.log(
+                    Level::Info,
+                    "unrecorded invalidation recorded in the cache backend",
+                    json!({ "types": types }),
+                );
+                self.push_bypass()?;
+            }
             Err(error) => self.log(
                 Level::Warn,
                 "cache backend still refuses an invalidation; will retry",
@@ -297,13 +177,5 @@ impl Hub {
         let client = Rc::new(Client::new(endpoint, FetchTransport::default()));
         *slot = Some(client.clone());
         Ok(client)
-    }
-
-    fn upstash_sync_token(&self) -> Option<String> {
-        self.memory
-            .upstash
-            .borrow()
-            .as_ref()
-            .and_then(|c| c.sync_token())
     }
 }

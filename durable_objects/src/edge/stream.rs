@@ -1,0 +1,154 @@
+//! The Edge's streams: `GET /stream?lastEventId=N&types=a,b`, called by the
+//! Worker through `Edge.subscribe` (RPC, `src/js/entry.mjs`), answers the
+//! stream's body, which starts with `retry`, `hello` and the replay, then
+//! carries every event the Edge applies.
+//!
+//! The replay comes from the Edge's tail of recent events, and from the
+//! Hub's log for what is older; a resume whose id is ahead of the Edge (the
+//! client came from a region further ahead) first catches the Edge up from
+//! the Hub. Nothing awaits between building the preamble and opening the
+//! stream, so no event applied meanwhile is missed or sent twice.
+
+use polycache_core::config::Config;
+use polycache_core::edge_api::{route, EventsPage, EventsRequest};
+use polycache_core::error_code::ErrorCode;
+use polycache_core::event::InvalidationEvent;
+use polycache_core::event_log::Replay;
+use polycache_core::query::StreamQuery;
+use polycache_core::sse;
+use serde_json::json;
+use worker::{Response, Result};
+
+use super::Edge;
+use crate::calls;
+use crate::reply;
+use crate::streams::StreamPolicy;
+
+/// What a resuming stream gets before live events.
+enum Catchup {
+    /// These events, in id order.
+    Events(Vec<InvalidationEvent>),
+    /// A `reset`: they are no longer all available.
+    Reset,
+}
+
+impl Edge {
+    /// Opens a stream (see the module docs).
+    pub(super) async fn stream(&self, url: &worker::Url) -> Result<Response> {
+        let config = self.config()?;
+        let query = match StreamQuery::parse(url.query_pairs()) {
+            Ok(query) => query,
+            Err(e) => return reply::error(ErrorCode::Unprocessable, &e.to_string()),
+        };
+        let (after, filter) = (query.last_event_id, query.types);
+        self.ensure_serving().await?;
+        if after.is_some_and(|id| id > self.inner.replica.borrow().last_applied_id()) {
+            // Ahead of this Edge: catch up from the Hub first.
+            self.renew().await?;
+        }
+        let older = match after {
+            Some(id) if self.tail_lacks(id) => Some(self.hub_events(id).await?),
+            _ => None,
+        };
+        // From here to the stream's opening nothing awaits.
+        let last_id = self.inner.replica.borrow().last_applied_id();
+        let mut preamble = sse::retry(sse::RETRY_MS);
+        // A fresh stream's hello carries the current id as its SSE id, so
+        // that a plain EventSource which sees no event before the stream is
+        // renewed (or cut) resumes from here, missing nothing. A resumed
+        // stream's hello carries none: the replay after it does, and an id
+        // on hello would skip replayed events not yet received when a cut
+        // came.
+        preamble += &sse::event(
+            if after.is_none() { Some(last_id) } else { None },
+            Some("hello"),
+            &json!({ "lastEventId": last_id }).to_string(),
+        );
+        if let Some(after) = after {
+            match self.replay(after, older, last_id) {
+                Catchup::Events(events) => {
+                    for event in events.iter().filter(|e| e.concerns(&filter)) {
+                        preamble.push_str(&sse::event(
+                            Some(event.id),
+                            Some("app-update"),
+                            &event.to_json(),
+                        ));
+                    }
+                }
+                Catchup::Reset => {
+                    let data = json!({ "lastEventId": last_id }).to_string();
+                    preamble.push_str(&sse::event(Some(last_id), Some("reset"), &data));
+                }
+            }
+        }
+        let resp = self
+            .inner
+            .streams
+            .accept(&filter, &preamble, policy(&config))?;
+        self.schedule_renewal().await?;
+        Ok(resp)
+    }
+
+    /// Whether the tail no longer holds every event after `after`.
+    fn tail_lacks(&self, after: u64) -> bool {
+        matches!(self.inner.tail.borrow().since(after), Replay::Reset)
+    }
+
+    /// The Hub's events after `after`.
+    async fn hub_events(&self, after: u64) -> Result<EventsPage> {
+        let hub = calls::hub(&self.env)?;
+        calls::post(&hub, "hub", route::HUB_EVENTS, &EventsRequest { after }).await
+    }
+
+    /// Every event after `after` through `last_id` (the Edge's last applied
+    /// id): from the Hub's page (`older`) where the tail does not reach,
+    /// then the tail.
+    fn replay(&self, after: u64, older: Option<EventsPage>, last_id: u64) -> Catchup {
+        if after >= last_id {
+            // Nothing to replay; an id above ours that a catch-up did not
+            // reach was never issued by this deployment's Hub.
+            return if after == last_id {
+                Catchup::Events(Vec::new())
+            } else {
+                Catchup::Reset
+            };
+        }
+        let mut events: Vec<InvalidationEvent> = Vec::new();
+        let mut through = after;
+        if let Some(page) = older {
+            let Some(from_hub) = page.events else {
+                return Catchup::Reset;
+            };
+            for event in from_hub {
+                if event.id == through + 1 && event.id <= last_id {
+                    through = event.id;
+                    events.push(event);
+                }
+            }
+        }
+        match self.inner.tail.borrow().since(through) {
+            Replay::Events(tail) => {
+                for (id, event) in tail {
+                    if id == through + 1 && id <= last_id {
+                        through = id;
+                        events.push(event);
+                    }
+                }
+            }
+            Replay::Reset => return Catchup::Reset,
+        }
+        if through == last_id {
+            Catchup::Events(events)
+        } else {
+            Catchup::Reset
+        }
+    }
+}
+
+fn policy(config: &Config) -> StreamPolicy {
+    StreamPolicy {
+        heartbeat_ms: u32::try_from(config.heartbeat_secs.saturating_mul(1000)).unwrap_or(u32::MAX),
+        queue_limit: u32::try_from(config.sse_queue_limit).unwrap_or(u32::MAX),
+        max_writes: config.sse_max_writes,
+    }
+}

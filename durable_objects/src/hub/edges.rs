@@ -1,0 +1,237 @@
+//! The Hub's side of the edge tier: it answers the Edges' renewals from its
+//! durable registry, hands them older events for streams that resume, and
+//! pushes every write's event to each Edge with a live lease before it
+//! acknowledges the write ([`polycache_core::edge_protocol`]).
+//!
+//! Pushes go through [`PushQueue`]: one request in flight per Edge,
+//! carrying everything pending for it, and at most six at once (production's
+//! cap on a Durable Object's outgoing requests). They run as tasks of the
+//! object (`wait_until`), not of the write that queued them, because one
+//! request may carry the events of several writes: each write waits, with a
+//! bound (the leases of the Edges it waits for), until the registry says it
+//! is acknowledged, woken by every answer and renewal.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use futures::future::{select, Either};
+use polycache_core::edge_api::{route, EventsPage, EventsRequest, HubCounters, PushAck, PushBatch};
+use polycache_core::edge_name::EdgeName;
+use polycache_core::edge_protocol::{EdgePush, RenewRequest};
+use polycache_core::event::InvalidationEvent;
+use polycache_core::event_log::Replay;
+use polycache_core::push_queue::PushQueue;
+use worker::{Delay, Env, Response, Result};
+
+use super::Hub;
+use crate::calls;
+use crate::platform::now_ms;
+use crate::reply;
+use crate::state::HubState;
+
+/// How much longer than an Edge's lease the Hub waits for a push's answer:
+/// after the lease the Edge no longer counts, so the answer no longer
+/// matters, but the slot is held until then.
+const PUSH_GRACE_MS: u64 = 1_000;
+
+/// What the Hub's pushes share: the queue, the writes waiting for
+/// acknowledgements, the counters.
+#[derive(Default)]
+pub struct EdgeLink {
+    queue: RefCell<PushQueue>,
+    waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// The counters of `/api/status` (`hub`), but the pushes', which the
+    /// queue counts.
+    pub counters: Cell<HubCounters>,
+}
+
+impl EdgeLink {
+    /// Resolves at the next [`EdgeLink::wake`].
+    fn wakeup(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.waiters.borrow_mut();
+        waiters.retain(|w| !w.is_canceled());
+        waiters.push(tx);
+        rx
+    }
+
+    /// Wakes every write waiting for acknowledgements.
+    fn wake(&self) {
+        for waiter in self.waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
+        }
+    }
+
+    /// Adds one to a counter.
+    pub fn count(&self, f: impl FnOnce(&mut HubCounters)) {
+        let mut counters = self.counters.get();
+        f(&mut counters);
+        self.counters.set(counters);
+    }
+
+    /// The counters, the queue's included.
+    pub fn snapshot(&self) -> HubCounters {
+        let queue = self.queue.borrow();
+        HubCounters {
+            pushes: queue.sent(),
+            pushes_in_flight_peak: queue.peak(),
+            ..self.counters.get()
+        }
+    }
+}
+
+impl Hub {
+    /// `POST /edge/renew`: registers or renews an Edge, stores its entry,
+    /// then answers.
+    pub(super) async fn renew_edge(&self, lease_ms: u64, req: RenewRequest) -> Result<Response> {
+        let now = now_ms();
+        let answer = self
+            .memory
+            .with(|d| d.renew_edge(&req, now, lease_ms))?
+            .map_err(|e| e.to_string());
+        let (renewal, change) = match answer {
+            Ok(answer) => answer,
+            Err(message) => {
+                return reply::error(polycache_core::error_code::ErrorCode::BadRequest, &message)
+            }
+        };
+        self.memory.commit(&self.state.storage(), change).await?;
+        self.link.count(|c| c.renewals += 1);
+        // A renewal may acknowledge what a write waits for.
+        self.link.wake();
+        reply::json(200, &renewal)
+    }
+
+    /// `POST /edge/events`: the events after an id, for a stream that
+    /// resumes from further back than its Edge's tail.
+    pub(super) fn edge_events(&self, req: EventsRequest) -> Result<Response> {
+        let page = self.memory.with(|d| EventsPage {
+            last_event_id: d.log.last_id(),
+            events: match d.log.since(req.after) {
+                Replay::Events(events) => Some(events.into_iter().map(|(_, e)| e).collect()),
+                Replay::Reset => None,
+            },
+        })?;
+        reply::json(200, &page)
+    }
+
+    /// Pushes `event` (just made durable) to every Edge with a live lease,
+    /// and returns once the write may be acknowledged: each has applied it,
+    /// or its lease has run out.
+    pub(super) async fn push_and_wait(&self, event: &InvalidationEvent) -> Result<()> {
+        let now = now_ms();
+        let (targets, push) = self.memory.with(|d| {
+            let targets = d.edges.push(event.id, now);
+            (targets, EdgePush::new(event.clone(), &d.generations))
+        })?;
+        if targets.is_empty() {
+            return Ok(());
+        }
+        {
+            let mut queue = self.link.queue.borrow_mut();
+            for target in &targets {
+                queue.enqueue(target, push.clone());
+            }
+        }
+        self.start_pushes();
+        loop {
+            let now = now_ms();
+            let deadline = self.memory.with(|d| d.edges.ack_deadline(event.id, now))?;
+            let Some(deadline) = deadline else {
+                return Ok(());
+            };
+            let woken = self.link.wakeup();
+            let wait = deadline.saturating_sub(now).max(1);
+            let _ = select(woken, Delay::from(Duration::from_millis(wait))).await;
+        }
+    }
+
+    /// Tells every Edge with a live lease the Hub's bypass set, which has
+    /// changed (an unrecorded invalidation was recorded): without this,
+    /// they would bypass the cache until their next renewal.
+    pub(super) fn push_bypass(&self) -> Result<()> {
+        let targets = self.memory.with(|d| d.edges.push_targets(now_ms()))?;
+        {
+            let mut queue = self.link.queue.borrow_mut();
+            for target in &targets {
+                queue.touch(target);
+            }
+        }
+        self.start_pushes();
+        Ok(())
+    }
+
+    /// Starts a task for every push request the queue allows now.
+    pub(super) fn start_pushes(&self) {
+        loop {
+            let Some(batch) = self.link.queue.borrow_mut().take_next() else {
+                return;
+            };
+            let (env, memory, link) = (self.env.clone(), self.memory.clone(), self.link.clone());
+            self.state.wait_until(async move {
+                push_until_idle(env, memory, link, batch).await;
+            });
+        }
+    }
+}
+
+/// Sends `batch`, then whatever the queue allows next, until it allows
+/// nothing: a task keeps its slot busy rather than ending and starting anew.
+async fn push_until_idle(
+    env: Env,
+    memory: Rc<HubState>,
+    link: Rc<EdgeLink>,
+    mut batch: (String, Vec<EdgePush>),
+) {
+    loop {
+        let (edge, pushes) = batch;
+        let applied = send(&env, &memory, &edge, pushes).await;
+        link.queue.borrow_mut().done(&edge);
+        match applied {
+            Ok(applied) => {
+                let _ = memory.with(|d| d.edges.ack(&edge, applied));
+            }
+            Err(e) => worker::console_error!("hub: push to {edge}: {e}"),
+        }
+        link.wake();
+        let Some(next) = link.queue.borrow_mut().take_next() else {
+            return;
+        };
+        batch = next;
+    }
+}
+
+/// One push request to `edge`, given up on once its lease has run out.
+async fn send(env: &Env, memory: &HubState, edge: &str, pushes: Vec<EdgePush>) -> Result<u64> {
+    let name = EdgeName::parse(edge).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let (lease_until, bypass) = memory.with(|d| {
+        (
+            d.edges.entry(edge).map_or(0, |e| e.lease_until),
+            d.pending.types(),
+        )
+    })?;
+    let batch = PushBatch {
+        pushes,
+        bypass,
+        sync_token: memory
+            .upstash
+            .borrow()
+            .as_ref()
+            .and_then(|c| c.sync_token()),
+    };
+    let stub = calls::edge(env, name)?;
+    let call = calls::post::<_, PushAck>(&stub, "edge", route::PUSH, &batch);
+    let wait = lease_until
+        .saturating_add(PUSH_GRACE_MS)
+        .saturating_sub(now_ms());
+    let timer = Delay::from(Duration::from_millis(wait));
+    futures::pin_mut!(call);
+    match select(call, timer).await {
+        Either::Left((answer, _)) => Ok(answer?.applied_id),
+        Either::Right(_) => Err(worker::Error::RustError(
+            "no answer within its lease; it no longer counts".into(),
+        )),
+    }
+}
