@@ -114,10 +114,13 @@ export class SseClient {
    * stream after SSE_MAX_WRITES writes), reconnect after its `retry:` with
    * `Last-Event-ID`, as a browser's EventSource does, and go on appending
    * to the same events; at most MAX_RESUMES times. `resumes` counts them.
+   * headers: sent with the first request and with every resumption (e.g. a
+   * header that picks the region), names in any case.
    */
-  constructor(url, { follow = false } = {}) {
+  constructor(url, { follow = false, headers = {} } = {}) {
     this.url = url;
     this.follow = follow;
+    this.baseHeaders = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
     this.resumes = 0;
     this.events = [];
     this.comments = [];
@@ -218,9 +221,9 @@ export class SseClient {
     this.notify();
   }
 
-  /** GET of the stream with these extra headers, cut by close(). */
+  /** GET of the stream with its headers and these (lower-case names), cut by close(). */
   request(headers = {}) {
-    return fetch(this.url, { headers: { accept: 'text/event-stream', ...headers }, signal: this.controller.signal });
+    return fetch(this.url, { headers: { accept: 'text/event-stream', ...this.baseHeaders, ...headers }, signal: this.controller.signal });
   }
 
   /** Reconnects after the server's retry time, from the last event id seen. */
@@ -245,11 +248,11 @@ const MAX_RESUMES = 1000;
  * `errorBody`, so that tests can assert on it.
  */
 export async function openStream(url, { headers = {}, timeoutMs = 10_000, follow = false } = {}) {
-  const client = new SseClient(url, { follow });
+  const client = new SseClient(url, { follow, headers });
   const timer = setTimeout(() => client.controller.abort(new Error(`no response headers within ${timeoutMs} ms`)), timeoutMs);
   let res;
   try {
-    res = await client.request(headers);
+    res = await client.request();
   } finally {
     clearTimeout(timer);
   }
@@ -282,13 +285,13 @@ export async function connect(url, { headers, timeoutMs = 10_000, follow = false
 /**
  * Streams opened by one test file against `baseUrl()` (a function, since
  * the instance starts after import), closed together by closeAll().
- * open(query, headers) connects like connect() and waits for `hello`.
+ * open(query, headers, {follow}) connects like connect() and waits for `hello`.
  */
 export function streamPool(baseUrl) {
   const open = [];
   return {
-    async open(query = '', headers) {
-      const s = await connect(`${baseUrl()}/api/stream${query}`, { headers });
+    async open(query = '', headers, { follow = false } = {}) {
+      const s = await connect(`${baseUrl()}/api/stream${query}`, { headers, follow });
       open.push(s);
       return s;
     },
