@@ -38,7 +38,7 @@ use polycache_core::edge_protocol::{RenewRequest, Renewal};
 use polycache_core::error_code::ErrorCode;
 use polycache_core::event::InvalidationEvent;
 use polycache_core::event_log::EventLog;
-use polycache_core::hub_api::{route as hub_route, StreamClosed};
+use polycache_core::hub_api::StreamClosed;
 use polycache_core::lease::Leases;
 use polycache_core::replica::{Forward, PushOutcome, Replica};
 use polycache_core::sse;
@@ -64,6 +64,14 @@ pub const TAIL_SIZE: usize = 1_000;
 /// the next renewal does): two suffice; three leave room for a write that
 /// lands in between.
 const MAX_RENEWALS_IN_A_ROW: usize = 3;
+
+/// How long an Edge waits before it tries a failed renewal again, by
+/// attempt: short, since a reader waits meanwhile.
+const RETRY_MS: [u64; MAX_RENEWALS_IN_A_ROW] = [50, 250, 0];
+
+/// The storage key of the Edge's name, its only stored value (with its
+/// alarm).
+const NAME_KEY: &str = "name";
 
 /// The Edge.
 #[durable_object]
@@ -143,6 +151,13 @@ impl DurableObject for Edge {
     /// Renews the lease halfway through while the Edge is busy.
     async fn alarm(&self) -> Result<Response> {
         self.inner.alarm_at.set(0);
+        if self.inner.name.get().is_none() {
+            // An object woken by its alarm is not always told its name.
+            let stored: Option<String> = self.state.storage().get(NAME_KEY).await?;
+            self.inner
+                .name
+                .set(stored.and_then(|n| EdgeName::parse(&n).ok()));
+        }
         let now = now_ms();
         if self.busy(now) && self.inner.name.get().is_some() {
             let due = self.inner.replica.borrow().should_renew(now, true);
@@ -174,6 +189,17 @@ impl Edge {
         Ok(config)
     }
 
+    /// Takes `name` (from the Worker's request) as this Edge's name, and
+    /// stores it for an alarm that wakes the object after a restart: such
+    /// an object is not always told its name by the runtime.
+    async fn learn_name(&self, name: &str) -> Result<()> {
+        let Ok(parsed) = EdgeName::parse(name) else {
+            return Ok(());
+        };
+        self.inner.name.set(Some(parsed));
+        self.state.storage().put(NAME_KEY, name).await
+    }
+
     /// How many events the tail keeps: [`TAIL_SIZE`], or fewer when
     /// `EVENT_LOG_SIZE` is smaller.
     fn tail_size(&self) -> usize {
@@ -193,26 +219,22 @@ impl Edge {
 
     async fn route(&self, mut req: Request) -> Result<Response> {
         if self.inner.name.get().is_none() {
-            if let Some(name) = req.headers().get(EDGE_HEADER)? {
-                self.inner.name.set(EdgeName::parse(&name).ok());
+            if let Some(name) = req.headers().get(EDGE_HEADER)?.as_deref() {
+                self.learn_name(name).await?;
             }
         }
         let url = req.url()?;
         match (req.method(), url.path()) {
             (Method::Post, route::PUSH) => self.push(read_json(&mut req).await?).await,
             (Method::Get, route::REPORT) => self.report(),
-            (Method::Post, hub_route::CACHE_READ) => {
-                self.cache_read(read_json(&mut req).await?).await
-            }
-            (Method::Post, hub_route::CACHE_LEASE) => {
+            (Method::Post, route::CACHE_READ) => self.cache_read(read_json(&mut req).await?).await,
+            (Method::Post, route::CACHE_LEASE) => {
                 self.cache_lease(read_json(&mut req).await?).await
             }
-            (Method::Post, hub_route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
-            (Method::Post, hub_route::CACHE_RELEASE) => {
-                self.cache_release(read_json(&mut req).await?)
-            }
-            (Method::Get, hub_route::STREAM) => self.stream(&url).await,
-            (Method::Post, hub_route::STREAM_CLOSE) => {
+            (Method::Post, route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
+            (Method::Post, route::CACHE_RELEASE) => self.cache_release(read_json(&mut req).await?),
+            (Method::Get, route::STREAM) => self.stream(&url).await,
+            (Method::Post, route::STREAM_CLOSE) => {
                 let id = url
                     .query_pairs()
                     .find(|(k, _)| k == "id")
@@ -245,21 +267,27 @@ impl Edge {
     }
 
     /// Makes sure the Edge may serve from its replica now, renewing first
-    /// if its lease has lapsed.
+    /// if its lease has lapsed. A renewal that fails is tried again twice,
+    /// after [`RETRY_MS`]: a Hub that is starting (or restarting) answers
+    /// within that.
     async fn ensure_serving(&self) -> Result<()> {
-        for _ in 0..MAX_RENEWALS_IN_A_ROW {
+        let mut last_error = None;
+        for (attempt, pause_ms) in RETRY_MS.iter().enumerate() {
             if self.inner.replica.borrow().can_serve(now_ms()) {
                 return Ok(());
             }
-            self.renew().await?;
+            if let Err(e) = self.renew().await {
+                worker::console_error!("edge: renewal {} failed: {e}", attempt + 1);
+                last_error = Some(e);
+                Delay::from(Duration::from_millis(*pause_ms)).await;
+            }
         }
         if self.inner.replica.borrow().can_serve(now_ms()) {
-            Ok(())
-        } else {
-            Err(worker::Error::RustError(
-                "the hub did not grant this edge a lease".into(),
-            ))
+            return Ok(());
         }
+        Err(last_error.unwrap_or_else(|| {
+            worker::Error::RustError("the hub did not grant this edge a lease".into())
+        }))
     }
 
     /// Renews the lease (one renewal in flight at a time: a caller that

@@ -5,7 +5,7 @@
 // tests/runtime/backend_consistency.test.mjs for every cache backend, and
 // by hand or by the benchmark:
 //
-//   node tests/perf/consistency.mjs                      memory, kv and upstash, 10 s each
+//   node tests/perf/consistency.mjs                      memory, kv, upstash and cache, 10 s each
 //   node tests/perf/consistency.mjs --backend kv --seconds 30
 //   node tests/perf/consistency.mjs --url http://127.0.0.1:8787 --editor EMAIL:PASSWORD
 //   (--json: also print the results as one JSON line)
@@ -182,7 +182,7 @@ async function main() {
   } else {
     const { startWorker } = await import('../common/harness.mjs');
     const { startUpstash } = await import('../common/redis.mjs');
-    const backends = args.backend === 'all' ? ['memory', 'kv', 'upstash'] : [args.backend];
+    const backends = args.backend === 'all' ? ['memory', 'kv', 'upstash', 'cache'] : [args.backend];
     for (const backend of backends) {
       process.stderr.write(`consistency: starting wrangler dev with CACHE_BACKEND=${backend} ...\n`);
       const up = backend === 'upstash' ? await startUpstash() : null;

@@ -16,8 +16,21 @@ use crate::edge_protocol::EdgePush;
 use crate::event::InvalidationEvent;
 use crate::types::EntityType;
 
-/// The paths of an Edge's internal routes (`https://edge/<path>`).
+/// The paths of an Edge's internal routes (`https://edge/<path>`), and of
+/// the Hub's routes for the Edges.
 pub mod route {
+    /// `POST`: [`crate::hub_api::ReadRequest`] → [`crate::hub_api::ReadResponse`].
+    pub const CACHE_READ: &str = "/cache/read";
+    /// `POST`: [`crate::hub_api::LeaseRequest`] → [`crate::hub_api::ReadResponse`].
+    pub const CACHE_LEASE: &str = "/cache/lease";
+    /// `POST`: [`crate::hub_api::WriteRequest`] → [`crate::hub_api::Stored`].
+    pub const CACHE_WRITE: &str = "/cache/write";
+    /// `POST`: [`crate::hub_api::ReleaseRequest`] → [`crate::hub_api::Ack`].
+    pub const CACHE_RELEASE: &str = "/cache/release";
+    /// `GET ?`[`crate::query::StreamQuery`]: the stream's body (over RPC).
+    pub const STREAM: &str = "/stream";
+    /// `POST ?id=<stream id>` → [`crate::hub_api::StreamClosed`].
+    pub const STREAM_CLOSE: &str = "/stream/close";
     /// `POST`: a [`super::PushBatch`] from the Hub.
     pub const PUSH: &str = "/push";
     /// `GET`: the Edge's [`super::EdgeReport`].

@@ -11,9 +11,8 @@
 
 use polycache_core::config::Config;
 use polycache_core::edge_api::{route, EventsPage, EventsRequest};
+use polycache_core::edge_replay::{replay, tail_reaches, Catchup};
 use polycache_core::error_code::ErrorCode;
-use polycache_core::event::InvalidationEvent;
-use polycache_core::event_log::Replay;
 use polycache_core::query::StreamQuery;
 use polycache_core::sse;
 use serde_json::json;
@@ -23,14 +22,6 @@ use super::Edge;
 use crate::calls;
 use crate::reply;
 use crate::streams::StreamPolicy;
-
-/// What a resuming stream gets before live events.
-enum Catchup {
-    /// These events, in id order.
-    Events(Vec<InvalidationEvent>),
-    /// A `reset`: they are no longer all available.
-    Reset,
-}
 
 impl Edge {
     /// Opens a stream (see the module docs).
@@ -47,7 +38,13 @@ impl Edge {
             self.renew().await?;
         }
         let older = match after {
-            Some(id) if self.tail_lacks(id) => Some(self.hub_events(id).await?),
+            Some(id) if !tail_reaches(&self.inner.tail.borrow(), id) => {
+                let hub = calls::hub(&self.env)?;
+                let page: EventsPage =
+                    calls::post(&hub, "hub", route::HUB_EVENTS, &EventsRequest { after: id })
+                        .await?;
+                Some(page.events)
+            }
             _ => None,
         };
         // From here to the stream's opening nothing awaits.
@@ -65,7 +62,7 @@ impl Edge {
             &json!({ "lastEventId": last_id }).to_string(),
         );
         if let Some(after) = after {
-            match self.replay(after, older, last_id) {
+            match replay(after, older, &self.inner.tail.borrow(), last_id) {
                 Catchup::Events(events) => {
                     for event in events.iter().filter(|e| e.concerns(&filter)) {
                         preamble.push_str(&sse::event(
@@ -87,61 +84,6 @@ impl Edge {
             .accept(&filter, &preamble, policy(&config))?;
         self.schedule_renewal().await?;
         Ok(resp)
-    }
-
-    /// Whether the tail no longer holds every event after `after`.
-    fn tail_lacks(&self, after: u64) -> bool {
-        matches!(self.inner.tail.borrow().since(after), Replay::Reset)
-    }
-
-    /// The Hub's events after `after`.
-    async fn hub_events(&self, after: u64) -> Result<EventsPage> {
-        let hub = calls::hub(&self.env)?;
-        calls::post(&hub, "hub", route::HUB_EVENTS, &EventsRequest { after }).await
-    }
-
-    /// Every event after `after` through `last_id` (the Edge's last applied
-    /// id): from the Hub's page (`older`) where the tail does not reach,
-    /// then the tail.
-    fn replay(&self, after: u64, older: Option<EventsPage>, last_id: u64) -> Catchup {
-        if after >= last_id {
-            // Nothing to replay; an id above ours that a catch-up did not
-            // reach was never issued by this deployment's Hub.
-            return if after == last_id {
-                Catchup::Events(Vec::new())
-            } else {
-                Catchup::Reset
-            };
-        }
-        let mut events: Vec<InvalidationEvent> = Vec::new();
-        let mut through = after;
-        if let Some(page) = older {
-            let Some(from_hub) = page.events else {
-                return Catchup::Reset;
-            };
-            for event in from_hub {
-                if event.id == through + 1 && event.id <= last_id {
-                    through = event.id;
-                    events.push(event);
-                }
-            }
-        }
-        match self.inner.tail.borrow().since(through) {
-            Replay::Events(tail) => {
-                for (id, event) in tail {
-                    if id == through + 1 && id <= last_id {
-                        through = id;
-                        events.push(event);
-                    }
-                }
-            }
-            Replay::Reset => return Catchup::Reset,
-        }
-        if through == last_id {
-            Catchup::Events(events)
-        } else {
-            Catchup::Reset
-        }
     }
 }
 
