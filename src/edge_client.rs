@@ -103,12 +103,13 @@ async fn send(ctx: &Ctx, edge: EdgeName, req: Request) -> ApiResult<Response> {
 
 /// Opens a stream on an Edge of the request's region for `req` (whose
 /// abort signal tells the Edge when the client has gone), as `query` asks.
-/// Answers the body the Edge writes, to be returned as it is.
+/// Answers the body the Edge writes, to be returned as it is, and the
+/// Edge.
 pub async fn open_stream(
     ctx: &Ctx,
     req: &Request,
     query: &StreamQuery,
-) -> ApiResult<web_sys::ReadableStream> {
+) -> ApiResult<(web_sys::ReadableStream, EdgeName)> {
     let edge = for_stream(ctx);
     let url = format!("https://edge{}?{}", route::STREAM, query.to_query());
     let stub: JsValue = stub(ctx, edge)?.into_rpc();
@@ -125,7 +126,7 @@ pub async fn open_stream(
         return Err(object_error(resp, "edge").await);
     }
     match resp.body() {
-        ResponseBody::Stream(body) => Ok(body.clone()),
+        ResponseBody::Stream(body) => Ok((body.clone(), edge)),
         _ => Err(ApiError::Unavailable(
             "the edge answered a stream without a body".into(),
         )),

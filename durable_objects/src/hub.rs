@@ -98,10 +98,7 @@ impl Hub {
                 let body = read_json(&mut req).await?;
                 self.invalidate(&config, body).await
             }
-            (Method::Post, route::CACHE_FAILURE) => {
-                self.link.count(|c| c.cache_reads += 1);
-                self.cache_failure(read_json(&mut req).await?)
-            }
+            (Method::Post, route::CACHE_FAILURE) => self.cache_failure(read_json(&mut req).await?),
             (Method::Post, edge_route::HUB_RENEW) => {
                 let lease_ms = config.edge_lease_secs.saturating_mul(1000);
                 self.renew_edge(lease_ms, read_json(&mut req).await?).await
@@ -138,6 +135,14 @@ impl Hub {
                 self.retry_parked().await
             }
             (Method::Get, route::LOGS) => self.logs(&url),
+            (_, path) if path.starts_with("/cache/") => {
+                // A cache read (or lease, fill, release) sent to the Hub:
+                // counted, so that `/api/status` shows that none comes
+                // (they are the Edges'), e.g. from a Worker of an older
+                // version still running during a deploy.
+                self.link.count(|c| c.cache_reads += 1);
+                reply::error(ErrorCode::NotFound, "cache reads are the edges' routes")
+            }
             _ => reply::error(ErrorCode::NotFound, "no such hub route"),
         }
     }

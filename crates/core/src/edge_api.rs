@@ -122,8 +122,10 @@ pub struct EdgeReport {
 pub struct HubCounters {
     /// Every request the Hub served.
     pub requests: u64,
-    /// Cache-read calls (`/cache/read`, `/cache/lease`): none once reads go
-    /// through the Edges.
+    /// Cache-read calls that reached the Hub (`/cache/read`, `/cache/lease`,
+    /// `/cache/write`, `/cache/release`): none, since reads go through the
+    /// Edges; the Hub refuses them and counts them, so that a deployment
+    /// whose hits reach the Hub shows it.
     pub cache_reads: u64,
     /// Invalidations (writes) it took.
     pub writes: u64,
