@@ -15,6 +15,10 @@
 //   memory      RSS of the system's processes with the N streams open (after
 //               the first round) minus before connecting (after a warm-up),
 //               divided by N
+// With regions (polycache's edge tier, `--regions`), the streams spread
+// evenly over the regions by the region header, and the JSON adds per
+// region the delivery, each Edge's subscribers (from /api/status) and the
+// Hub's pushes to the Edges during the round.
 import { connect as connectSse } from '../../tests/common/sse.mjs';
 import { SseLoad } from './sse-load.mjs';
 import { memory } from './procs.mjs';
@@ -27,16 +31,42 @@ import { resetAgent } from './http.mjs';
  * Warms a started system up: the first requests compile the Worker, create
  * the Hub and start the relay; none of that belongs in the first event.
  */
-async function warmUp(system, kind) {
-  const stream = await connectSse(`${system.url}${system.streamPath}`, { timeoutMs: 30_000, follow: true });
+export async function warmUp(system, kind) {
+  // One stream per region (each region's Edge is created, registers with
+  // the Hub and takes its lease here, not in the first event).
+  const streams = [];
   try {
+    for (const headers of system.regionHeaders?.() ?? [{}]) {
+      streams.push(await connectSse(`${system.url}${system.streamPath}`, { headers, timeoutMs: 30_000, follow: true }));
+    }
     for (let i = 0; i < 3; i++) {
       const { eventId } = await system.trigger(kind, i);
-      await stream.waitFor((e) => e.type === 'app-update' && Number(e.json?.id) === eventId, 10_000, `warm-up event ${eventId}`);
+      for (const stream of streams) {
+        await stream.waitFor((e) => e.type === 'app-update' && Number(e.json?.id) === eventId, 10_000, `warm-up event ${eventId}`);
+      }
     }
   } finally {
-    stream.close();
+    for (const stream of streams) stream.close();
   }
+}
+
+/** The Hub's counters and each Edge's subscribers, from /api/status (polycache with the edge tier; else null). */
+export async function edgeTier(system) {
+  if (!system.status) return null;
+  const status = await system.status().catch(() => null);
+  if (!status?.hub) return null;
+  return {
+    hub: status.hub,
+    edges: (status.edges ?? []).map((e) => ({ name: e.name, subscribers: e.subscribers, leaseUntil: e.leaseUntil, lastEventId: e.lastEventId })),
+  };
+}
+
+/** The Hub's counters after minus before (pushes, renewals, ...), the peak as it is after. */
+export function hubDelta(before, after) {
+  if (!before?.hub || !after?.hub) return null;
+  const out = {};
+  for (const [k, v] of Object.entries(after.hub)) out[k] = k === 'pushesInFlightPeak' ? v : v - (before.hub[k] ?? 0);
+  return out;
 }
 
 /** Sends `events` triggers on a fixed schedule; resolves with their results (or errors). */
@@ -75,7 +105,10 @@ export async function measureFanout(system, {
     if (!fresh.length && !reloads) return null;
     return [...fresh.map((p) => `${p.comm} ${p.pid}`), ...(reloads ? [`${reloads} reload(s) of the Worker`] : [])].join(', ');
   };
-  const load = new SseLoad({ url: system.url, path: system.streamPath, streams, threads, connectTimeoutMs, connectBudgetMs });
+  const load = new SseLoad({
+    url: system.url, path: system.streamPath, streams, threads, connectTimeoutMs, connectBudgetMs,
+    regions: system.regions ?? [], regionHeader: system.regionHeader ?? null,
+  });
   const results = [];
   try {
     const conn = await load.connect();
@@ -83,8 +116,10 @@ export async function measureFanout(system, {
     await sleep(500);
     const connectedMem = memory(system.processes());
     const subscribers = await system.subscribers().catch(() => null);
+    const tierConnected = await edgeTier(system);
     let openMem = null;
     for (const kind of rounds) {
+      const tierBefore = await edgeTier(system);
       const cpuBefore = memory(system.processes()).cpuMs;
       const clientBefore = process.cpuUsage();
       const perf = perfBase ? startPerf(system.processes().map((p) => p.pid), `${perfBase}-${kind}`) : null;
@@ -96,6 +131,7 @@ export async function measureFanout(system, {
       const afterRound = memory(system.processes());
       const client = process.cpuUsage(clientBefore);
       const profile = perf ? await perf.stop() : null;
+      const tierAfter = await edgeTier(system);
       if (profile) log(`  profile: ${profile.report}`);
       openMem ??= afterRound;
       const collected = await load.collect();
@@ -107,11 +143,18 @@ export async function measureFanout(system, {
       }
       const latencies = [];
       const perEvent = [];
+      const byRegion = new Map((load.regions ?? []).map((r) => [r, []]));
       for (const s of ok) {
         const mine = [];
-        for (const slots of collected.receipts.get(s.eventId) ?? []) {
-          for (let i = 0; i < slots.length; i++) if (slots[i] !== 0) mine.push(slots[i] - s.sentAt);
-        }
+        (collected.receipts.get(s.eventId) ?? []).forEach((slots, t) => {
+          if (!slots) return;
+          for (let i = 0; i < slots.length; i++) {
+            if (slots[i] === 0) continue;
+            const ms = slots[i] - s.sentAt;
+            mine.push(ms);
+            if (byRegion.size) byRegion.get(load.regionOf(t, i)).push(ms);
+          }
+        });
         const e = summary(mine);
         perEvent.push({ eventId: s.eventId, ackMs: s.ms, delivered: mine.length, p50: e?.p50, p99: e?.p99, max: e?.max });
         for (const x of mine) latencies.push(x);
@@ -140,6 +183,16 @@ export async function measureFanout(system, {
         duplicates: collected.duplicates,
         deliveryMs: rounded(delivery),
         ackMs: rounded(summary(ok.map((s) => s.ms))),
+        // The edge tier: how many Edges, each Edge's subscribers with the
+        // streams open, the Hub's counters over the round (pushes: one
+        // request per write and Edge with a live lease), delivery by region.
+        edgeCount: system.edgeCount ?? null,
+        regions: load.regions.length ? load.regions : undefined,
+        edges: tierConnected?.edges,
+        hubDuring: hubDelta(tierBefore, tierAfter) ?? undefined,
+        perRegion: byRegion.size
+          ? Object.fromEntries([...byRegion].map(([r, xs]) => [r, { receiptsPerEvent: xs.length / Math.max(1, ok.length), ...rounded(summary(xs)) }]))
+          : undefined,
         perEvent: perEvent.map((e) => rounded(e)),
         // What wrangler dev said about reloads and errors while the system ran.
         systemSaid: system.notable ? [...system.notable] : undefined,
@@ -161,6 +214,7 @@ export async function measureFanout(system, {
           })),
         },
       };
+      if (result.hubDuring) log(`  edges: ${result.edges.map((e) => `${e.name} ${e.subscribers}`).join(', ')}; hub during the round: ${JSON.stringify(result.hubDuring)}`);
       log(`  ${kind}: p50 ${delivery?.p50.toFixed(1) ?? '-'} ms, p99 ${delivery?.p99.toFixed(1) ?? '-'} ms, max ${delivery?.max.toFixed(1) ?? '-'} ms, delivered ${(100 * (result.deliveredFraction ?? 0)).toFixed(2)} %, ack p50 ${result.ackMs?.p50 ?? '-'} ms, ${result.memory.perStreamKiB?.toFixed(1) ?? '-'} KiB/stream${result.resumes ? `, ${result.resumes} renewals followed` : ''}`);
       results.push(result);
     }
