@@ -19,6 +19,7 @@ import { SseLoad } from './sse-load.mjs';
 import { edgeTier, hubDelta, warmUp } from './fanout.mjs';
 import { nowMs, sleep } from './clock.mjs';
 import { rounded, summary } from './stats.mjs';
+import { memory } from './procs.mjs';
 
 export async function measureAcks(system, {
   writes, streams, triggers, threads, warmUpWrites = 5, ackTimeoutMs, budgetMs, drainMs, log,
@@ -39,6 +40,7 @@ export async function measureAcks(system, {
       const tierBefore = await edgeTier(system);
       const acks = [];
       const errors = [];
+      const cpuBefore = memory(system.processes()).cpuMs;
       const started = nowMs();
       let skipped = 0;
       for (let i = 0; i < writes; i++) {
@@ -49,6 +51,7 @@ export async function measureAcks(system, {
           errors.push(`write ${i + 1}: ${e.message ?? e}`);
         }
       }
+      const cpuMs = memory(system.processes()).cpuMs - cpuBefore;
       const tierAfter = await edgeTier(system);
       const live = conn.helloCount;
       // Every receipt of this kind's writes, the warm-up's included.
@@ -76,6 +79,10 @@ export async function measureAcks(system, {
         errorCount: errors.length,
         ackMs: rounded(summary(acks.map((a) => a.ms))),
         writesPerSec: acks.length / ((nowMs() - started) / 1000),
+        // CPU time of the system's processes during the counted writes (and
+        // their pushes and forwarding to the streams), per write.
+        cpuMs,
+        cpuMsPerWrite: acks.length ? cpuMs / acks.length : null,
         // pushes: the Hub's push requests to Edges during the counted writes
         // (with the lease renewals and status calls of that time).
         hubDuring: hubDuring ?? undefined,

@@ -18,6 +18,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { send } from './http.mjs';
+import { memory } from './procs.mjs';
 import { sleep } from './clock.mjs';
 
 export const WRK = '/usr/bin/wrk';
@@ -39,7 +40,7 @@ function wrk(url, { secs, conns, env = {} }) {
   });
 }
 
-function row(system, read, w, probe, hubDuring) {
+function row(system, read, w, probe, hubDuring, cpuMs) {
   const secs = w.durationUs / 1e6;
   const errors = Object.values(w.errors).reduce((a, b) => a + b, 0) - (read === 'miss' ? w.errors.status : 0);
   return {
@@ -48,6 +49,10 @@ function row(system, read, w, probe, hubDuring) {
     edgeCount: system.edgeCount ?? null,
     regions: system.regions?.length ? system.regions : undefined,
     hubDuring: hubDuring ?? undefined,
+    // CPU time of the system's processes during the row, per request: less
+    // sensitive than req/s and latency to whatever else runs on the machine.
+    cpuMs,
+    cpuUsPerRequest: w.requests > 0 ? (1000 * cpuMs) / w.requests : null,
     read,
     requests: w.requests,
     rps: w.requests / secs,
@@ -87,25 +92,30 @@ export async function measureReads(system, { secs, conns, log }) {
     if (tries === 3) throw new Error(`GET /api/posts twice did not hit: ${JSON.stringify(hitProbe)}`);
     await sleep(2000);
   }
+  const cpu = () => memory(system.processes()).cpuMs;
   const hubBefore = await hubCounters();
+  const hitCpu = cpu();
   const hit = await wrk(`${system.url}/api/posts`, { secs, conns, env: regionEnv });
+  const hitCpuMs = cpu() - hitCpu;
   const hubAfter = await hubCounters();
   const after = [];
   for (const headers of regionHeaders) after.push(said(await get('/api/posts', headers)));
-  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, delta(hubBefore, hubAfter));
+  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, delta(hubBefore, hubAfter), hitCpuMs);
 
   const base = 1_000_000 + Math.floor(Math.random() * 1_000_000) * 1000;
   const fresh = await get(`/api/posts/${base}`, regionHeaders[0]);
   const missBefore = await hubCounters();
+  const missCpu = cpu();
   const miss = await wrk(`${system.url}/api/posts`, { secs, conns, env: { ...regionEnv, BENCH_ID_BASE: String(base) } });
+  const missCpuMs = cpu() - missCpu;
   const missAfter = await hubCounters();
   // An id of the run read again: a hit now, so it was stored by a miss then.
   // (wrk calls request() once before it sends anything: the first id sent is
   // base + 2, and with regions, id base + n went to region n mod their number.)
   const again = await get(`/api/posts/${base + 3}`, regionHeaders[3 % regionHeaders.length]);
-  const missRow = row(system, 'miss', miss, { fresh: said(fresh), readAgain: said(again), status: fresh.status }, delta(missBefore, missAfter));
+  const missRow = row(system, 'miss', miss, { fresh: said(fresh), readAgain: said(again), status: fresh.status }, delta(missBefore, missAfter), missCpuMs);
   for (const r of [hitRow, missRow]) {
-    log(`  ${r.label} ${r.read}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms${r.errors ? `, ${r.errors} errors` : ''}`
+    log(`  ${r.label} ${r.read}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.cpuUsPerRequest?.toFixed(0)} µs CPU / request${r.errors ? `, ${r.errors} errors` : ''}`
       + `${r.hubDuring ? `; hub during the row: ${r.hubDuring.requests} requests, ${r.hubDuring.cacheReads} cache reads, ${r.hubDuring.renewals} renewals` : ''}`);
   }
   return [hitRow, missRow];

@@ -80,10 +80,10 @@ export function mirrorTable(results) {
 export function readsTable(results) {
   const label = { hit: 'hit: GET /api/posts', miss: 'uncached: GET /api/posts/<new id>' };
   const rows = results.map((r) => (r.error
-    ? [r.label ?? r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '']
+    ? [r.label ?? r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '']
     : [r.label ?? r.system, label[r.read], f(r.rps), f(r.latencyMs.p50, 2), f(r.latencyMs.p99, 2), f(r.latencyMs.max, 2), f(r.errors),
-      f(r.hubDuring?.requests)]));
-  return table(['system', 'read', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'Hub requests'], rows, 2);
+      f(r.cpuUsPerRequest), f(r.hubDuring?.requests)]));
+  return table(['system', 'read', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'CPU µs / request', 'Hub requests'], rows, 2);
 }
 
 /**
@@ -92,16 +92,17 @@ export function readsTable(results) {
  */
 export function acksTable(results) {
   const rows = [...results].sort((a, b) => (a.edgeCount ?? 0) - (b.edgeCount ?? 0)).map((r) => (r.error
-    ? [r.label ?? r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', '']
+    ? [r.label ?? r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', '', '']
     : [
       r.label, EVENT[r.trigger] ?? r.trigger,
       `${r.writes}${r.skipped ? ` (${r.skipped} skipped)` : ''}${r.errorCount ? ` (${r.errorCount} failed)` : ''}`,
       f(r.ackMs?.p50, 1), f(r.ackMs?.p90, 1), f(r.ackMs?.p99, 1), f(r.ackMs?.max, 1),
+      f(r.cpuMsPerWrite, 1),
       f(r.pushesPerWrite, 2),
       r.deliveredFraction === null ? '-' : `${(100 * r.deliveredFraction).toFixed(r.deliveredFraction === 1 ? 0 : 2)} %`,
       f(r.deliveryMs?.p99, 1),
     ]));
-  return table(['system', 'write', 'writes', 'ack p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'pushes / write', 'delivered', 'delivery p99 ms'], rows, 2);
+  return table(['system', 'write', 'writes', 'ack p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'CPU ms / write', 'pushes / write', 'delivered', 'delivery p99 ms'], rows, 2);
 }
 
 /** Per stream, by process: where each system's memory per stream goes. */

@@ -305,6 +305,11 @@ export class RuntimeSystem extends Polycache {
     await this.host.start();
     this.migrated = true;
     this.url = this.host.url;
+    // A Worker from before the edge tier (this bench run on an older
+    // commit, to compare) has no Edge: its status has no `hub` counters.
+    // Its rows say so rather than "1 Edge".
+    if (this.edgeTier === undefined) this.edgeTier = Boolean((await this.status().catch(() => null))?.hub);
+    if (!this.edgeTier) this.label = this.label.replace(/, \d+ Edges?( \([^+)][^)]*\))?/, ', before the edge tier (no Edge: reads and streams through the Hub)');
   }
 
   async stop() { await this.host?.stop(); this.host = null; resetAgent(); }
