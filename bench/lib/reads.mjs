@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { send } from './http.mjs';
 import { memory } from './procs.mjs';
+import { edgeTier, hubDelta } from './fanout.mjs';
 import { sleep } from './clock.mjs';
 
 export const WRK = '/usr/bin/wrk';
@@ -71,8 +72,6 @@ export async function measureReads(system, { secs, conns, log }) {
   const get = (path, headers) => send(system.url, 'GET', path, { headers });
   // Which cache answered (x-cache) and, under the edge tier, which Edge.
   const said = (res) => `${res.headers['x-cache']}${res.headers['x-polycache-edge'] ? ` ${res.headers['x-polycache-edge']}` : ''}`;
-  const hubCounters = async () => (system.status ? (await system.status().catch(() => null))?.hub ?? null : null);
-  const delta = (a, b) => (a && b ? Object.fromEntries(Object.entries(b).map(([k, v]) => [k, k === 'pushesInFlightPeak' ? v : v - (a[k] ?? 0)])) : null);
   // Every region's Edge holds the entry before the row (the second read of
   // each region a hit).
   let hitProbe;
@@ -93,27 +92,27 @@ export async function measureReads(system, { secs, conns, log }) {
     await sleep(2000);
   }
   const cpu = () => memory(system.processes()).cpuMs;
-  const hubBefore = await hubCounters();
+  const hubBefore = await edgeTier(system);
   const hitCpu = cpu();
   const hit = await wrk(`${system.url}/api/posts`, { secs, conns, env: regionEnv });
   const hitCpuMs = cpu() - hitCpu;
-  const hubAfter = await hubCounters();
+  const hubAfter = await edgeTier(system);
   const after = [];
   for (const headers of regionHeaders) after.push(said(await get('/api/posts', headers)));
-  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, delta(hubBefore, hubAfter), hitCpuMs);
+  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, hubDelta(hubBefore, hubAfter), hitCpuMs);
 
   const base = 1_000_000 + Math.floor(Math.random() * 1_000_000) * 1000;
   const fresh = await get(`/api/posts/${base}`, regionHeaders[0]);
-  const missBefore = await hubCounters();
+  const missBefore = await edgeTier(system);
   const missCpu = cpu();
   const miss = await wrk(`${system.url}/api/posts`, { secs, conns, env: { ...regionEnv, BENCH_ID_BASE: String(base) } });
   const missCpuMs = cpu() - missCpu;
-  const missAfter = await hubCounters();
+  const missAfter = await edgeTier(system);
   // An id of the run read again: a hit now, so it was stored by a miss then.
   // (wrk calls request() once before it sends anything: the first id sent is
   // base + 2, and with regions, id base + n went to region n mod their number.)
   const again = await get(`/api/posts/${base + 3}`, regionHeaders[3 % regionHeaders.length]);
-  const missRow = row(system, 'miss', miss, { fresh: said(fresh), readAgain: said(again), status: fresh.status }, delta(missBefore, missAfter), missCpuMs);
+  const missRow = row(system, 'miss', miss, { fresh: said(fresh), readAgain: said(again), status: fresh.status }, hubDelta(missBefore, missAfter), missCpuMs);
   for (const r of [hitRow, missRow]) {
     log(`  ${r.label} ${r.read}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.cpuUsPerRequest?.toFixed(0)} µs CPU / request${r.errors ? `, ${r.errors} errors` : ''}`
       + `${r.hubDuring ? `; hub during the row: ${r.hubDuring.requests} requests, ${r.hubDuring.cacheReads} cache reads, ${r.hubDuring.renewals} renewals` : ''}`);
