@@ -221,12 +221,16 @@ class Polycache {
   }
 
   async subscribers() {
-    return (await this.status())?.subscribers ?? null;
+    return (await this.status({ timeoutMs: 10_000 }))?.subscribers ?? null;
   }
 
-  /** GET /api/status (its JSON, or null). */
-  async status() {
-    const res = await send(this.url, 'GET', '/api/status', { timeoutMs: 10_000 });
+  /**
+   * GET /api/status (its JSON, or null). Under the edge tier it asks every
+   * live Edge for its report, which waits behind an Edge's fan-out: at
+   * 5,000 streams and more, 10 s was not always enough.
+   */
+  async status({ timeoutMs = 30_000 } = {}) {
+    const res = await send(this.url, 'GET', '/api/status', { timeoutMs });
     return res.json ?? null;
   }
 
