@@ -40,7 +40,8 @@ export async function warmUp(system, kind) {
   // stream it is asked for answers 503 "the edge failed" (its log: "the
   // edge does not know its name"). Seen on the commit that wired the edge
   // tier (c372ff0); with EDGE_SHARDS 1 the read reaches the stream's Edge.
-  if (system.edgeTier) {
+  // (polycache only; harmless on a Worker without the edge tier.)
+  if (system.regionHeaders) {
     for (const headers of system.regionHeaders()) {
       const res = await send(system.url, 'GET', '/api/posts', { headers, timeoutMs: 30_000 });
       if (res.status !== 200) throw new Error(`warm-up read: ${res.status} ${res.text.slice(0, 200)}`);

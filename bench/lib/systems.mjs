@@ -275,6 +275,16 @@ class Polycache {
 
   async restart() { await this.stop(); await this.start(); }
 
+  /**
+   * Whether the Worker has the edge tier (its /api/status has the Hub's
+   * counters; not on a commit before it), found once, after the first start.
+   */
+  async detectEdgeTier() {
+    if (this.edgeTier !== undefined) return;
+    const status = await this.status().catch(() => null);
+    if (status) this.edgeTier = Boolean(status.hub);
+  }
+
   /** The heartbeat period this instance runs with. */
   heartbeatSecs() { return Number(this.vars.SSE_HEARTBEAT_SECS ?? configuredHeartbeatSecs()); }
 
@@ -309,11 +319,10 @@ export class RuntimeSystem extends Polycache {
     await this.host.start();
     this.migrated = true;
     this.url = this.host.url;
+    await this.detectEdgeTier();
     // A Worker from before the edge tier (this bench run on an older
-    // commit, to compare) has no Edge: its status has no `hub` counters.
-    // Its rows say so rather than "1 Edge".
-    if (this.edgeTier === undefined) this.edgeTier = Boolean((await this.status().catch(() => null))?.hub);
-    if (!this.edgeTier) this.label = this.label.replace(/, \d+ Edges?( \([^+)][^)]*\))?/, ', before the edge tier (no Edge: reads and streams through the Hub)');
+    // commit, to compare) has no Edge. Its rows say so rather than "1 Edge".
+    if (this.edgeTier === false) this.label = this.label.replace(/, \d+ Edges?( \([^+)][^)]*\))?/, ', before the edge tier (no Edge: reads and streams through the Hub)');
   }
 
   async stop() { await this.host?.stop(); this.host = null; resetAgent(); }
@@ -388,6 +397,7 @@ export class DevSystem extends Polycache {
     this.instance.child.stdout.on('data', watch);
     this.instance.child.stderr.on('data', watch);
     this.url = this.instance.url;
+    await this.detectEdgeTier();
   }
 
   async stop() { await this.instance?.stop(); this.instance = null; resetAgent(); }
