@@ -88,6 +88,7 @@ export async function measureAcks(system, {
         hubDuring: hubDuring ?? undefined,
         pushesPerWrite: hubDuring && acks.length ? hubDuring.pushes / acks.length : null,
         edges: tierConnected?.edges,
+        statusErrors: [tierConnected?.error, tierBefore?.error, tierAfter?.error].filter(Boolean),
         delivered: delivery.length,
         deliveredFraction: live * acks.length > 0 ? delivery.length / (live * acks.length) : null,
         deliveryMs: rounded(summary(delivery)),

@@ -65,22 +65,39 @@ export async function warmUp(system, kind) {
   }
 }
 
-/** The Hub's counters and each Edge's subscribers, from /api/status (polycache with the edge tier; else null). */
+/**
+ * The Hub's counters and each Edge's subscribers, from /api/status
+ * (polycache with the edge tier): {hub, edges}, or {error} when the status
+ * did not answer them; null for a system without the edge tier.
+ */
 export async function edgeTier(system) {
-  if (!system.status) return null;
-  const status = await system.status().catch(() => null);
-  if (!status?.hub) return null;
+  if (!system.status || system.edgeTier === false) return null;
+  let status;
+  try {
+    status = await system.status();
+  } catch (e) {
+    return { error: `GET /api/status: ${e.message ?? e}` };
+  }
+  if (!status?.hub) return { error: `GET /api/status answered no hub counters: ${JSON.stringify(status).slice(0, 300)}` };
   return {
     hub: status.hub,
     edges: (status.edges ?? []).map((e) => ({ name: e.name, subscribers: e.subscribers, leaseUntil: e.leaseUntil, lastEventId: e.lastEventId })),
   };
 }
 
-/** The Hub's counters after minus before (pushes, renewals, ...), the peak as it is after. */
+/**
+ * The Hub's counters after minus before (pushes, renewals, ...), the peak
+ * as it is after; with both readings, and `hubRestarted` when a counter
+ * went down (the counters count from the Hub object's start: it was
+ * started anew in between). null when either reading is missing.
+ */
 export function hubDelta(before, after) {
   if (!before?.hub || !after?.hub) return null;
   const out = {};
   for (const [k, v] of Object.entries(after.hub)) out[k] = k === 'pushesInFlightPeak' ? v : v - (before.hub[k] ?? 0);
+  if (after.hub.requests < before.hub.requests) out.hubRestarted = true;
+  out.before = before.hub;
+  out.after = after.hub;
   return out;
 }
 
@@ -205,14 +222,17 @@ export async function measureFanout(system, {
         regions: load.regions.length ? load.regions : undefined,
         edges: tierConnected?.edges,
         hubDuring: hubDelta(tierBefore, tierAfter) ?? undefined,
+        statusErrors: [tierConnected?.error, tierBefore?.error, tierAfter?.error].filter(Boolean),
         perRegion: byRegion.size
           ? Object.fromEntries([...byRegion].map(([r, xs]) => [r, { receiptsPerEvent: xs.length / Math.max(1, ok.length), ...rounded(summary(xs)) }]))
           : undefined,
         perEvent: perEvent.map((e) => rounded(e)),
         // What wrangler dev said about reloads and errors while the system ran.
         systemSaid: system.notable ? [...system.notable] : undefined,
-        // The end of the system's own output, when streams or events were lost.
-        systemOutput: progress.lostAfterHello > 0 || latencies.length < expected ? system.output.slice(-4000) : undefined,
+        // The end of the system's own output, when streams or events were
+        // lost or the Hub was started anew during the round.
+        systemOutput: progress.lostAfterHello > 0 || latencies.length < expected || hubDelta(tierBefore, tierAfter)?.hubRestarted
+          ? system.output.slice(-4000) : undefined,
         // CPU time spent from the first event until the last receipt (or
         // the drain timeout): by the system's processes, and by the load
         // client (this process, all its threads; it also sent the events).
@@ -229,7 +249,12 @@ export async function measureFanout(system, {
           })),
         },
       };
-      if (result.hubDuring) log(`  edges: ${result.edges.map((e) => `${e.name} ${e.subscribers}`).join(', ')}; hub during the round: ${JSON.stringify(result.hubDuring)}`);
+      if (result.edges) log(`  edges: ${result.edges.map((e) => `${e.name} ${e.subscribers}`).join(', ')}`);
+      if (result.hubDuring) {
+        const { before, after, ...d } = result.hubDuring;
+        log(`  hub during the round: ${JSON.stringify(d)}`);
+      }
+      for (const e of result.statusErrors) log(`  ${e}`);
       log(`  ${kind}: p50 ${delivery?.p50.toFixed(1) ?? '-'} ms, p99 ${delivery?.p99.toFixed(1) ?? '-'} ms, max ${delivery?.max.toFixed(1) ?? '-'} ms, delivered ${(100 * (result.deliveredFraction ?? 0)).toFixed(2)} %, ack p50 ${result.ackMs?.p50 ?? '-'} ms, ${result.memory.perStreamKiB?.toFixed(1) ?? '-'} KiB/stream${result.resumes ? `, ${result.resumes} renewals followed` : ''}`);
       results.push(result);
     }
