@@ -32,15 +32,10 @@ import { resetAgent, send } from './http.mjs';
  * the Hub and start the relay; none of that belongs in the first event.
  */
 export async function warmUp(system, kind) {
-  // First a cached read per region. A workaround as much as a warm-up: an
-  // Edge that its persisted alarm woke after the runtime restarted on the
-  // same state (every fan-out row after a system's first) does not know its
-  // name until a request that carries it (x-polycache-edge, which reads
-  // carry and the stream's RPC does not) reaches it; until then every
-  // stream it is asked for answers 503 "the edge failed" (its log: "the
-  // edge does not know its name"). Seen on the commit that wired the edge
-  // tier (c372ff0); with EDGE_SHARDS 1 the read reaches the stream's Edge.
-  // (polycache only; harmless on a Worker without the edge tier.)
+  // First a cached read per region: the read path and every Edge warm
+  // before the streams. (It also kept the bench running on c372ff0, where a
+  // restarted Edge did not know its name until a read told it; streams now
+  // carry it.) polycache only; harmless on a Worker without the edge tier.
   if (system.regionHeaders) {
     for (const headers of system.regionHeaders()) {
       const res = await send(system.url, 'GET', '/api/posts', { headers, timeoutMs: 30_000 });
