@@ -14,7 +14,8 @@ bootstrap:
 build: bootstrap
 	@bash scripts/build.sh
 
-## make dev: the Worker on http://127.0.0.1:8787 with local D1, KV and Durable Objects.
+## make dev: the Worker on http://127.0.0.1:8787 with local D1, KV, Cache API and Durable Objects;
+## CACHE_BACKEND=kv|upstash|cache make dev picks the cache backend (README, "Cache backends").
 dev: build
 	@bash scripts/dev.sh
 

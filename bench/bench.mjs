@@ -3,18 +3,29 @@
 // under `wrangler dev` and in better-sse (the peer), side by side from one
 // run, with the runtime's floor (a bare Worker and Durable Object in the
 // same shape, bench/floor/worker.mjs) beside them; a PATCH row for the
-// product path; mirror propagation; cached reads.
+// product path; mirror propagation; cached reads; write acknowledgement.
+// The runtime rows run once per number of regions of the edge tier
+// (`--regions`): 1 is today's default (EDGE_REGIONS unset, one Edge), 3 is
+// three regions (three Edges) with the streams and reads spread evenly over
+// them by a region header.
 // Prints the tables (markdown) and writes bench/results/<timestamp>.json.
 // Run by `make bench` through bench/run.sh (which raises the fd limit and
 // installs the peer); bench/README.md explains every column. Options:
-//   --only LIST            parts to run, of runtime,floor,dev,peer,mirror,reads,churn (default: all)
+//   --only LIST            parts to run, of runtime,floor,dev,peer,mirror,reads,acks,churn (default: all)
+//   --regions LIST         numbers of edge-tier regions the runtime rows (fan-out, reads, acks) run
+//                          with (1,3): 1 = EDGE_REGIONS unset (one Edge); n > 1 = the first n of
+//                          weur,enam,apac,wnam,... with EDGE_REGION_HEADER=x-polycache-region, each
+//                          stream and read sending the header with the regions in turn
 //   --streams LIST         concurrent streams (default 1000,2000,5000,10000)
 //   --events N             events per round (20)        --interval-ms MS  between events (200)
 //   --patch-streams N      where the PATCH /api/posts/1 row runs (1000; 0: none)
 //   --threads N            load-client worker threads (2)
 //   --mirror-writes N      writes of the mirror row (120)   --mirror-system runtime|dev (dev)
 //   --reads-secs S         wrk duration per read row (5)    --reads-conns N (10)
-//   --reads-systems LIST   where the read rows run (runtime,dev)
+//   --reads-systems LIST   where the read rows run (runtime,dev); the runtime at every --regions
+//   --acks-writes N        sequential writes per acknowledgement row (100, after 5 uncounted)
+//   --acks-streams N       streams open during them, spread over the regions (30)
+//   --acks-triggers LIST   the writes of the acknowledgement rows (invalidate,patch)
 //   --churn-streams N      streams per churn round (1000)   --churn-rounds N (3)
 //   --churn-systems LIST   where the churn rounds run (runtime,dev)
 //   --runtime-assets       serve the runtime rows with Miniflare's static-assets router in
@@ -36,18 +47,20 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ROOT } from '../tests/common/harness.mjs';
-import { makeSystem, setRuntimeOptions, snapshotBuild, stopAll } from './lib/systems.mjs';
+import { makeSystem, regionVars, setRuntimeOptions, snapshotBuild, stopAll } from './lib/systems.mjs';
 import { measureFanout } from './lib/fanout.mjs';
 import { measureMirror } from './lib/mirror.mjs';
 import { measureReads } from './lib/reads.mjs';
 import { measureChurn } from './lib/churn.mjs';
+import { measureAcks } from './lib/acks.mjs';
 import { closeAgent } from './lib/http.mjs';
-import { churnTable, fanoutTable, memoryTable, mirrorTable, peerTable, readsTable } from './lib/report.mjs';
+import { acksTable, churnTable, fanoutTable, memoryTable, mirrorTable, peerTable, readsTable } from './lib/report.mjs';
 import { nowMs, withTimeout } from './lib/clock.mjs';
 
 const { values: opt } = parseArgs({
   options: {
-    only: { type: 'string', default: 'runtime,floor,dev,peer,mirror,reads,churn' },
+    only: { type: 'string', default: 'runtime,floor,dev,peer,mirror,reads,acks,churn' },
+    regions: { type: 'string', default: '1,3' },
     streams: { type: 'string', default: '1000,2000,5000,10000' },
     events: { type: 'string', default: '20' },
     'interval-ms': { type: 'string', default: '200' },
@@ -58,6 +71,9 @@ const { values: opt } = parseArgs({
     'reads-secs': { type: 'string', default: '5' },
     'reads-conns': { type: 'string', default: '10' },
     'reads-systems': { type: 'string', default: 'runtime,dev' },
+    'acks-writes': { type: 'string', default: '100' },
+    'acks-streams': { type: 'string', default: '30' },
+    'acks-triggers': { type: 'string', default: 'invalidate,patch' },
     'churn-streams': { type: 'string', default: '1000' },
     'churn-rounds': { type: 'string', default: '3' },
     'churn-systems': { type: 'string', default: 'runtime,dev' },
@@ -83,10 +99,17 @@ if (opt.help) {
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const parts = new Set(list(opt.only));
 for (const p of parts) {
-  if (!['runtime', 'floor', 'dev', 'peer', 'mirror', 'reads', 'churn'].includes(p)) throw new Error(`--only: unknown part ${p}`);
+  if (!['runtime', 'floor', 'dev', 'peer', 'mirror', 'reads', 'acks', 'churn'].includes(p)) throw new Error(`--only: unknown part ${p}`);
 }
 const streamCounts = list(opt.streams).map(Number).sort((a, b) => a - b);
+const regionCounts = [...new Set(list(opt.regions).map(Number))].sort((a, b) => a - b);
+for (const n of regionCounts) regionVars(n); // checks the numbers
+// The fan-out rows' systems in the order they run for each number of
+// streams: the runtime once per number of regions, then the others.
 const systems = ['runtime', 'floor', 'dev', 'peer'].filter((s) => parts.has(s));
+const fanoutSystems = systems.flatMap((kind) => (kind === 'runtime'
+  ? regionCounts.map((regions) => ({ key: `runtime@${regions}`, kind, regions }))
+  : [{ key: kind, kind, regions: null }]));
 const patchAt = Number(opt['patch-streams']) === 0 ? null
   : (streamCounts.includes(Number(opt['patch-streams'])) ? Number(opt['patch-streams']) : streamCounts[0]);
 const runtimeVars = JSON.parse(opt['runtime-vars']);
@@ -126,12 +149,13 @@ const results = {
     workerd: version('node_modules/workerd'),
     betterSse: version('bench/peers/node_modules/better-sse'),
   },
-  config: { ...opt, streams: streamCounts, systems, patchAt },
+  config: { ...opt, streams: streamCounts, regions: regionCounts, systems, patchAt },
   // The Worker the runtime rows ran (a copy of build/ taken at the start).
   build: null,
   fanout: [],
   mirror: [],
   reads: [],
+  acks: [],
   churn: [],
   notes: [],
 };
@@ -145,16 +169,17 @@ const outOfTime = (what) => {
 
 async function fanoutPart() {
   const limit = fdLimit();
-  const instances = Object.fromEntries(systems.map((k) => [k, makeSystem(k, k === 'runtime' ? runtimeVars : undefined)]));
+  const instances = Object.fromEntries(fanoutSystems.map(({ key, kind, regions }) => [key,
+    makeSystem(kind, kind === 'runtime' ? { ...regionVars(regions), ...runtimeVars } : undefined)]));
   try {
     for (const n of streamCounts) {
-      for (const kind of systems) {
-        if (outOfTime(`${kind} at ${n} streams`)) continue;
-        const system = instances[kind];
+      for (const { key, kind } of fanoutSystems) {
+        const system = instances[key];
+        if (outOfTime(`${system.label} at ${n} streams`)) continue;
         const need = Math.max(n, n * FDS_PER_STREAM[kind]) + FD_HEADROOM;
         if (need > limit) {
           note(`${system.label} at ${n} streams skipped: needs about ${need} open files in one process, the limit is ${limit} (ulimit -Hn)`);
-          results.fanout.push({ system: kind, label: system.label, streams: n, trigger: 'invalidate', error: `skipped: needs ~${need} fds, limit ${limit}` });
+          results.fanout.push({ system: kind, label: system.label, edgeCount: system.edgeCount, streams: n, trigger: 'invalidate', error: `skipped: needs ~${need} fds, limit ${limit}` });
           continue;
         }
         const rounds = ['invalidate'];
@@ -176,7 +201,7 @@ async function fanoutPart() {
               drainMs: Number(opt['drain-ms']),
               ackTimeoutMs: Number(opt['ack-timeout-ms']),
               log,
-              perfBase: opt.perf ? join(opt.out, `${stamp}-${kind}-${n}`) : null,
+              perfBase: opt.perf ? join(opt.out, `${stamp}-${key.replace('@', '-')}-${n}`) : null,
             });
           };
           // Every step of a row is bounded; this bounds the row as a whole,
@@ -195,7 +220,7 @@ async function fanoutPart() {
           results.fanout.push(...rows);
         } catch (e) {
           note(`${system.label} at ${n} streams failed: ${e.message}\n${system.output?.slice(-2000) ?? ''}`);
-          results.fanout.push({ system: kind, label: system.label, streams: n, trigger: 'invalidate', error: e.message });
+          results.fanout.push({ system: kind, label: system.label, edgeCount: system.edgeCount, streams: n, trigger: 'invalidate', error: e.message });
         } finally {
           await system.stop();
         }
@@ -219,16 +244,46 @@ async function mirrorPart() {
 }
 
 async function readsPart() {
-  for (const kind of list(opt['reads-systems'])) {
-    if (outOfTime(`reads on ${kind}`)) continue;
-    log(`cached reads on ${kind} ...`);
-    const system = makeSystem(kind);
+  // The runtime once per number of regions (its --runtime-vars too), wrangler dev as it is.
+  const runs = list(opt['reads-systems']).flatMap((kind) => (kind === 'runtime'
+    ? regionCounts.map((regions) => makeSystem(kind, { ...regionVars(regions), ...runtimeVars }))
+    : [makeSystem(kind)]));
+  for (const system of runs) {
+    if (outOfTime(`reads on ${system.label}`)) { await system.dispose(); continue; }
+    log(`cached reads on ${system.label} ...`);
     try {
       await system.start();
       results.reads.push(...await measureReads(system, { secs: Number(opt['reads-secs']), conns: Number(opt['reads-conns']), log }));
     } catch (e) {
-      note(`reads on ${kind} failed: ${e.message}`);
-      results.reads.push({ system: kind, error: e.message });
+      note(`reads on ${system.label} failed: ${e.message}`);
+      results.reads.push({ system: system.kind, label: system.label, error: e.message });
+    } finally {
+      await system.dispose();
+    }
+  }
+}
+
+async function acksPart() {
+  for (const regions of regionCounts) {
+    const system = makeSystem('runtime', { ...regionVars(regions), ...runtimeVars });
+    if (outOfTime(`write acknowledgement on ${system.label}`)) { await system.dispose(); continue; }
+    log(`write acknowledgement on ${system.label} ...`);
+    try {
+      await system.start();
+      const rows = await withTimeout(measureAcks(system, {
+        writes: Number(opt['acks-writes']),
+        streams: Number(opt['acks-streams']),
+        triggers: list(opt['acks-triggers']),
+        threads: 1,
+        ackTimeoutMs: Number(opt['ack-timeout-ms']),
+        budgetMs: 120_000,
+        drainMs: Number(opt['drain-ms']),
+        log,
+      }), 300_000, 'the write acknowledgement rows did not end within 300 s');
+      results.acks.push(...rows);
+    } catch (e) {
+      note(`write acknowledgement on ${system.label} failed: ${e.message}`);
+      results.acks.push({ system: 'runtime', label: system.label, edgeCount: system.edgeCount, error: e.message });
     } finally {
       await system.dispose();
     }
@@ -275,6 +330,7 @@ function render() {
   }
   if (results.mirror.length) out.push('', '### Mirror propagation', '', mirrorTable(results.mirror));
   if (results.reads.length) out.push('', `### Reads (wrk, 1 thread, ${opt['reads-conns']} connections, ${opt['reads-secs']} s each)`, '', readsTable(results.reads));
+  if (results.acks.length) out.push('', `### Write acknowledgement: sequential writes, ${opt['acks-streams']} streams open (spread over the regions)`, '', acksTable(results.acks));
   if (results.churn.length) out.push('', `### Churn: rounds of connects then closes (a gone client is noticed at a heartbeat write)`, '', churnTable(results.churn));
   if (results.notes.length) out.push('', '### Notes', '', ...results.notes.map((n) => `- ${n.split('\n')[0]}`));
   return out.join('\n');
@@ -295,7 +351,7 @@ async function finish(reason) {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(render());
   console.log(`\n(JSON: ${file})`);
-  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads, ...results.churn].some((r) => r.error && !r.error.startsWith('skipped'));
+  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads, ...results.acks, ...results.churn].some((r) => r.error && !r.error.startsWith('skipped'));
   // Explicitly: a load-client thread of a row that timed out may still be alive.
   process.exit(failed ? 1 : 0);
 }
@@ -315,7 +371,7 @@ process.on('unhandledRejection', (e) => log(`unhandled: ${e?.stack ?? e}`));
 setTimeout(() => finish(`the run was cut ${5} minutes past --max-minutes`), deadline - nowMs() + 5 * 60_000).unref();
 
 try {
-  if (parts.has('runtime') || (parts.has('reads') && list(opt['reads-systems']).includes('runtime'))
+  if (parts.has('runtime') || parts.has('acks') || (parts.has('reads') && list(opt['reads-systems']).includes('runtime'))
       || (parts.has('churn') && list(opt['churn-systems']).includes('runtime'))
       || (parts.has('mirror') && opt['mirror-system'] === 'runtime')) {
     results.build = { sha256: (await snapshotBuild()).sha256 };
@@ -324,6 +380,7 @@ try {
   // what is skipped is the largest of them.
   if (parts.has('mirror')) await mirrorPart();
   if (parts.has('reads')) await readsPart();
+  if (parts.has('acks')) await acksPart();
   if (systems.length) await fanoutPart();
   if (parts.has('churn')) await churnPart();
 } catch (e) {

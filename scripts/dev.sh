@@ -15,7 +15,8 @@ if ls migrations/*.sql >/dev/null 2>&1; then
 fi
 export POLYCACHE_PREBUILT=1
 # Cache settings given in the environment win over wrangler.toml and
-# .dev.vars, so that `CACHE_BACKEND=upstash make dev` does what it says.
+# .dev.vars, so that `CACHE_BACKEND=upstash make dev` (or kv, or cache)
+# does what it says.
 vars=()
 for name in CACHE_BACKEND CACHE_TTL_SECS UPSTASH_REDIS_REST_URL UPSTASH_REDIS_REST_TOKEN; do
   if [ -n "${!name:-}" ]; then vars+=(--var "$name:${!name}"); fi

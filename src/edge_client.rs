@@ -6,7 +6,6 @@
 
 use polycache_core::edge_api::{route, EdgeReport, EDGE_HEADER};
 use polycache_core::edge_name::{shard_for_key, shard_for_stream, EdgeName};
-use polycache_core::hub_api::route as hub_route;
 use polycache_core::query::StreamQuery;
 use polycache_core::types::EntityType;
 use polycache_hub::calls;
@@ -16,17 +15,19 @@ use worker::{console_error, Headers, Method, Request, RequestInit, Response, Res
 
 use crate::ctx::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::hub_client::hub_error;
+use crate::hub_client::object_error;
 use crate::platform;
 
 #[wasm_bindgen(module = "/src/js/subscribe.js")]
 extern "C" {
-    /// `subscribe(url)` on this stub (an Edge): its answer (a `Response`);
-    /// when `signal` aborts, `unsubscribe` under `ctx.waitUntil`.
+    /// `subscribe(url, name)` on this stub (the Edge `name`): its answer (a
+    /// `Response`); when `signal` aborts, `unsubscribe` under
+    /// `ctx.waitUntil`.
     #[wasm_bindgen(catch)]
     async fn subscribe(
         stub: &JsValue,
         url: &str,
+        name: &str,
         signal: &JsValue,
         ctx: &JsValue,
     ) -> Result<JsValue, JsValue>;
@@ -95,34 +96,37 @@ async fn send(ctx: &Ctx, edge: EdgeName, req: Request) -> ApiResult<Response> {
             unavailable()
         })?;
     if resp.status_code() >= 400 {
-        return Err(hub_error(resp).await);
+        return Err(object_error(resp, "edge").await);
     }
     Ok(resp)
 }
 
 /// Opens a stream on an Edge of the request's region for `req` (whose
 /// abort signal tells the Edge when the client has gone), as `query` asks.
-/// Answers the body the Edge writes, to be returned as it is.
+/// Answers the body the Edge writes, to be returned as it is, and the
+/// Edge.
 pub async fn open_stream(
     ctx: &Ctx,
     req: &Request,
     query: &StreamQuery,
-) -> ApiResult<web_sys::ReadableStream> {
+) -> ApiResult<(web_sys::ReadableStream, EdgeName)> {
     let edge = for_stream(ctx);
-    let url = format!("https://edge{}?{}", hub_route::STREAM, query.to_query());
+    let url = format!("https://edge{}?{}", route::STREAM, query.to_query());
     let stub: JsValue = stub(ctx, edge)?.into_rpc();
     let signal: JsValue = req.inner().signal().into();
     let exec: &JsValue = ctx.exec.as_ref().as_ref();
-    let answer = subscribe(&stub, &url, &signal, exec).await.map_err(|e| {
-        console_error!("edge {edge} did not open a stream: {e:?}");
-        unavailable()
-    })?;
+    let answer = subscribe(&stub, &url, &edge.to_string(), &signal, exec)
+        .await
+        .map_err(|e| {
+            console_error!("edge {edge} did not open a stream: {e:?}");
+            unavailable()
+        })?;
     let resp = Response::from(web_sys::Response::from(answer));
     if resp.status_code() != 200 {
-        return Err(hub_error(resp).await);
+        return Err(object_error(resp, "edge").await);
     }
     match resp.body() {
-        ResponseBody::Stream(body) => Ok(body.clone()),
+        ResponseBody::Stream(body) => Ok((body.clone(), edge)),
         _ => Err(ApiError::Unavailable(
             "the edge answered a stream without a body".into(),
         )),

@@ -57,21 +57,26 @@ async fn send<Req: Serialize>(
     Ok(resp)
 }
 
-/// The Hub answers its errors in the API's error shape
-/// ([`ErrorBody`]); a client's mistake it found (a malformed or conflicting
-/// request) passes on as it is, and anything else becomes a 503: the Hub
-/// failed, not the client.
-pub async fn hub_error(mut resp: Response) -> ApiError {
+/// The Hub's error answer as the Worker's error ([`object_error`]).
+pub async fn hub_error(resp: Response) -> ApiError {
+    object_error(resp, "hub").await
+}
+
+/// The Hub and the Edges (`who`) answer their errors in the API's error
+/// shape ([`ErrorBody`]); a client's mistake they found (a malformed or
+/// conflicting request) passes on as it is, and anything else becomes a
+/// 503: the object failed, not the client.
+pub async fn object_error(mut resp: Response, who: &str) -> ApiError {
     let status = resp.status_code();
     let body = resp.json::<ErrorBody>().await.ok().map(|b| b.error);
     let message = body
         .as_ref()
-        .map_or_else(|| format!("hub answered {status}"), |e| e.message.clone());
+        .map_or_else(|| format!("{who} answered {status}"), |e| e.message.clone());
     match body.map(|e| e.code) {
         Some(ErrorCode::BadRequest) => ApiError::BadRequest(message),
         Some(ErrorCode::Conflict) => ApiError::Conflict(message),
         Some(ErrorCode::Unprocessable) => ApiError::Unprocessable(message),
-        _ => ApiError::Unavailable(format!("hub: {message}")),
+        _ => ApiError::Unavailable(format!("{who}: {message}")),
     }
 }
 

@@ -8,7 +8,7 @@
 //! - [`handlers`]: one module per resource.
 //! - [`cache`]: the cache service: read-through by generation, invalidation.
 //! - [`backends`]: where entries live: memory (in the Edges), Workers KV,
-//!   Upstash.
+//!   Upstash, the Workers Cache API.
 //! - [`edge_client`]: which Edge serves a request; typed calls to it, and
 //!   the streams it opens.
 //! - [`hub_client`]: typed calls to the Hub Durable Object.

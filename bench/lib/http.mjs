@@ -13,7 +13,8 @@ let agent = newAgent();
  * One request to base (http://127.0.0.1:P). Resolves with {status, headers,
  * text, json, sentAt, ackAt, ms}: sentAt just before the request is written,
  * ackAt when the whole response is in. Rejects on a network error or after
- * timeoutMs.
+ * timeoutMs. opts: token (a bearer token), body (sent as JSON), headers
+ * (more request headers, e.g. the edge tier's region header), timeoutMs.
  */
 export function send(base, method, path, opts = {}) {
   return attempt(base, method, path, opts).catch((e) => {
@@ -25,10 +26,10 @@ export function send(base, method, path, opts = {}) {
   });
 }
 
-function attempt(base, method, path, { token, body, timeoutMs = 30_000 } = {}) {
+function attempt(base, method, path, { token, body, headers: extra = {}, timeoutMs = 30_000 } = {}) {
   const url = new URL(path, base);
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  const headers = {};
+  const headers = { ...extra };
   if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length; }
   if (token) headers.authorization = `Bearer ${token}`;
   return new Promise((resolve, reject) => {

@@ -8,10 +8,18 @@
 //         query (no such row), a Hub cache write, and a 404 (an absent row is
 //         cached too, so the same id twice would hit). wrk counts the 404s
 //         as "non-2xx", expected here.
+// With regions (polycache's edge tier, `--regions`), both spread their
+// requests evenly over the regions by the region header (wrk.lua): a hit is
+// then served by the Edge of its region, each of which was made to hold the
+// entry first. The JSON records which Edge answered the probes and, under
+// the edge tier, the Hub's counters during each row (a hit should not reach
+// the Hub; before the edge tier every cached read was a call to the Hub).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { send } from './http.mjs';
+import { memory } from './procs.mjs';
+import { edgeTier, hubDelta } from './fanout.mjs';
 import { sleep } from './clock.mjs';
 
 export const WRK = '/usr/bin/wrk';
@@ -33,11 +41,19 @@ function wrk(url, { secs, conns, env = {} }) {
   });
 }
 
-function row(system, read, w, probe) {
+function row(system, read, w, probe, hubDuring, cpuMs) {
   const secs = w.durationUs / 1e6;
   const errors = Object.values(w.errors).reduce((a, b) => a + b, 0) - (read === 'miss' ? w.errors.status : 0);
   return {
-    system,
+    system: system.kind,
+    label: system.label,
+    edgeCount: system.edgeCount ?? null,
+    regions: system.regions?.length ? system.regions : undefined,
+    hubDuring: hubDuring ?? undefined,
+    // CPU time of the system's processes during the row, per request: less
+    // sensitive than req/s and latency to whatever else runs on the machine.
+    cpuMs,
+    cpuUsPerRequest: w.requests > 0 ? (1000 * cpuMs) / w.requests : null,
     read,
     requests: w.requests,
     rps: w.requests / secs,
@@ -51,33 +67,55 @@ function row(system, read, w, probe) {
 /** Runs both reads on a started polycache system; returns two rows. */
 export async function measureReads(system, { secs, conns, log }) {
   if (!existsSync(WRK)) throw new Error(`${WRK} is missing (scripts/bootstrap.sh installs Debian's wrk)`);
+  const regionHeaders = system.regionHeaders?.() ?? [{}];
+  const regionEnv = system.regions?.length ? { BENCH_REGIONS: system.regions.join(','), BENCH_REGION_HEADER: system.regionHeader } : {};
+  const get = (path, headers) => send(system.url, 'GET', path, { headers });
+  // Which cache answered (x-cache) and, under the edge tier, which Edge.
+  const said = (res) => `${res.headers['x-cache']}${res.headers['x-polycache-edge'] ? ` ${res.headers['x-polycache-edge']}` : ''}`;
+  // Every region's Edge holds the entry before the row (the second read of
+  // each region a hit).
   let hitProbe;
   for (let tries = 0; ; tries++) {
+    hitProbe = [];
     try {
-      const first = await send(system.url, 'GET', '/api/posts');
-      const second = await send(system.url, 'GET', '/api/posts');
-      hitProbe = { first: first.headers['x-cache'], second: second.headers['x-cache'] };
+      for (const headers of regionHeaders) {
+        const first = await get('/api/posts', headers);
+        const second = await get('/api/posts', headers);
+        hitProbe.push({ ...headers, first: said(first), second: said(second), hit: second.headers['x-cache'] === 'hit' });
+      }
     } catch (e) {
-      hitProbe = { error: e.message };
+      hitProbe.push({ error: e.message });
     }
-    if (hitProbe.second === 'hit') break;
+    if (hitProbe.every((p) => p.hit)) break;
     // `wrangler dev` may be reloading (a watched file changed): its cache is gone.
     if (tries === 3) throw new Error(`GET /api/posts twice did not hit: ${JSON.stringify(hitProbe)}`);
     await sleep(2000);
   }
-  const hit = await wrk(`${system.url}/api/posts`, { secs, conns });
-  const after = await send(system.url, 'GET', '/api/posts');
-  const hitRow = row(system.kind, 'hit', hit, { ...hitProbe, after: after.headers['x-cache'] });
+  const cpu = () => memory(system.processes()).cpuMs;
+  const hubBefore = await edgeTier(system);
+  const hitCpu = cpu();
+  const hit = await wrk(`${system.url}/api/posts`, { secs, conns, env: regionEnv });
+  const hitCpuMs = cpu() - hitCpu;
+  const hubAfter = await edgeTier(system);
+  const after = [];
+  for (const headers of regionHeaders) after.push(said(await get('/api/posts', headers)));
+  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, hubDelta(hubBefore, hubAfter), hitCpuMs);
 
   const base = 1_000_000 + Math.floor(Math.random() * 1_000_000) * 1000;
-  const fresh = await send(system.url, 'GET', `/api/posts/${base}`);
-  const miss = await wrk(`${system.url}/api/posts`, { secs, conns, env: { BENCH_ID_BASE: String(base) } });
+  const fresh = await get(`/api/posts/${base}`, regionHeaders[0]);
+  const missBefore = await edgeTier(system);
+  const missCpu = cpu();
+  const miss = await wrk(`${system.url}/api/posts`, { secs, conns, env: { ...regionEnv, BENCH_ID_BASE: String(base) } });
+  const missCpuMs = cpu() - missCpu;
+  const missAfter = await edgeTier(system);
   // An id of the run read again: a hit now, so it was stored by a miss then.
-  // (wrk calls request() once before it sends anything: the first id sent is base + 2.)
-  const again = await send(system.url, 'GET', `/api/posts/${base + 3}`);
-  const missRow = row(system.kind, 'miss', miss, { fresh: fresh.headers['x-cache'], readAgain: again.headers['x-cache'], status: fresh.status });
+  // (wrk calls request() once before it sends anything: the first id sent is
+  // base + 2, and with regions, id base + n went to region n mod their number.)
+  const again = await get(`/api/posts/${base + 3}`, regionHeaders[3 % regionHeaders.length]);
+  const missRow = row(system, 'miss', miss, { fresh: said(fresh), readAgain: said(again), status: fresh.status }, hubDelta(missBefore, missAfter), missCpuMs);
   for (const r of [hitRow, missRow]) {
-    log(`  ${r.system} ${r.read}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms${r.errors ? `, ${r.errors} errors` : ''}`);
+    log(`  ${r.label} ${r.read}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.cpuUsPerRequest?.toFixed(0)} µs CPU / request${r.errors ? `, ${r.errors} errors` : ''}`
+      + `${r.hubDuring ? `; hub during the row: ${r.hubDuring.requests} requests, ${r.hubDuring.cacheReads} cache reads, ${r.hubDuring.renewals} renewals` : ''}`);
   }
   return [hitRow, missRow];
 }

@@ -11,10 +11,12 @@ function table(head, rows, left) {
 }
 
 const SYSTEM_ORDER = { runtime: 0, floor: 1, dev: 2, peer: 3 };
+/** The order of rows of the same streams: the runtime by its number of Edges, then the others. */
+const bySystem = (a, b) => SYSTEM_ORDER[a.system] - SYSTEM_ORDER[b.system] || (a.edgeCount ?? 0) - (b.edgeCount ?? 0);
 
 export function fanoutTable(results) {
   const rows = [...results]
-    .sort((a, b) => a.streams - b.streams || (a.trigger === 'patch') - (b.trigger === 'patch') || SYSTEM_ORDER[a.system] - SYSTEM_ORDER[b.system])
+    .sort((a, b) => a.streams - b.streams || (a.trigger === 'patch') - (b.trigger === 'patch') || bySystem(a, b))
     .map((r) => {
       if (r.error) return [r.label, f(r.streams), '-', `**${r.error.startsWith('skipped') ? 'not run' : 'failed'}**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', '', ''];
       return [
@@ -49,7 +51,7 @@ export function peerTable(results) {
   const perDelivery = (r) => (r.cpuMs ? (1000 * r.cpuMs.system) / r.delivered : null);
   const rows = [...ok]
     .filter((r) => peers.has(r.streams))
-    .sort((a, b) => a.streams - b.streams || SYSTEM_ORDER[a.system] - SYSTEM_ORDER[b.system])
+    .sort((a, b) => a.streams - b.streams || bySystem(a, b))
     .map((r) => {
       const peer = peers.get(r.streams);
       return [
@@ -70,19 +72,44 @@ export function mirrorTable(results) {
   return table(['mirror', 'writes', 'ack on A -> B p50 ms', 'p99 ms', 'max ms', 'send -> B p50 ms', 'p99 ms'], rows, 2);
 }
 
+/**
+ * The read rows; `Hub requests` is what the Hub served during the row
+ * (/api/status, under the edge tier: a hit through an Edge should add none
+ * but the Edges' lease renewals; '-' where the Worker has no such counter).
+ */
 export function readsTable(results) {
   const label = { hit: 'hit: GET /api/posts', miss: 'uncached: GET /api/posts/<new id>' };
   const rows = results.map((r) => (r.error
-    ? [r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '']
-    : [r.system, label[r.read], f(r.rps), f(r.latencyMs.p50, 2), f(r.latencyMs.p99, 2), f(r.latencyMs.max, 2), f(r.errors)]));
-  return table(['system', 'read', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'], rows, 2);
+    ? [r.label ?? r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '']
+    : [r.label ?? r.system, label[r.read], f(r.rps), f(r.latencyMs.p50, 2), f(r.latencyMs.p99, 2), f(r.latencyMs.max, 2), f(r.errors),
+      f(r.cpuUsPerRequest), f(r.hubDuring?.requests)]));
+  return table(['system', 'read', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'CPU µs / request', 'Hub requests'], rows, 2);
+}
+
+/**
+ * The write acknowledgement rows: sequential writes with a few streams open
+ * (so that every Edge holds a lease and gets every push).
+ */
+export function acksTable(results) {
+  const rows = [...results].sort((a, b) => (a.edgeCount ?? 0) - (b.edgeCount ?? 0)).map((r) => (r.error
+    ? [r.label ?? r.system, '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', '', '']
+    : [
+      r.label, EVENT[r.trigger] ?? r.trigger,
+      `${r.writes}${r.skipped ? ` (${r.skipped} skipped)` : ''}${r.errorCount ? ` (${r.errorCount} failed)` : ''}`,
+      f(r.ackMs?.p50, 1), f(r.ackMs?.p90, 1), f(r.ackMs?.p99, 1), f(r.ackMs?.max, 1),
+      f(r.cpuMsPerWrite, 1),
+      f(r.pushesPerWrite, 2),
+      r.deliveredFraction === null ? '-' : `${(100 * r.deliveredFraction).toFixed(r.deliveredFraction === 1 ? 0 : 2)} %`,
+      f(r.deliveryMs?.p99, 1),
+    ]));
+  return table(['system', 'write', 'writes', 'ack p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'CPU ms / write', 'pushes / write', 'delivered', 'delivery p99 ms'], rows, 2);
 }
 
 /** Per stream, by process: where each system's memory per stream goes. */
 export function memoryTable(results) {
   const rows = [...results]
     .filter((r) => !r.error && r.trigger === 'invalidate' && r.connected > 0)
-    .sort((a, b) => a.streams - b.streams || SYSTEM_ORDER[a.system] - SYSTEM_ORDER[b.system])
+    .sort((a, b) => a.streams - b.streams || bySystem(a, b))
     .map((r) => {
       const parts = r.memory.processes
         .map((p) => ({ comm: p.comm, kib: (p.rssKiB - (p.beforeKiB ?? 0)) / r.connected, total: p.rssKiB }))

@@ -18,7 +18,12 @@
 // Worker and Durable Object in the same shape, with wrangler.toml's
 // compatibility date and flags and no other binding).
 //
-//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--migrate] [--build DIR] [--assets] [--floor]
+// Vars: wrangler.toml's [vars], then --vars (a JSON object), then each
+// --var NAME=VALUE, e.g. the edge tier's regions (docs/architecture.md):
+//   --var EDGE_REGIONS=weur,enam,apac --var EDGE_REGION_HEADER=x-polycache-region
+// (bench.mjs passes them in --vars: `--regions 3`).
+//
+//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--var K=V ...] [--migrate] [--build DIR] [--assets] [--floor]
 // prints one JSON line {"ready": url, "pid": pid} once /api/health answers 200,
 // then runs until SIGTERM or SIGINT.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +38,7 @@ const { values: args } = parseArgs({
     port: { type: 'string' },
     state: { type: 'string' },
     vars: { type: 'string', default: '{}' },
+    var: { type: 'string', multiple: true, default: [] },
     migrate: { type: 'boolean', default: false },
     build: { type: 'string' },
     assets: { type: 'boolean', default: false },
@@ -41,7 +47,13 @@ const { values: args } = parseArgs({
     floor: { type: 'boolean', default: false },
   },
 });
-if (!args.port || !args.state) throw new Error('usage: runtime-host.mjs --port P --state DIR [--vars JSON]');
+if (!args.port || !args.state) throw new Error('usage: runtime-host.mjs --port P --state DIR [--vars JSON] [--var NAME=VALUE ...]');
+const extraVars = { ...JSON.parse(args.vars) };
+for (const kv of args.var) {
+  const eq = kv.indexOf('=');
+  if (eq < 1) throw new Error(`--var ${kv}: expected NAME=VALUE`);
+  extraVars[kv.slice(0, eq)] = kv.slice(eq + 1);
+}
 
 // --build: a copy of build/ taken when the bench started, so that every row
 // of a run measures the same Worker even if someone rebuilds meanwhile.
@@ -89,7 +101,7 @@ const worker = args.floor
       { type: 'ESModule', path: join(BUILD, 'index.js') },
       { type: 'CompiledWasm', path: join(BUILD, 'index_bg.wasm') },
     ],
-    bindings: { ...configVars, ...JSON.parse(args.vars) },
+    bindings: { ...configVars, ...extraVars },
   };
 const mf = new Miniflare({
   host: '127.0.0.1',

@@ -9,17 +9,32 @@
 // event id (one slot per stream), timestamped with the process-wide monotonic
 // clock (process.hrtime) so that the main thread's send times compare.
 //
+// With regions (polycache's edge tier, EDGE_REGION_HEADER), stream i of the
+// whole load (this thread's `offset` + its index here) sends the header with
+// regions[i % regions.length], so that the streams spread evenly over the
+// regions whatever the number of threads.
+//
 // Messages from the main thread: {cmd: 'connect'} | {cmd: 'progress'} |
 // {cmd: 'collect'} | {cmd: 'close'}; each is answered with one message.
 import { connect as netConnect } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { nowMs } from './clock.mjs';
 
-const { host, port, path, count, inflight, connectTimeoutMs, connectBudgetMs } = workerData;
+const {
+  host, port, path, count, inflight, connectTimeoutMs, connectBudgetMs, offset = 0, regions = [], regionHeader = null,
+} = workerData;
+/** The region of stream `index` of this thread (null without regions). */
+const regionOf = (index) => (regions.length && regionHeader ? regions[(offset + index) % regions.length] : null);
 /** The stream's GET, with Last-Event-ID when resuming after a renewal, as EventSource sends it. */
-const request = (lastId) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n`
-  + `Cache-Control: no-cache\r\n${lastId ? `Last-Event-ID: ${lastId}\r\n` : ''}\r\n`, 'latin1');
-const REQUEST = request('');
+const request = (region, lastId) => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n`
+  + `Cache-Control: no-cache\r\n${region ? `${regionHeader}: ${region}\r\n` : ''}${lastId ? `Last-Event-ID: ${lastId}\r\n` : ''}\r\n`, 'latin1');
+/** The first GET of each region (or the one GET without regions), built once. */
+const FIRST = new Map();
+const firstRequest = (index) => {
+  const region = regionOf(index);
+  if (!FIRST.has(region)) FIRST.set(region, request(region, ''));
+  return FIRST.get(region);
+};
 
 /** receipts: event id -> Float64Array(count), 0 where not (yet) received. */
 let receipts = new Map();
@@ -70,7 +85,7 @@ class Stream {
     this.renewed = false; // the server said `event: renew` before ending
     this.retryMs = 2000;
     this.timer = setTimeout(() => this.fail('no hello in time'), connectTimeoutMs);
-    this.open(REQUEST);
+    this.open(firstRequest(index));
   }
 
   open(request) {
@@ -95,7 +110,7 @@ class Stream {
     old?.destroy();
     Object.assign(this, { head: '', inBody: false, chunked: false, remain: 0, sizeLine: '', line: '', event: '', id: '', data: '', renewed: false });
     resumes++;
-    setTimeout(() => { if (!closing && !this.done) this.open(request(this.lastId)); }, this.retryMs);
+    setTimeout(() => { if (!closing && !this.done) this.open(request(regionOf(this.index), this.lastId)); }, this.retryMs);
   }
 
   fail(why) {

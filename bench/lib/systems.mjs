@@ -24,6 +24,20 @@ import { resetAgent, send } from './http.mjs';
 import { cmdline, tree } from './procs.mjs';
 import { sleep } from './clock.mjs';
 
+/**
+ * The edge tier's regions for the runtime rows (`--regions`): n = 1 is
+ * today's default (EDGE_REGIONS unset: one region, `default`, so one Edge
+ * with the default EDGE_SHARDS of 1); n > 1 takes the first n hints of this
+ * list and sets EDGE_REGION_HEADER, so that the load client picks each
+ * request's region with that header (Miniflare has no `cf` location).
+ */
+export const REGION_HEADER = 'x-polycache-region';
+const REGION_HINTS = ['weur', 'enam', 'apac', 'wnam', 'eeur', 'oc', 'sam', 'afr', 'me'];
+export function regionVars(n) {
+  if (!(n >= 1 && n <= REGION_HINTS.length)) throw new Error(`regions: 1 to ${REGION_HINTS.length}, not ${n}`);
+  return n === 1 ? {} : { EDGE_REGIONS: REGION_HINTS.slice(0, n).join(','), EDGE_REGION_HEADER: REGION_HEADER };
+}
+
 let buildSnapshot = null;
 /**
  * How the runtime rows are served:
@@ -207,8 +221,39 @@ class Polycache {
   }
 
   async subscribers() {
-    const res = await send(this.url, 'GET', '/api/status', { timeoutMs: 10_000 });
-    return res.json?.subscribers ?? null;
+    return (await this.status({ timeoutMs: 10_000 }))?.subscribers ?? null;
+  }
+
+  /**
+   * GET /api/status (its JSON, or null). Under the edge tier it asks every
+   * live Edge for its report, which waits behind an Edge's fan-out: at
+   * 5,000 streams and more, 10 s was not always enough.
+   */
+  async status({ timeoutMs = 30_000 } = {}) {
+    const res = await send(this.url, 'GET', '/api/status', { timeoutMs });
+    return res.json ?? null;
+  }
+
+  /**
+   * The edge tier's regions this instance runs with (EDGE_REGIONS, when
+   * EDGE_REGION_HEADER lets a request choose; [] otherwise: every request
+   * goes to the first or only region) and that header.
+   */
+  get regions() {
+    return this.vars.EDGE_REGIONS && this.vars.EDGE_REGION_HEADER ? this.vars.EDGE_REGIONS.split(',').map((r) => r.trim()) : [];
+  }
+
+  get regionHeader() { return this.regions.length ? this.vars.EDGE_REGION_HEADER : null; }
+
+  /** How many Edges serve reads and streams: regions x EDGE_SHARDS. */
+  get edgeCount() {
+    const regions = this.vars.EDGE_REGIONS ? this.vars.EDGE_REGIONS.split(',').length : 1;
+    return regions * Number(this.vars.EDGE_SHARDS ?? 1);
+  }
+
+  /** One set of request headers per region (one empty set without regions). */
+  regionHeaders() {
+    return this.regions.length ? this.regions.map((r) => ({ [this.regionHeader]: r })) : [{}];
   }
 
   /** kind 'invalidate': POST /api/cache/invalidate {type: posts}; 'patch': PATCH /api/posts/1. */
@@ -230,6 +275,16 @@ class Polycache {
 
   async restart() { await this.stop(); await this.start(); }
 
+  /**
+   * Whether the Worker has the edge tier (its /api/status has the Hub's
+   * counters; not on a commit before it), found once, after the first start.
+   */
+  async detectEdgeTier() {
+    if (this.edgeTier !== undefined) return;
+    const status = await this.status().catch(() => null);
+    if (status) this.edgeTier = Boolean(status.hub);
+  }
+
   /** The heartbeat period this instance runs with. */
   heartbeatSecs() { return Number(this.vars.SSE_HEARTBEAT_SECS ?? configuredHeartbeatSecs()); }
 
@@ -244,7 +299,7 @@ class Polycache {
 export class RuntimeSystem extends Polycache {
   constructor(vars = {}) {
     super('runtime', { ...TEST_SECRETS, INSTANCE_ID: 'bench-runtime', ...vars });
-    this.label = 'polycache, runtime alone';
+    this.label = `polycache, runtime alone, ${this.edgesLabel()}`;
     this.host = null;
   }
 
@@ -259,14 +314,26 @@ export class RuntimeSystem extends Polycache {
     if (entryWorker) args.push('--entry-worker');
     if (inspectorPort) args.push('--inspector-port', String(inspectorPort));
     const extras = [entryWorker && 'entry Worker', assets && 'assets router'].filter(Boolean);
-    this.label = `polycache, runtime alone${extras.length ? ` (+ ${extras.join(', + ')})` : ''}`;
+    this.label = `polycache, runtime alone, ${this.edgesLabel()}${extras.length ? ` (+ ${extras.join(', + ')})` : ''}`;
     this.host = new NodeChild('runtime-host', join(ROOT, 'bench/lib/runtime-host.mjs'), args);
     await this.host.start();
     this.migrated = true;
     this.url = this.host.url;
+    await this.detectEdgeTier();
+    // A Worker from before the edge tier (this bench run on an older
+    // commit, to compare) has no Edge. Its rows say so rather than "1 Edge".
+    if (this.edgeTier === false) this.label = this.label.replace(/, \d+ Edges?( \([^+)][^)]*\))?/, ', before the edge tier (no Edge: reads and streams through the Hub)');
   }
 
   async stop() { await this.host?.stop(); this.host = null; resetAgent(); }
+
+  /** "1 Edge", "3 Edges (weur, enam, apac)", "6 Edges (weur, enam, apac x 2 shards)". */
+  edgesLabel() {
+    const n = this.edgeCount;
+    const shards = Number(this.vars.EDGE_SHARDS ?? 1);
+    const where = [this.vars.EDGE_REGIONS && this.vars.EDGE_REGIONS.split(',').join(', '), shards > 1 && `x ${shards} shards`].filter(Boolean).join(' ');
+    return `${n} Edge${n === 1 ? '' : 's'}${where ? ` (${where})` : ''}`;
+  }
 
   /** workerd: the host's children (the Node host itself serves no request). */
   processes() { return this.host?.children() ?? []; }
@@ -330,6 +397,7 @@ export class DevSystem extends Polycache {
     this.instance.child.stdout.on('data', watch);
     this.instance.child.stderr.on('data', watch);
     this.url = this.instance.url;
+    await this.detectEdgeTier();
   }
 
   async stop() { await this.instance?.stop(); this.instance = null; resetAgent(); }

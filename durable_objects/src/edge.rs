@@ -37,8 +37,8 @@ use polycache_core::edge_name::EdgeName;
 use polycache_core::edge_protocol::{RenewRequest, Renewal};
 use polycache_core::error_code::ErrorCode;
 use polycache_core::event::InvalidationEvent;
-use polycache_core::event_log::EventLog;
-use polycache_core::hub_api::{route as hub_route, StreamClosed};
+use polycache_core::event_log::{EventLog, Replay};
+use polycache_core::hub_api::StreamClosed;
 use polycache_core::lease::Leases;
 use polycache_core::replica::{Forward, PushOutcome, Replica};
 use polycache_core::sse;
@@ -65,6 +65,14 @@ pub const TAIL_SIZE: usize = 1_000;
 /// lands in between.
 const MAX_RENEWALS_IN_A_ROW: usize = 3;
 
+/// How long an Edge waits before it tries a failed renewal again, by
+/// attempt: short, since a reader waits meanwhile.
+const RETRY_MS: [u64; MAX_RENEWALS_IN_A_ROW] = [50, 250, 0];
+
+/// The storage key of the Edge's name, its only stored value (with its
+/// alarm).
+const NAME_KEY: &str = "name";
+
 /// The Edge.
 #[durable_object]
 pub struct Edge {
@@ -84,8 +92,18 @@ pub struct EdgeState {
     bypass: RefCell<Vec<EntityType>>,
     /// The Hub's newest `upstash-sync-token`, passed on with reads.
     sync_token: RefCell<Option<String>>,
-    /// The events applied, newest [`TAIL_SIZE`], for replay.
+    /// The events applied, newest [`TAIL_SIZE`], for replay, and those
+    /// held back from the streams ([`EdgeState::forwarded`]).
     tail: RefCell<EventLog<InvalidationEvent>>,
+    /// The last event id sent to the streams: the last applied, or less
+    /// while the Hub holds events back until their write is acknowledged
+    /// (several shards per region, [`PushBatch::forward_through`]).
+    forwarded: Cell<u64>,
+    /// How far the Hub lets this Edge forward (`u64::MAX`: no hold).
+    forward_limit: Cell<u64>,
+    /// Streams that wait for [`EdgeState::forwarded`] to reach their
+    /// resume id.
+    forward_waiters: RefCell<Vec<oneshot::Sender<()>>>,
     /// The memory backend's entries of this Edge's keys.
     cache: RefCell<MemoryStore>,
     /// Fill leases of the region's readers, with their waiting readers.
@@ -108,6 +126,9 @@ impl Default for EdgeState {
             bypass: RefCell::new(Vec::new()),
             sync_token: RefCell::new(None),
             tail: RefCell::new(EventLog::new(TAIL_SIZE, 0)),
+            forwarded: Cell::new(0),
+            forward_limit: Cell::new(u64::MAX),
+            forward_waiters: RefCell::new(Vec::new()),
             cache: RefCell::new(MemoryStore::new(CACHE_MAX_ENTRIES, CACHE_MAX_BYTES)),
             leases: RefCell::new(Leases::default()),
             streams: Streams::default(),
@@ -143,6 +164,13 @@ impl DurableObject for Edge {
     /// Renews the lease halfway through while the Edge is busy.
     async fn alarm(&self) -> Result<Response> {
         self.inner.alarm_at.set(0);
+        if self.inner.name.get().is_none() {
+            // An object woken by its alarm is not always told its name.
+            let stored: Option<String> = self.state.storage().get(NAME_KEY).await?;
+            self.inner
+                .name
+                .set(stored.and_then(|n| EdgeName::parse(&n).ok()));
+        }
         let now = now_ms();
         if self.busy(now) && self.inner.name.get().is_some() {
             let due = self.inner.replica.borrow().should_renew(now, true);
@@ -174,6 +202,17 @@ impl Edge {
         Ok(config)
     }
 
+    /// Takes `name` (from the Worker's request) as this Edge's name, and
+    /// stores it for an alarm that wakes the object after a restart: such
+    /// an object is not always told its name by the runtime.
+    async fn learn_name(&self, name: &str) -> Result<()> {
+        let Ok(parsed) = EdgeName::parse(name) else {
+            return Ok(());
+        };
+        self.inner.name.set(Some(parsed));
+        self.state.storage().put(NAME_KEY, name).await
+    }
+
     /// How many events the tail keeps: [`TAIL_SIZE`], or fewer when
     /// `EVENT_LOG_SIZE` is smaller.
     fn tail_size(&self) -> usize {
@@ -193,26 +232,22 @@ impl Edge {
 
     async fn route(&self, mut req: Request) -> Result<Response> {
         if self.inner.name.get().is_none() {
-            if let Some(name) = req.headers().get(EDGE_HEADER)? {
-                self.inner.name.set(EdgeName::parse(&name).ok());
+            if let Some(name) = req.headers().get(EDGE_HEADER)?.as_deref() {
+                self.learn_name(name).await?;
             }
         }
         let url = req.url()?;
         match (req.method(), url.path()) {
             (Method::Post, route::PUSH) => self.push(read_json(&mut req).await?).await,
             (Method::Get, route::REPORT) => self.report(),
-            (Method::Post, hub_route::CACHE_READ) => {
-                self.cache_read(read_json(&mut req).await?).await
-            }
-            (Method::Post, hub_route::CACHE_LEASE) => {
+            (Method::Post, route::CACHE_READ) => self.cache_read(read_json(&mut req).await?).await,
+            (Method::Post, route::CACHE_LEASE) => {
                 self.cache_lease(read_json(&mut req).await?).await
             }
-            (Method::Post, hub_route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
-            (Method::Post, hub_route::CACHE_RELEASE) => {
-                self.cache_release(read_json(&mut req).await?)
-            }
-            (Method::Get, hub_route::STREAM) => self.stream(&url).await,
-            (Method::Post, hub_route::STREAM_CLOSE) => {
+            (Method::Post, route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
+            (Method::Post, route::CACHE_RELEASE) => self.cache_release(read_json(&mut req).await?),
+            (Method::Get, route::STREAM) => self.stream(&url).await,
+            (Method::Post, route::STREAM_CLOSE) => {
                 let id = url
                     .query_pairs()
                     .find(|(k, _)| k == "id")
@@ -245,21 +280,27 @@ impl Edge {
     }
 
     /// Makes sure the Edge may serve from its replica now, renewing first
-    /// if its lease has lapsed.
+    /// if its lease has lapsed. A renewal that fails is tried again twice,
+    /// after [`RETRY_MS`]: a Hub that is starting (or restarting) answers
+    /// within that.
     async fn ensure_serving(&self) -> Result<()> {
-        for _ in 0..MAX_RENEWALS_IN_A_ROW {
+        let mut last_error = None;
+        for (attempt, pause_ms) in RETRY_MS.iter().enumerate() {
             if self.inner.replica.borrow().can_serve(now_ms()) {
                 return Ok(());
             }
-            self.renew().await?;
+            if let Err(e) = self.renew().await {
+                worker::console_error!("edge: renewal {} failed: {e}", attempt + 1);
+                last_error = Some(e);
+                Delay::from(Duration::from_millis(*pause_ms)).await;
+            }
         }
         if self.inner.replica.borrow().can_serve(now_ms()) {
-            Ok(())
-        } else {
-            Err(worker::Error::RustError(
-                "the hub did not grant this edge a lease".into(),
-            ))
+            return Ok(());
         }
+        Err(last_error.unwrap_or_else(|| {
+            worker::Error::RustError("the hub did not grant this edge a lease".into())
+        }))
     }
 
     /// Renews the lease (one renewal in flight at a time: a caller that
@@ -321,6 +362,7 @@ impl Edge {
             .apply_renewal(sent_at, &renewal);
         *self.inner.bypass.borrow_mut() = renewal.bypass;
         self.forward(forward);
+        self.set_forward_limit(renewal.forward_through);
         Ok(())
     }
 
@@ -335,23 +377,78 @@ impl Edge {
             }
             Forward::Reset { last_event_id } => {
                 *self.inner.tail.borrow_mut() = EventLog::new(self.tail_size(), last_event_id);
-                let data = json!({ "lastEventId": last_event_id }).to_string();
-                let frame = sse::event(Some(last_event_id), Some("reset"), &data);
-                self.inner.streams.reset(&frame);
+                self.reset_streams(last_event_id);
             }
         }
     }
 
-    /// An event just applied: into the tail, then to the streams.
+    /// Every stream gets `reset` (refetch everything) at `last_event_id`.
+    fn reset_streams(&self, last_event_id: u64) {
+        self.inner.forwarded.set(last_event_id);
+        let data = json!({ "lastEventId": last_event_id }).to_string();
+        let frame = sse::event(Some(last_event_id), Some("reset"), &data);
+        self.inner.streams.reset(&frame);
+        self.wake_forward_waiters();
+    }
+
+    /// An event just applied: into the tail, then to the streams as far as
+    /// the Hub lets this Edge forward.
     fn deliver(&self, event: InvalidationEvent) {
-        let frame = sse::event(Some(event.id), Some("app-update"), &event.to_json());
-        self.inner.streams.publish(&event, &frame);
-        let mut tail = self.inner.tail.borrow_mut();
-        if event.id == tail.last_id() + 1 {
+        {
+            let mut tail = self.inner.tail.borrow_mut();
+            if event.id != tail.last_id() + 1 {
+                // Only after a reset that the tail missed: start it again here.
+                *tail = EventLog::new(self.tail_size(), event.id - 1);
+            }
             tail.append(|_| event);
-        } else {
-            // Only after a reset that the tail missed: start it again here.
-            *tail = EventLog::new(self.tail_size(), event.id);
+        }
+        self.flush();
+    }
+
+    /// Takes the Hub's limit on forwarding (`None`: none), then forwards.
+    fn set_forward_limit(&self, through: Option<u64>) {
+        self.inner.forward_limit.set(through.unwrap_or(u64::MAX));
+        self.flush();
+    }
+
+    /// Sends the streams every applied event they have not had, up to the
+    /// Hub's limit, in id order.
+    fn flush(&self) {
+        let applied = self.inner.replica.borrow().last_applied_id();
+        let upto = applied.min(self.inner.forward_limit.get());
+        let from = self.inner.forwarded.get();
+        if upto <= from {
+            return;
+        }
+        let events = match self.inner.tail.borrow().since(from) {
+            Replay::Events(events) => events,
+            // More were held back than the tail keeps.
+            Replay::Reset => Vec::new(),
+        };
+        if events.first().is_none_or(|(id, _)| *id != from + 1) {
+            self.reset_streams(upto);
+            return;
+        }
+        for (id, event) in events.into_iter().take_while(|(id, _)| *id <= upto) {
+            let frame = sse::event(Some(id), Some("app-update"), &event.to_json());
+            self.inner.streams.publish(&event, &frame);
+            self.inner.forwarded.set(id);
+        }
+        self.wake_forward_waiters();
+    }
+
+    /// Resolves at the next forward (or reset).
+    fn forward_wakeup(&self) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.inner.forward_waiters.borrow_mut();
+        waiters.retain(|w| !w.is_canceled());
+        waiters.push(tx);
+        rx
+    }
+
+    fn wake_forward_waiters(&self) {
+        for waiter in self.inner.forward_waiters.borrow_mut().drain(..) {
+            let _ = waiter.send(());
         }
     }
 
@@ -386,6 +483,9 @@ impl Edge {
         if batch.sync_token.is_some() {
             *self.inner.sync_token.borrow_mut() = batch.sync_token;
         }
+        self.inner
+            .forward_limit
+            .set(batch.forward_through.unwrap_or(u64::MAX));
         let mut gap = false;
         for push in &batch.pushes {
             let outcome = self.inner.replica.borrow_mut().apply_push(push);
@@ -401,6 +501,7 @@ impl Edge {
         if gap {
             self.renew().await?;
         }
+        self.flush();
         reply::json(
             200,
             &PushAck {

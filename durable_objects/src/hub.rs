@@ -91,16 +91,14 @@ impl Hub {
     async fn route(&self, mut req: Request) -> Result<Response> {
         let config = self.config()?;
         self.load(&config).await?;
+        self.link.set_hold(config.edge_shards > 1);
         let url = req.url()?;
         match (req.method(), url.path()) {
             (Method::Post, route::INVALIDATE) => {
                 let body = read_json(&mut req).await?;
                 self.invalidate(&config, body).await
             }
-            (Method::Post, route::CACHE_FAILURE) => {
-                self.link.count(|c| c.cache_reads += 1);
-                self.cache_failure(read_json(&mut req).await?)
-            }
+            (Method::Post, route::CACHE_FAILURE) => self.cache_failure(read_json(&mut req).await?),
             (Method::Post, edge_route::HUB_RENEW) => {
                 let lease_ms = config.edge_lease_secs.saturating_mul(1000);
                 self.renew_edge(lease_ms, read_json(&mut req).await?).await
@@ -137,6 +135,14 @@ impl Hub {
                 self.retry_parked().await
             }
             (Method::Get, route::LOGS) => self.logs(&url),
+            (_, path) if path.starts_with("/cache/") => {
+                // A cache read (or lease, fill, release) sent to the Hub:
+                // counted, so that `/api/status` shows that none comes
+                // (they are the Edges'), e.g. from a Worker of an older
+                // version still running during a deploy.
+                self.link.count(|c| c.cache_reads += 1);
+                reply::error(ErrorCode::NotFound, "cache reads are the edges' routes")
+            }
             _ => reply::error(ErrorCode::NotFound, "no such hub route"),
         }
     }
@@ -183,7 +189,7 @@ impl Hub {
         }
         self.link.count(|c| c.writes += 1);
         let edges = self.memory.with(|d| d.edges.push_targets(now_ms()).len())?;
-        self.push_and_wait(&event).await?;
+        self.push_and_wait(&event, config.edge_shards > 1).await?;
         self.log(
             Level::Info,
             "invalidate",

@@ -3,9 +3,8 @@
 //! an object near the visitor. Also the Edge's lease routes, which the
 //! `kv` and `cache` backends share.
 
-use polycache_core::hub_api::{
-    route, Ack, Fill, ReadResponse, ReleaseRequest, Stored, WriteRequest,
-};
+use polycache_core::edge_api::route;
+use polycache_core::hub_api::{Ack, Fill, ReadResponse, ReleaseRequest, Stored, WriteRequest};
 use polycache_core::types::EntityType;
 
 use super::outcome::{edge_read, EdgeRead, Failure, Lease, Lookup, Ticket};
@@ -47,7 +46,8 @@ pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure
 }
 
 /// `/cache/write`: with `store` false the Edge only hands the value to the
-/// readers waiting for the lease (the kv backend stores it in KV).
+/// readers waiting for the lease (the kv and cache backends store it
+/// themselves).
 pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Result<(), Failure> {
     let edge = edge_client::for_key(ctx, ticket.entity_type, &ticket.path);
     let _: Stored = edge_client::call(

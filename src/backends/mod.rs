@@ -6,6 +6,10 @@
 //! - [`kv`]: the generation (and any bypass) from the Edge, the entry from
 //!   Workers KV under the generation-stamped key; on a miss, a lease from
 //!   the Edge.
+//! - [`cache_api`] (`cache`): the same, with the entry in the Workers Cache
+//!   API of the data centre.
+//! - [`stamped`]: the reads and fills that `kv` and `cache` share, and the
+//!   [`stamped::StampedStore`] each of them is.
 //! - [`outcome`]: what a lookup answers ([`Lookup`], [`Ticket`], [`Lease`],
 //!   [`Failure`]) and the Edge's `/cache/read` call the backends share.
 //! - [`upstash`]: one script in Redis compares the entry's generation with
@@ -18,14 +22,18 @@
 //! A failure of the backend is a [`Failure`], never a failed request: the
 //! cache service reads the origin instead (`x-cache: bypass`).
 
+pub mod cache_api;
 pub mod kv;
 pub mod memory;
 pub mod outcome;
+pub mod stamped;
 pub mod upstash;
 
 use polycache_core::config::Backend;
 use polycache_core::types::EntityType;
 
+use self::cache_api::CacheApi;
+use self::kv::KvCache;
 pub use self::outcome::{Failure, Lease, Lookup, Ticket};
 use crate::ctx::Ctx;
 
@@ -33,8 +41,9 @@ use crate::ctx::Ctx;
 pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Failure> {
     match ctx.config.backend {
         Backend::Memory => memory::lookup(ctx, t, path).await,
-        Backend::Kv => kv::lookup(ctx, t, path).await,
+        Backend::Kv => stamped::lookup::<KvCache>(ctx, t, path).await,
         Backend::Upstash => upstash::lookup(ctx, t, path).await,
+        Backend::Cache => stamped::lookup::<CacheApi>(ctx, t, path).await,
     }
 }
 
@@ -43,8 +52,9 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
 pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
     match ctx.config.backend {
         Backend::Memory => memory::fill(ctx, ticket, value).await,
-        Backend::Kv => kv::fill(ctx, ticket, value).await,
+        Backend::Kv => stamped::fill::<KvCache>(ctx, ticket, value).await,
         Backend::Upstash => upstash::fill(ctx, ticket, value).await,
+        Backend::Cache => stamped::fill::<CacheApi>(ctx, ticket, value).await,
     }
 }
 

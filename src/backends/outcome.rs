@@ -1,7 +1,8 @@
 //! What a lookup in a backend answers, and the one Edge call that the
 //! backends share (`/cache/read`).
 
-use polycache_core::hub_api::{route, ReadRequest, ReadResponse};
+use polycache_core::edge_api::route;
+use polycache_core::hub_api::{ReadRequest, ReadResponse};
 use polycache_core::types::EntityType;
 
 use crate::ctx::Ctx;

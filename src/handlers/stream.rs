@@ -10,6 +10,7 @@
 //! and the Worker tells the Edge to forget the stream
 //! (`src/js/subscribe.js`).
 
+use polycache_core::edge_api::EDGE_HEADER;
 use polycache_core::query::StreamQuery;
 use worker::{Headers, Request, Response, ResponseBody};
 
@@ -23,11 +24,12 @@ pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
     if let Some(id) = req.headers().get("last-event-id")? {
         query.resume_from_header(&id)?;
     }
-    let body = edge_client::open_stream(ctx, &req, &query).await?;
+    let (body, edge) = edge_client::open_stream(ctx, &req, &query).await?;
 
     let headers = Headers::new();
     headers.set("content-type", "text/event-stream; charset=utf-8")?;
     headers.set("cache-control", "no-cache, no-transform")?;
     headers.set("x-accel-buffering", "no")?;
+    headers.set(EDGE_HEADER, &edge.to_string())?;
     Ok(Response::from_body(ResponseBody::Stream(body))?.with_headers(headers))
 }

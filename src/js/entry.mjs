@@ -38,13 +38,16 @@ function rpcObject(RustClass, host) {
     }
 
     /**
-     * Opens an SSE stream: `url` is the object's `/stream?lastEventId=N&types=a,b`.
+     * Opens an SSE stream: `url` is the object's `/stream?lastEventId=N&types=a,b`,
+     * `name` its name (`edge:<region>:<shard>`), sent as the Worker's other
+     * requests send it, in `x-polycache-edge`.
      * Answers `{status, body, id}`: 200 with the stream (a ReadableStream)
      * and its id for `unsubscribe`, or the object's error status with its
      * JSON text. A body alone crosses RPC more cheaply than a whole Response.
      */
-    async subscribe(url) {
-      const res = await this.rust.fetch(new Request(url));
+    async subscribe(url, name) {
+      const headers = name ? { 'x-polycache-edge': String(name) } : {};
+      const res = await this.rust.fetch(new Request(url, { headers }));
       if (res.status !== 200) return { status: res.status, body: await res.text() };
       const id = Number(res.headers.get('x-stream-id'));
       return { status: 200, body: res.body, id };

@@ -1,4 +1,4 @@
-// Opens a stream on the Hub over RPC (src/js/entry.mjs, Hub.subscribe):
+// Opens a stream on an Edge over RPC (src/js/entry.mjs, Edge.subscribe):
 // workers-rs has no binding for a Durable Object's RPC methods. Answers a
 // Response: the stream, or the Hub's JSON error with its status.
 //
@@ -6,8 +6,8 @@
 // enable_request_signal flag happens at the first failed write, that is
 // within one heartbeat), the Hub is told to forget the stream: a cancel of
 // the response body does not travel back to the Hub over RPC.
-export async function subscribe(stub, url, signal, ctx) {
-  const { status, body, id } = await stub.subscribe(url);
+export async function subscribe(stub, url, name, signal, ctx) {
+  const { status, body, id } = await stub.subscribe(url, name);
   if (status === 200 && signal) {
     const gone = () => ctx.waitUntil(stub.unsubscribe(id).catch(() => {}));
     if (signal.aborted) gone();

@@ -152,3 +152,35 @@ test('an editor publishes a new post; it appears on another open page', { timeou
   await editorPage.context().close();
   await visitor.context().close();
 });
+
+test('the page shows which Edge served the feed and the open post, and whether from its cache', { timeout: 120_000 }, async () => {
+  const served = (page, path) => page.locator(`[data-testid=served][data-path="${path}"]`);
+  const first = await openDemo(browser, `${worker.url}/#/posts/3`);
+  await served(first, '/api/posts/3').waitFor();
+  // One Edge on a deployment without EDGE_REGIONS: edge:default:0, named
+  // as the Worker's x-polycache-edge header names it.
+  for (const path of ['/api/feed', '/api/posts/3']) {
+    const shown = served(first, path);
+    assert.equal(await shown.getAttribute('data-edge'), 'edge:default:0', `${path}: the Edge that served it`);
+    assert.match(await shown.textContent(), /edge:default:0/, `${path}: the Edge's name is on the page`);
+    assert.match(await shown.getAttribute('data-cache'), /^(hit|miss)$/, `${path}: x-cache`);
+  }
+  await first.context().close();
+
+  // A second visitor reads what the first filled: hits, from the same Edge.
+  const second = await openDemo(browser, `${worker.url}/#/posts/3`);
+  await served(second, '/api/posts/3').waitFor();
+  for (const path of ['/api/feed', '/api/posts/3']) {
+    assert.equal(await served(second, path).getAttribute('data-cache'), 'hit', `${path} on the second visit`);
+    assert.match(await served(second, path).textContent(), /cache hit · edge:default:0/);
+  }
+  // An edit of post 3 invalidates both; the page refetches them, and, the
+  // only reader, misses and fills at the new generation.
+  const misses = await Promise.all(['/api/feed', '/api/posts/3'].map(
+    (path) => watchText(second, `[data-testid=served][data-path="${path}"]`, 'cache miss · edge:default:0'),
+  ));
+  expectStatus(await patch(worker, '/api/posts/3', { title: 'Generations, shown where they are served' }, { token: editorToken }), 200);
+  await Promise.all(misses.map((w) => w.at));
+  assertNoErrors(second, 'second visitor');
+  await second.context().close();
+});

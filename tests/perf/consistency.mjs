@@ -5,9 +5,10 @@
 // tests/runtime/backend_consistency.test.mjs for every cache backend, and
 // by hand or by the benchmark:
 //
-//   node tests/perf/consistency.mjs                      memory, kv and upstash, 10 s each
+//   node tests/perf/consistency.mjs                      memory, kv, upstash and cache, 10 s each
 //   node tests/perf/consistency.mjs --backend kv --seconds 30
 //   node tests/perf/consistency.mjs --url http://127.0.0.1:8787 --editor EMAIL:PASSWORD
+//   node tests/perf/consistency.mjs --regions weur,enam,apac   writers in weur, readers in enam and apac
 //   (--json: also print the results as one JSON line)
 //
 // Without --url it starts its own `wrangler dev` per backend (needs
@@ -21,6 +22,16 @@
 // write is known to be done at its acknowledgement or at its event,
 // whichever came first; a read is stale when it returns a value some write
 // known done before the read started had certainly overwritten.
+//
+// Across regions (option `regions`, with the edge tier): every request
+// carries a region header; the writers send theirs in one region, the
+// readers in the others (reader r in the r-th, round robin), and each
+// reader region has its own SSE refetcher, which refetches through its
+// region. A write is known done in a region at its acknowledgement or at
+// its event on that region's stream, whichever came first (an Edge forwards
+// an event once it applied it, but the other regions may not have yet): a
+// read in apac must not return what a write acknowledged in weur, or
+// announced on apac's stream, had overwritten.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -29,72 +40,108 @@ import { EDITOR, EDITOR2, ADMIN } from '../common/accounts.mjs';
 import { login, request, itemsOf, eventIdOf } from '../common/api.mjs';
 import { connect } from '../common/sse.mjs';
 import { staleReads } from '../common/history.mjs';
+import { REGION_HEADER, edgeVars } from '../common/regions.mjs';
 
 const OWN_POSTS = [1, 2, 3];
 export const SHARED_POST = 4;
-const POSTS = [...OWN_POSTS, SHARED_POST];
+/** The posts the writers write. */
+export const POSTS = [...OWN_POSTS, SHARED_POST];
 const TITLE = /^v(\d+)$/;
+
+/** The value a writer wrote into a title (`v<n>`), 0 for the demo's title, undefined for no title. */
+export function titleValue(title) {
+  const m = TITLE.exec(title ?? '');
+  if (m) return Number(m[1]);
+  return typeof title === 'string' ? 0 : undefined;
+}
+
 const MAX_LOOP = 100_000; // every loop is bounded in count, too
 
 /**
  * Runs the load against `worker` ({url}) for runMs with the given editor
- * tokens (one per writer, reused round robin). Returns {writes, reads,
- * failures, events, violations, hits, summary}.
+ * tokens (one per writer, reused round robin). Options: readers (how many),
+ * regions ({header, writers, readers}: the name of the region header, the
+ * writers' region and the readers' regions, e.g. {header:
+ * 'x-polycache-region', writers: 'weur', readers: ['enam', 'apac']}; unset:
+ * no region header, one refetcher). Returns {writes, reads, failures,
+ * events, violations, hits, summary, refetches, sse, refetchers}: reads
+ * carry the region asked for and the x-polycache-edge answered;
+ * `refetchers` is [{region, sse, events, refetches}], one per reader region
+ * (one, region undefined, without regions); `sse`, `events` and `refetches`
+ * are the first refetcher's.
  */
-export async function runConsistency(worker, { tokens, runMs = 10_000, readers = 6 } = {}) {
-  const writes = []; // {post, value, sent, acked, eventId, known}
-  const byEvent = new Map();
-  const reads = []; // {post, value, start, end, path, cache}
+export async function runConsistency(worker, { tokens, runMs = 10_000, readers = 6, regions } = {}) {
+  const writes = []; // {post, value, sent, acked, eventId}
+  const reads = []; // {post, value, start, end, path, cache, region, edge}
   const failures = [];
   let counter = 0;
+  const readerRegions = regions ? regions.readers : [undefined];
+  if (regions && !(regions.header && regions.writers && readerRegions.length)) {
+    throw new Error(`regions needs {header, writers, readers: [...]}: ${JSON.stringify(regions)}`);
+  }
+  const inRegion = (region) => (region && regions ? { [regions.header]: region } : {});
   const t0 = performance.now();
   const deadline = t0 + runMs;
   const live = () => performance.now() < deadline;
 
-  // It follows the stream across the Hub's renewals (SSE_MAX_WRITES), as a browser does.
-  const sse = await connect(`${worker.url}/api/stream?types=posts`, { follow: true });
-  const refetches = [];
-  let seen = 0;
+  // One refetcher per reader region. Each follows its stream across the
+  // renewals (SSE_MAX_WRITES), as a browser does, staying in its region.
+  const refetchers = [];
+  try {
+    for (const region of readerRegions) {
+      const sse = await connect(`${worker.url}/api/stream?types=posts`, { follow: true, headers: inRegion(region) });
+      refetchers.push({ region, sse, pending: [], seen: 0 });
+    }
+  } catch (e) {
+    for (const f of refetchers) f.sse.close();
+    throw e;
+  }
   const onEvents = setInterval(() => {
-    const evs = sse.ofType('app-update');
-    for (; seen < evs.length; seen++) {
-      const post = Number(evs[seen].json?.entityId);
-      if (POSTS.includes(post) && refetches.length < MAX_LOOP) refetches.push(readItem(post, `/api/posts/${post}`, evs[seen].at));
+    for (const f of refetchers) {
+      const evs = f.sse.ofType('app-update');
+      for (; f.seen < evs.length; f.seen++) {
+        const post = Number(evs[f.seen].json?.entityId);
+        if (POSTS.includes(post) && f.pending.length < MAX_LOOP) f.pending.push(readItem(post, `/api/posts/${post}`, f.region, evs[f.seen].at));
+      }
     }
   }, 1);
 
   function valueOf(title, where) {
-    const m = TITLE.exec(title ?? '');
-    if (m) return Number(m[1]);
-    if (typeof title === 'string') return 0; // the demo title: before every write
-    failures.push(`${where}: no title in ${JSON.stringify(title)}`);
-    return undefined;
+    const value = titleValue(title);
+    if (value === undefined) failures.push(`${where}: no title in ${JSON.stringify(title)}`);
+    return value;
   }
 
-  async function readItem(post, path, start = performance.now()) {
+  const where = (path, region) => `GET ${path}${region ? ` in ${region}` : ''}`;
+
+  async function readItem(post, path, region, start = performance.now()) {
     try {
-      const res = await request(worker, 'GET', path, { timeoutMs: 10_000 });
+      const res = await request(worker, 'GET', path, { headers: inRegion(region), timeoutMs: 10_000 });
       const end = performance.now();
-      if (res.status !== 200) { failures.push(`GET ${path}: ${res.status} ${res.text.slice(0, 200)}`); return; }
-      const value = valueOf(res.json?.title, `GET ${path}`);
-      if (value !== undefined) reads.push({ post, value, start, end, path, cache: res.headers.get('x-cache') });
-    } catch (e) { failures.push(`GET ${path}: ${e.message}`); }
+      if (res.status !== 200) { failures.push(`${where(path, region)}: ${res.status} ${res.text.slice(0, 200)}`); return; }
+      const value = valueOf(res.json?.title, where(path, region));
+      if (value !== undefined) {
+        reads.push({ post, value, start, end, path, region, cache: res.headers.get('x-cache'), edge: res.headers.get('x-polycache-edge') });
+      }
+    } catch (e) { failures.push(`${where(path, region)}: ${e.message}`); }
   }
 
-  async function readList(path, pick) {
+  async function readList(path, pick, region) {
     const start = performance.now();
     try {
-      const res = await request(worker, 'GET', path, { timeoutMs: 10_000 });
+      const res = await request(worker, 'GET', path, { headers: inRegion(region), timeoutMs: 10_000 });
       const end = performance.now();
-      if (res.status !== 200) { failures.push(`GET ${path}: ${res.status} ${res.text.slice(0, 200)}`); return; }
+      if (res.status !== 200) { failures.push(`${where(path, region)}: ${res.status} ${res.text.slice(0, 200)}`); return; }
       const items = pick(res.json);
       for (const post of POSTS) {
         const found = items.find((i) => i.id === post);
-        if (!found) { failures.push(`GET ${path}: post ${post} missing`); continue; }
-        const value = valueOf(found.title, `GET ${path}`);
-        if (value !== undefined) reads.push({ post, value, start, end, path, cache: res.headers.get('x-cache') });
+        if (!found) { failures.push(`${where(path, region)}: post ${post} missing`); continue; }
+        const value = valueOf(found.title, where(path, region));
+        if (value !== undefined) {
+          reads.push({ post, value, start, end, path, region, cache: res.headers.get('x-cache'), edge: res.headers.get('x-polycache-edge') });
+        }
       }
-    } catch (e) { failures.push(`GET ${path}: ${e.message}`); }
+    } catch (e) { failures.push(`${where(path, region)}: ${e.message}`); }
   }
 
   async function writer(w) {
@@ -104,25 +151,27 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
       const value = ++counter;
       const sent = performance.now();
       try {
-        const res = await request(worker, 'PATCH', `/api/posts/${post}`, { token, body: { title: `v${value}` }, timeoutMs: 10_000 });
+        const res = await request(worker, 'PATCH', `/api/posts/${post}`, {
+          token, body: { title: `v${value}` }, headers: inRegion(regions?.writers), timeoutMs: 10_000,
+        });
         const acked = performance.now();
         if (res.status !== 200) { failures.push(`PATCH post ${post}: ${res.status} ${res.text.slice(0, 200)}`); continue; }
         const write = { post, value, sent, acked, eventId: eventIdOf(res) };
         writes.push(write);
-        byEvent.set(write.eventId, write);
       } catch (e) { failures.push(`PATCH post ${post}: ${e.message}`); }
       await sleep(5 + Math.random() * 40); // pauses let the readers hit the cache
     }
   }
 
   async function reader(r) {
+    const region = readerRegions[r % readerRegions.length];
     for (let i = 0; i < MAX_LOOP && live(); i++) {
       const kind = (i + r) % 4;
       const post = POSTS[(i + r) % POSTS.length];
-      if (kind === 0) await readList('/api/posts', itemsOf);
-      else if (kind === 1) await readList('/api/feed', (j) => j.items.filter((it) => it.kind === 'post'));
-      else if (kind === 2) await readItem(post, `/api/post/${post}`);
-      else await readItem(post, `/api/posts/${post}`);
+      if (kind === 0) await readList('/api/posts', itemsOf, region);
+      else if (kind === 1) await readList('/api/feed', (j) => j.items.filter((it) => it.kind === 'post'), region);
+      else if (kind === 2) await readItem(post, `/api/post/${post}`, region);
+      else await readItem(post, `/api/posts/${post}`, region);
     }
   }
 
@@ -132,30 +181,39 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
       ...Array.from({ length: readers }, (_, r) => reader(r)),
     ]);
     const lastEvent = Math.max(0, ...writes.map((w) => w.eventId));
-    await sse.waitForId(lastEvent, 10_000).catch((e) => failures.push(`SSE: ${e.message}`));
+    await Promise.all(refetchers.map((f) => f.sse.waitForId(lastEvent, 10_000)
+      .catch((e) => failures.push(`SSE${f.region ? ` in ${f.region}` : ''}: ${e.message}`))));
     await sleep(20);
   } finally {
     clearInterval(onEvents);
-    await Promise.all(refetches);
-    sse.close();
+    for (const f of refetchers) await Promise.all(f.pending);
+    for (const f of refetchers) f.sse.close();
   }
 
-  const events = sse.ofType('app-update');
-  for (const ev of events) {
-    const w = byEvent.get(ev.json?.id);
-    if (w) w.known = Math.min(w.acked, ev.at);
+  // known: per reader region, the acknowledgement or the event on that region's stream.
+  const violations = [];
+  for (const f of refetchers) {
+    f.events = f.sse.ofType('app-update');
+    const arrived = new Map(f.events.map((ev) => [ev.json?.id, ev.at]));
+    const known = writes.map((w) => ({ ...w, known: Math.min(w.acked, arrived.get(w.eventId) ?? Infinity) }));
+    for (const post of POSTS) {
+      violations.push(...staleReads(
+        known.filter((w) => w.post === post),
+        reads.filter((r) => r.post === post && r.region === f.region),
+        { t0, label: `post ${post}: ` },
+      ));
+    }
   }
-  for (const w of writes) w.known ??= w.acked;
-  const violations = POSTS.flatMap((post) => staleReads(
-    writes.filter((w) => w.post === post),
-    reads.filter((r) => r.post === post),
-    { t0, label: `post ${post}: ` },
-  ));
+  const [{ sse, events }] = refetchers;
   const hits = reads.filter((r) => r.cache === 'hit').length;
   const seconds = (performance.now() - t0) / 1000;
+  const eventCounts = regions
+    ? `events ${refetchers.map((f) => `${f.events.length} in ${f.region}`).join(', ')}`
+    : `${events.length} events`;
   const summary = `${seconds.toFixed(1)} s: ${writes.length} writes, ${reads.length} reads (${hits} hits), `
-    + `${events.length} events, ${violations.length} stale reads, ${failures.length} failed requests`;
-  return { writes, reads, failures, events, violations, hits, seconds, summary, refetches: refetches.length, sse };
+    + `${eventCounts}, ${violations.length} stale reads, ${failures.length} failed requests`;
+  const out = refetchers.map(({ region, sse: s, events: e, pending }) => ({ region, sse: s, events: e, refetches: pending.length }));
+  return { writes, reads, failures, events, violations, hits, seconds, summary, refetches: out[0].refetches, sse, refetchers: out };
 }
 
 // --- command line ------------------------------------------------------------
@@ -167,10 +225,17 @@ async function main() {
       seconds: { type: 'string', default: '10' },
       url: { type: 'string' },
       editor: { type: 'string', multiple: true },
+      regions: { type: 'string' },
+      'region-header': { type: 'string', default: REGION_HEADER },
       json: { type: 'boolean', default: false },
     },
   });
   const runMs = Math.max(1, Number(args.seconds)) * 1000;
+  // --regions A,B,C: writers in A, readers in B and C (the edge tier's EDGE_REGIONS).
+  const hints = args.regions?.split(',').map((r) => r.trim()).filter(Boolean) ?? [];
+  if (args.regions && hints.length < 2) throw new Error('--regions needs two regions or more: the writers\' and the readers\'');
+  const regions = hints.length ? { header: args['region-header'], writers: hints[0], readers: hints.slice(1) } : undefined;
+  const vars = regions ? { ...edgeVars({ regions: hints }), EDGE_REGION_HEADER: regions.header } : {};
   const rows = [];
   if (args.url) {
     const worker = { url: args.url.replace(/\/$/, '') };
@@ -178,19 +243,19 @@ async function main() {
     if (!creds.length) throw new Error('--url needs at least one --editor EMAIL:PASSWORD');
     const tokens = await Promise.all(creds.map((c) => login(worker, c)));
     const health = await request(worker, 'GET', '/api/health');
-    rows.push({ backend: health.json?.backend ?? '?', ...(await runConsistency(worker, { tokens, runMs })) });
+    rows.push({ backend: health.json?.backend ?? '?', ...(await runConsistency(worker, { tokens, runMs, regions })) });
   } else {
     const { startWorker } = await import('../common/harness.mjs');
     const { startUpstash } = await import('../common/redis.mjs');
-    const backends = args.backend === 'all' ? ['memory', 'kv', 'upstash'] : [args.backend];
+    const backends = args.backend === 'all' ? ['memory', 'kv', 'upstash', 'cache'] : [args.backend];
     for (const backend of backends) {
       process.stderr.write(`consistency: starting wrangler dev with CACHE_BACKEND=${backend} ...\n`);
       const up = backend === 'upstash' ? await startUpstash() : null;
       let worker;
       try {
-        worker = await startWorker({ vars: { INSTANCE_ID: `consistency-${backend}`, CACHE_BACKEND: backend, ...(up?.vars() ?? {}) } });
+        worker = await startWorker({ vars: { INSTANCE_ID: `consistency-${backend}`, CACHE_BACKEND: backend, ...vars, ...(up?.vars() ?? {}) } });
         const tokens = [await login(worker, EDITOR), await login(worker, EDITOR2), await login(worker, ADMIN)];
-        rows.push({ backend, ...(await runConsistency(worker, { tokens, runMs })) });
+        rows.push({ backend, ...(await runConsistency(worker, { tokens, runMs, regions })) });
       } finally {
         await worker?.dispose();
         await up?.dispose();

@@ -16,7 +16,7 @@ import { runConsistency } from '../perf/consistency.mjs';
 
 const RUN_MS = 10_500;
 
-for (const backend of ['memory', 'kv', 'upstash']) {
+for (const backend of ['memory', 'kv', 'upstash', 'cache']) {
   describe(`consistency of the ${backend} backend`, () => {
     let worker;
     let up;

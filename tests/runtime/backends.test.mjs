@@ -53,6 +53,7 @@ const REAL_UPSTASH = process.env.UPSTASH_REDIS_REST_URL && process.env.UPSTASH_R
 const BACKENDS = [
   { name: 'memory', backend: 'memory' },
   { name: 'kv', backend: 'kv' },
+  { name: 'cache', backend: 'cache' },
   { name: 'upstash', backend: 'upstash', shim: true },
   {
     name: 'upstash (real database)',

@@ -22,7 +22,7 @@ import { get, login, patch, read, status, waitUntil } from '../common/api.mjs';
  */
 const ORIGIN_DELAY_MS = 2_000;
 
-for (const backend of ['memory', 'kv', 'upstash']) {
+for (const backend of ['memory', 'kv', 'upstash', 'cache']) {
   describe(`a read racing a write (${backend})`, () => {
     let worker;
     let up;

@@ -3,8 +3,9 @@
 
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useRef, useState } from 'react';
-import { api, keys, type FeedItem } from './api.js';
+import { api, keys, paths, type FeedItem } from './api.js';
 import { href, type Route } from './route.js';
+import { ServedBy } from './ServedBy.js';
 import { ago } from './time.js';
 
 const HIGHLIGHT_MS = 4_000;
@@ -55,6 +56,9 @@ export function Feed({ selected, editor }: { selected: Route | null; editor: boo
         <div>
           <h1>Latest</h1>
           <p className="muted">Notes on caching at the edge. This page updates itself when anything changes.</p>
+          <p className="muted small">
+            <ServedBy path={paths.feed} label="Feed: " />
+          </p>
         </div>
         {editor && (
           <a className="button button-primary" href="#/new" data-testid="new-post">

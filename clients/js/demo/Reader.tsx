@@ -3,8 +3,9 @@
 
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { ApiError, api, keys, type Kind, type Session } from './api.js';
+import { ApiError, api, keys, paths, type Kind, type Session } from './api.js';
 import { Editor } from './Editor.js';
+import { ServedBy } from './ServedBy.js';
 import type { Route } from './route.js';
 import { ago } from './time.js';
 
@@ -74,6 +75,7 @@ function EntryView({ kind, id, session, onUnauthorized }: { kind: Kind; id: stri
             <span className="time">
               {entry.data.updatedAt !== entry.data.createdAt ? `Updated ${ago(entry.data.updatedAt)}` : ago(entry.data.createdAt)}
             </span>
+            <ServedBy path={paths.entry(kind, id)} />
           </div>
           <h2 className="reader-title" data-testid="reader-title">
             {entry.data.title}

@@ -1,7 +1,10 @@
 // The demo's calls to the Worker's HTTP API (same origin), typed after what
 // the routes return (README, "API"), and the query keys they are
 // cached under: the default alias map's keys, so StreamInvalidator needs no
-// configuration.
+// configuration. Every answer's x-cache and x-polycache-edge go to
+// served.ts.
+
+import { recordServed } from './served.js';
 
 export interface CategoryRef {
   readonly id: number;
@@ -67,8 +70,16 @@ export const keys = {
   categories: ['categories'] as const,
 };
 
+/** The paths of the reads the page shows, also the keys of how each was served (served.ts). */
+export const paths = {
+  feed: '/api/feed',
+  entry: (kind: Kind, id: number | string) => `/api/${kind}s/${encodeURIComponent(String(id))}`,
+  categories: '/api/categories',
+};
+
 async function call<T>(path: string, init: RequestInit = {}): Promise<{ data: T; eventId: number | null }> {
   const res = await fetch(path, init);
+  recordServed(path, res.headers);
   const text = await res.text();
   let body: unknown;
   try {
@@ -95,13 +106,13 @@ const json = (method: string, body: unknown, session?: Session): RequestInit => 
 
 export const api = {
   async feed(signal?: AbortSignal): Promise<FeedItem[]> {
-    return (await call<{ items: FeedItem[] }>('/api/feed', signal ? { signal } : {})).data.items;
+    return (await call<{ items: FeedItem[] }>(paths.feed, signal ? { signal } : {})).data.items;
   },
   async entry(kind: Kind, id: string, signal?: AbortSignal): Promise<Entry> {
-    return (await call<Entry>(`/api/${kind}s/${encodeURIComponent(id)}`, signal ? { signal } : {})).data;
+    return (await call<Entry>(paths.entry(kind, id), signal ? { signal } : {})).data;
   },
   async categories(signal?: AbortSignal): Promise<Category[]> {
-    return (await call<Category[]>('/api/categories', signal ? { signal } : {})).data;
+    return (await call<Category[]>(paths.categories, signal ? { signal } : {})).data;
   },
   async login(email: string, password: string): Promise<Session> {
     const { data } = await call<{ token: string; expiresAt: number; role: string }>(

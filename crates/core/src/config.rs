@@ -110,15 +110,28 @@ pub enum Backend {
     Kv,
     /// Upstash Redis over its REST API.
     Upstash,
+    /// The Workers Cache API (`caches.default`) for entries, generations in
+    /// the Hub: free, per data centre; a no-op on `*.workers.dev`.
+    Cache,
 }
 
 impl Backend {
-    /// The name as written in `CACHE_BACKEND`: `"memory"`, `"kv"`, `"upstash"`.
+    /// Every backend, in the order the messages list them.
+    pub const ALL: [Backend; 4] = [
+        Backend::Memory,
+        Backend::Kv,
+        Backend::Upstash,
+        Backend::Cache,
+    ];
+
+    /// The name as written in `CACHE_BACKEND`: `"memory"`, `"kv"`, `"upstash"`,
+    /// `"cache"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Backend::Memory => "memory",
             Backend::Kv => "kv",
             Backend::Upstash => "upstash",
+            Backend::Cache => "cache",
         }
     }
 
@@ -127,12 +140,12 @@ impl Backend {
     /// # Errors
     /// [`Error::Invalid`] naming the (escaped, cut short) value.
     pub fn parse(name: &str) -> Result<Backend> {
-        [Backend::Memory, Backend::Kv, Backend::Upstash]
+        Backend::ALL
             .into_iter()
             .find(|b| name.eq_ignore_ascii_case(b.as_str()))
             .ok_or_else(|| {
                 Error::Invalid(format!(
-                    "unknown cache backend {}: expected memory, kv or upstash",
+                    "unknown cache backend {}: expected memory, kv, upstash or cache",
                     quote(name)
                 ))
             })
@@ -402,7 +415,7 @@ fn backend(get: &impl Fn(&str) -> Option<String>) -> Result<Backend> {
     Backend::parse(raw.trim()).map_err(|_| {
         config_error(
             NAME,
-            format!("must be memory, kv or upstash, got {}", quote(&raw)),
+            format!("must be memory, kv, upstash or cache, got {}", quote(&raw)),
         )
     })
 }
@@ -724,17 +737,28 @@ mod tests {
             ("memory", Backend::Memory),
             ("KV", Backend::Kv),
             (" upstash ", Backend::Upstash),
+            ("Cache", Backend::Cache),
         ] {
             assert_eq!(config(&[("CACHE_BACKEND", raw)]).unwrap().backend, backend);
         }
         let (name, message) = error(config(&[("CACHE_BACKEND", "redis")]));
         assert_eq!(name, "CACHE_BACKEND");
-        assert_eq!(message, r#"must be memory, kv or upstash, got "redis""#);
-        for b in [Backend::Memory, Backend::Kv, Backend::Upstash] {
+        assert_eq!(
+            message,
+            r#"must be memory, kv, upstash or cache, got "redis""#
+        );
+        for b in Backend::ALL {
             assert_eq!(b.to_string().parse::<Backend>().unwrap(), b);
             assert_eq!(serde_json::to_string(&b).unwrap(), format!("\"{b}\""));
         }
-        assert!(matches!(Backend::parse("d1"), Err(Error::Invalid(_))));
+        assert!(matches!(
+            Backend::parse("d1"),
+            Err(Error::Invalid(m)) if m == r#"unknown cache backend "d1": expected memory, kv, upstash or cache"#
+        ));
+        // Every backend is in ALL once, so that parsing reaches each.
+        let names: std::collections::BTreeSet<_> =
+            Backend::ALL.iter().map(|b| b.as_str()).collect();
+        assert_eq!(names.len(), Backend::ALL.len());
     }
 
     #[test]

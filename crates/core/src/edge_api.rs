@@ -16,8 +16,21 @@ use crate::edge_protocol::EdgePush;
 use crate::event::InvalidationEvent;
 use crate::types::EntityType;
 
-/// The paths of an Edge's internal routes (`https://edge/<path>`).
+/// The paths of an Edge's internal routes (`https://edge/<path>`), and of
+/// the Hub's routes for the Edges.
 pub mod route {
+    /// `POST`: [`crate::hub_api::ReadRequest`] → [`crate::hub_api::ReadResponse`].
+    pub const CACHE_READ: &str = "/cache/read";
+    /// `POST`: [`crate::hub_api::LeaseRequest`] → [`crate::hub_api::ReadResponse`].
+    pub const CACHE_LEASE: &str = "/cache/lease";
+    /// `POST`: [`crate::hub_api::WriteRequest`] → [`crate::hub_api::Stored`].
+    pub const CACHE_WRITE: &str = "/cache/write";
+    /// `POST`: [`crate::hub_api::ReleaseRequest`] → [`crate::hub_api::Ack`].
+    pub const CACHE_RELEASE: &str = "/cache/release";
+    /// `GET ?`[`crate::query::StreamQuery`]: the stream's body (over RPC).
+    pub const STREAM: &str = "/stream";
+    /// `POST ?id=<stream id>` → [`crate::hub_api::StreamClosed`].
+    pub const STREAM_CLOSE: &str = "/stream/close";
     /// `POST`: a [`super::PushBatch`] from the Hub.
     pub const PUSH: &str = "/push";
     /// `GET`: the Edge's [`super::EdgeReport`].
@@ -48,6 +61,13 @@ pub struct PushBatch {
     /// to readers so that their next Redis request sees the Hub's bumps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_token: Option<String>,
+    /// With several shards per region, the last event id the Edge may send
+    /// to its streams: every write through it is acknowledged, so every
+    /// shard a client's refetch may reach has applied it. `None`: forward
+    /// each event as soon as it is applied (one shard per region, where the
+    /// refetch reaches the Edge that applied it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_through: Option<u64>,
 }
 
 /// An Edge's answer to a [`PushBatch`]: the id it has applied through
@@ -102,8 +122,10 @@ pub struct EdgeReport {
 pub struct HubCounters {
     /// Every request the Hub served.
     pub requests: u64,
-    /// Cache-read calls (`/cache/read`, `/cache/lease`): none once reads go
-    /// through the Edges.
+    /// Cache-read calls that reached the Hub (`/cache/read`, `/cache/lease`,
+    /// `/cache/write`, `/cache/release`): none, since reads go through the
+    /// Edges; the Hub refuses them and counts them, so that a deployment
+    /// whose hits reach the Hub shows it.
     pub cache_reads: u64,
     /// Invalidations (writes) it took.
     pub writes: u64,

@@ -56,9 +56,10 @@ use crate::{Error, Result};
 
 /// The most Edges the registry holds: nine regions (Cloudflare's nine
 /// location hints, `wnam enam sam weur eeur apac oc afr me`) times 64
-/// shards, the most a deployment can configure, so a registry of real
-/// Edges is never full; the bound keeps a flood of made-up names from
-/// growing the Hub's state.
+/// shards, four times the most a deployment can configure (`EDGE_SHARDS`
+/// is at most 16), so a registry of real Edges is never full, even while
+/// a deployment changes its settings; the bound keeps a flood of made-up
+/// names from growing the Hub's state.
 pub const MAX_EDGES: usize = 9 * 64;
 
 /// The longest Edge name or region accepted: `edge:<region>:<shard>` is
@@ -296,6 +297,7 @@ impl EdgeRegistry {
             catch_up: catch_up(log, req.last_applied_id),
             lease,
             bypass: Vec::new(),
+            forward_through: None,
         })
     }
 

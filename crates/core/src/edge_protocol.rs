@@ -141,6 +141,9 @@ pub struct Renewal {
     /// Hub after [`crate::edge_lease::EdgeRegistry::register_or_renew`].
     #[serde(default)]
     pub bypass: Vec<EntityType>,
+    /// As [`crate::edge_api::PushBatch::forward_through`], set by the Hub.
+    #[serde(default)]
+    pub forward_through: Option<u64>,
 }
 
 /// One event pushed by the Hub to an Edge (Hub to Edge).

@@ -18,24 +18,14 @@ use crate::types::EntityType;
 pub const HUB_NAME: &str = "hub";
 
 /// The Hub's routes, named once for the Worker's calls and the Hub's
-/// dispatch. Each route's request and answer are the types below.
+/// dispatch. Each route's request and answer are the types below. (The
+/// cache reads and streams, whose shapes are also below, are the Edges'
+/// routes: [`crate::edge_api::route`].)
 pub mod route {
     /// `POST`: [`super::InvalidateRequest`] → [`super::InvalidateResponse`].
     pub const INVALIDATE: &str = "/invalidate";
-    /// `POST`: [`super::ReadRequest`] → [`super::ReadResponse`].
-    pub const CACHE_READ: &str = "/cache/read";
-    /// `POST`: [`super::LeaseRequest`] → [`super::ReadResponse`].
-    pub const CACHE_LEASE: &str = "/cache/lease";
-    /// `POST`: [`super::WriteRequest`] → [`super::Stored`].
-    pub const CACHE_WRITE: &str = "/cache/write";
-    /// `POST`: [`super::ReleaseRequest`] → [`super::Ack`].
-    pub const CACHE_RELEASE: &str = "/cache/release";
     /// `POST`: [`super::FailureReport`] → [`super::Ack`].
     pub const CACHE_FAILURE: &str = "/cache/failure";
-    /// `GET ?`[`crate::query::StreamQuery`]: the stream's body (over RPC).
-    pub const STREAM: &str = "/stream";
-    /// `POST ?id=<stream id>` → [`super::StreamClosed`].
-    pub const STREAM_CLOSE: &str = "/stream/close";
     /// `GET` → [`super::StatusResponse`].
     pub const STATUS: &str = "/status";
     /// `POST`: [`super::LoginAttempt`] → [`super::LoginVerdict`].
@@ -147,8 +137,9 @@ pub struct ReadResponse {
     pub sync_token: Option<String>,
 }
 
-/// `POST /cache/lease` (kv backend, after a miss in KV): take the fill lease
-/// of the entry at `generation`, or wait for its holder's fill.
+/// `POST /cache/lease` (kv and cache backends, after a miss in their store):
+/// take the fill lease of the entry at `generation`, or wait for its
+/// holder's fill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseRequest {
@@ -180,7 +171,7 @@ pub struct WriteRequest {
     /// Lifetime of the entry.
     pub ttl_secs: u64,
     /// Whether the Hub stores it (memory backend) or only hands it to the
-    /// waiters (kv backend: the value is in KV already).
+    /// waiters (kv and cache backends: the value is in their store already).
     #[serde(default = "yes")]
     pub store: bool,
 }
@@ -208,7 +199,7 @@ pub struct ReleaseRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FailureReport {
-    /// The backend (`kv`, `upstash`).
+    /// The backend (`kv`, `upstash`, `cache`).
     pub backend: String,
     /// What was being done (`read`, `fill`).
     pub op: String,

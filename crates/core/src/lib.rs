@@ -20,6 +20,8 @@
 //!   leases, pushes and acknowledgements.
 //! - [`replica`]: an Edge's side of it: its replica of the generations and
 //!   its lease.
+//! - [`edge_replay`]: what a stream resuming on an Edge is replayed, from
+//!   the Edge's tail and the Hub's log.
 //! - [`push_queue`]: the Hub's pushes to Edges, one request per Edge and at
 //!   most six in flight.
 //! - [`edge_api`]: the internal routes of an Edge and the Hub's edge routes,
@@ -61,6 +63,7 @@ pub mod edge_api;
 pub mod edge_lease;
 pub mod edge_name;
 pub mod edge_protocol;
+pub mod edge_replay;
 pub mod error;
 pub mod error_code;
 pub mod event;

@@ -263,6 +263,7 @@ mod tests {
                 until_ms: 0,
             }),
             bypass: Vec::new(),
+            forward_through: None,
         }
     }
 

@@ -5,7 +5,8 @@
 //! `generation`): a key carries the generations it was read under, so bumping
 //! a generation makes old keys unreachable, and the store only has to let
 //! them age out. That is why the trait has no delete and no scan, and why
-//! Workers KV (no atomic scan) and Upstash fit behind it.
+//! Workers KV (no atomic scan), Upstash and the Workers Cache API (no scan
+//! at all; its keys are URLs, [`cache_api_url`]) fit behind it.
 //!
 //! [`MemoryStore`] is the `memory` backend kept inside the Hub. A Durable
 //! Object has 128 MB, shared with the streams, so the store is bounded both
@@ -39,6 +40,49 @@ pub const KV_MIN_TTL_SECS: u64 = 60;
 /// an unreachable key around longer.
 pub fn kv_ttl_secs(ttl_secs: u64) -> u64 {
     ttl_secs.max(KV_MIN_TTL_SECS)
+}
+
+/// The host of every entry the `cache` backend keeps in the Workers Cache
+/// API. `.invalid` is reserved (RFC 6761): no real page has this host.
+pub const CACHE_API_HOST: &str = "polycache.invalid";
+
+/// The URL under which the `cache` backend keeps the entry `key` (a
+/// [`crate::generation::cache_key`]) of deployment `instance_id` in the
+/// Workers Cache API, e.g.
+/// `https://polycache.invalid/local-dev%2Fposts%403%3A%2Fapi%2Fposts`.
+///
+/// - **Host**: [`CACHE_API_HOST`], not the request's. `caches.default` is
+///   shared by everything the zone caches, so a key under a real host could
+///   meet a page of the site (or another Worker's entry) with that URL;
+///   under `.invalid` it cannot. And a deployment reached under several
+///   hostnames (two custom domains of one zone) keeps one set of entries,
+///   which a visitor's `Host` cannot split or choose.
+/// - **`INSTANCE_ID`**: deployments that share a zone (production and
+///   staging) have their own generations, so `posts@3:/api/posts` names
+///   different data in each; the instance keeps them apart.
+/// - **Percent-encoding**: the key holds `@`, `:` and the request's path and
+///   query (`/`, `?`, `&`, `%`, `..`). All of `<instance>/<key>` goes in one
+///   path segment with every byte but `A-Z a-z 0-9 - . _ ~` percent-encoded,
+///   so that the URL parser behind `cache.put` and `cache.match` keeps it
+///   as it is: no query or fragment split off, nothing re-encoded, no dot
+///   segment resolved (the segment always holds the encoded `/`, so it is
+///   never `.` or `..`, not even for an `INSTANCE_ID` of `.`). Two
+///   different keys therefore never share a URL.
+pub fn cache_api_url(instance_id: &str, key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut url = format!("https://{CACHE_API_HOST}/");
+    url.reserve(3 * (instance_id.len() + 1 + key.len()));
+    let name = instance_id.bytes().chain([b'/']).chain(key.bytes());
+    for b in name {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            url.push(char::from(b));
+        } else {
+            url.push('%');
+            url.push(char::from(HEX[usize::from(b >> 4)]));
+            url.push(char::from(HEX[usize::from(b & 0xf)]));
+        }
+    }
+    url
 }
 
 #[derive(Debug)]
@@ -224,6 +268,61 @@ mod tests {
         assert_eq!(kv_ttl_secs(1), 60);
         assert_eq!(kv_ttl_secs(60), 60);
         assert_eq!(kv_ttl_secs(300), 300);
+    }
+
+    #[test]
+    fn cache_api_urls_encode_the_key_in_one_segment() {
+        assert_eq!(
+            cache_api_url("local-dev", "posts@3:/api/posts"),
+            "https://polycache.invalid/local-dev%2Fposts%403%3A%2Fapi%2Fposts"
+        );
+        assert_eq!(
+            cache_api_url("a.b_c~", "feed@0:/api/feed?page=2&q=caf\u{e9} #1%2F"),
+            "https://polycache.invalid/a.b_c~%2Ffeed%400%3A%2Fapi%2Ffeed%3Fpage%3D2%26q%3Dcaf%C3%A9%20%231%252F"
+        );
+    }
+
+    /// What workerd does with the key: parse it as a URL (WHATWG, as the
+    /// `url` crate does). The URL must come out as it went in, so that no
+    /// two keys meet: not under `.` or `..`, a query, a fragment, a
+    /// backslash or a character the parser would encode.
+    #[test]
+    fn the_url_parser_keeps_cache_api_urls_as_they_are() {
+        let keys = [
+            "posts@3:/api/posts",
+            "posts@3:/api/posts/../x",
+            "posts@3:/api/posts/%2e%2e/x",
+            "posts@3:/api/posts?a=1&b=%20#frag",
+            "posts@3:/api/po\\sts\t \"<>`{}|^'",
+            "feed@18446744073709551615:/api/feed?q=\u{1F600}",
+            "",
+            ".",
+            "..",
+        ];
+        for instance in [".", "..", "local-dev", "A.b_c-9", "~"] {
+            for key in keys {
+                let ours = cache_api_url(instance, key);
+                let parsed = url::Url::parse(&ours).unwrap();
+                assert_eq!(parsed.as_str(), ours, "{instance:?} {key:?}");
+                assert_eq!(parsed.host_str(), Some(CACHE_API_HOST));
+                assert_eq!(parsed.query(), None);
+                assert_eq!(parsed.fragment(), None);
+                assert_eq!(parsed.path_segments().unwrap().count(), 1);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn distinct_entries_have_distinct_cache_api_urls(
+            a in "[A-Za-z0-9._-]{1,8}",
+            b in "[A-Za-z0-9._-]{1,8}",
+            k in "\\PC{0,24}",
+            l in "\\PC{0,24}",
+        ) {
+            let same = a == b && k == l;
+            prop_assert_eq!(cache_api_url(&a, &k) == cache_api_url(&b, &l), same);
+        }
     }
 
     #[test]

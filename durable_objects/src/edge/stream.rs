@@ -11,28 +11,43 @@
 
 use polycache_core::config::Config;
 use polycache_core::edge_api::{route, EventsPage, EventsRequest};
+use polycache_core::edge_replay::{replay, tail_reaches, Catchup};
 use polycache_core::error_code::ErrorCode;
-use polycache_core::event::InvalidationEvent;
-use polycache_core::event_log::Replay;
 use polycache_core::query::StreamQuery;
 use polycache_core::sse;
 use serde_json::json;
-use worker::{Response, Result};
+use std::time::Duration;
+
+use futures::future::select;
+use worker::{Delay, Response, Result};
 
 use super::Edge;
 use crate::calls;
+use crate::platform::now_ms;
 use crate::reply;
 use crate::streams::StreamPolicy;
 
-/// What a resuming stream gets before live events.
-enum Catchup {
-    /// These events, in id order.
-    Events(Vec<InvalidationEvent>),
-    /// A `reset`: they are no longer all available.
-    Reset,
-}
-
 impl Edge {
+    /// Waits until the streams have been sent every event through `after`
+    /// (while the Hub holds events back until their writes are
+    /// acknowledged, a client from an Edge further ahead may resume past
+    /// this one), at most a lease term: by then the write is acknowledged
+    /// or the Edge no longer counts. Past that the replay answers `reset`.
+    async fn wait_forwarded(&self, after: u64, config: &Config) {
+        let until = now_ms().saturating_add(config.edge_lease_secs.saturating_mul(1000));
+        while self.inner.forwarded.get() < after
+            && after <= self.inner.replica.borrow().last_applied_id()
+        {
+            let now = now_ms();
+            if now >= until {
+                return;
+            }
+            let woken = self.forward_wakeup();
+            let timer = Delay::from(Duration::from_millis(until - now));
+            let _ = select(woken, timer).await;
+        }
+    }
+
     /// Opens a stream (see the module docs).
     pub(super) async fn stream(&self, url: &worker::Url) -> Result<Response> {
         let config = self.config()?;
@@ -42,16 +57,25 @@ impl Edge {
         };
         let (after, filter) = (query.last_event_id, query.types);
         self.ensure_serving().await?;
-        if after.is_some_and(|id| id > self.inner.replica.borrow().last_applied_id()) {
-            // Ahead of this Edge: catch up from the Hub first.
-            self.renew().await?;
+        if let Some(after) = after {
+            if after > self.inner.replica.borrow().last_applied_id() {
+                // Ahead of this Edge: catch up from the Hub first.
+                self.renew().await?;
+            }
+            self.wait_forwarded(after, &config).await;
         }
         let older = match after {
-            Some(id) if self.tail_lacks(id) => Some(self.hub_events(id).await?),
+            Some(id) if !tail_reaches(&self.inner.tail.borrow(), id) => {
+                let hub = calls::hub(&self.env)?;
+                let page: EventsPage =
+                    calls::post(&hub, "hub", route::HUB_EVENTS, &EventsRequest { after: id })
+                        .await?;
+                Some(page.events)
+            }
             _ => None,
         };
         // From here to the stream's opening nothing awaits.
-        let last_id = self.inner.replica.borrow().last_applied_id();
+        let last_id = self.inner.forwarded.get();
         let mut preamble = sse::retry(sse::RETRY_MS);
         // A fresh stream's hello carries the current id as its SSE id, so
         // that a plain EventSource which sees no event before the stream is
@@ -65,7 +89,7 @@ impl Edge {
             &json!({ "lastEventId": last_id }).to_string(),
         );
         if let Some(after) = after {
-            match self.replay(after, older, last_id) {
+            match replay(after, older, &self.inner.tail.borrow(), last_id) {
                 Catchup::Events(events) => {
                     for event in events.iter().filter(|e| e.concerns(&filter)) {
                         preamble.push_str(&sse::event(
@@ -87,61 +111,6 @@ impl Edge {
             .accept(&filter, &preamble, policy(&config))?;
         self.schedule_renewal().await?;
         Ok(resp)
-    }
-
-    /// Whether the tail no longer holds every event after `after`.
-    fn tail_lacks(&self, after: u64) -> bool {
-        matches!(self.inner.tail.borrow().since(after), Replay::Reset)
-    }
-
-    /// The Hub's events after `after`.
-    async fn hub_events(&self, after: u64) -> Result<EventsPage> {
-        let hub = calls::hub(&self.env)?;
-        calls::post(&hub, "hub", route::HUB_EVENTS, &EventsRequest { after }).await
-    }
-
-    /// Every event after `after` through `last_id` (the Edge's last applied
-    /// id): from the Hub's page (`older`) where the tail does not reach,
-    /// then the tail.
-    fn replay(&self, after: u64, older: Option<EventsPage>, last_id: u64) -> Catchup {
-        if after >= last_id {
-            // Nothing to replay; an id above ours that a catch-up did not
-            // reach was never issued by this deployment's Hub.
-            return if after == last_id {
-                Catchup::Events(Vec::new())
-            } else {
-                Catchup::Reset
-            };
-        }
-        let mut events: Vec<InvalidationEvent> = Vec::new();
-        let mut through = after;
-        if let Some(page) = older {
-            let Some(from_hub) = page.events else {
-                return Catchup::Reset;
-            };
-            for event in from_hub {
-                if event.id == through + 1 && event.id <= last_id {
-                    through = event.id;
-                    events.push(event);
-                }
-            }
-        }
-        match self.inner.tail.borrow().since(through) {
-            Replay::Events(tail) => {
-                for (id, event) in tail {
-                    if id == through + 1 && id <= last_id {
-                        through = id;
-                        events.push(event);
-                    }
-                }
-            }
-            Replay::Reset => return Catchup::Reset,
-        }
-        if through == last_id {
-            Catchup::Events(events)
-        } else {
-            Catchup::Reset
-        }
     }
 }
 

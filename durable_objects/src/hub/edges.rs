@@ -12,6 +12,7 @@
 //! is acknowledged, woken by every answer and renewal.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -42,6 +43,11 @@ const PUSH_GRACE_MS: u64 = 1_000;
 pub struct EdgeLink {
     queue: RefCell<PushQueue>,
     waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// Writes pushed and not yet acknowledged, by event id.
+    unacknowledged: RefCell<BTreeSet<u64>>,
+    /// Whether Edges hold events back until their write is acknowledged
+    /// (`EDGE_SHARDS` above 1; see [`EdgeLink::forward_through`]).
+    hold: Cell<bool>,
     /// The counters of `/api/status` (`hub`), but the pushes', which the
     /// queue counts.
     pub counters: Cell<HubCounters>,
@@ -62,6 +68,31 @@ impl EdgeLink {
         for waiter in self.waiters.borrow_mut().drain(..) {
             let _ = waiter.send(());
         }
+    }
+
+    /// The last event id the Edges may send to their streams, when they
+    /// must hold events back: every write through it is acknowledged.
+    ///
+    /// Why hold: with several shards per region, the client that gets an
+    /// event refetches through the shard of each key, which is not the
+    /// Edge that served its stream; that shard may not have applied the
+    /// event yet (a push in flight, or queued behind the cap), and the
+    /// refetch would return the old data and nothing would ever correct
+    /// it. Once the write is acknowledged every live Edge has applied it.
+    /// With one shard per region the refetch reaches the Edge that applied
+    /// the event, which forwards it at once (`None`).
+    fn forward_through(&self, last_id: u64) -> Option<u64> {
+        self.hold.get().then(|| {
+            self.unacknowledged
+                .borrow()
+                .first()
+                .map_or(last_id, |first| first - 1)
+        })
+    }
+
+    /// Sets whether Edges hold events back (`EDGE_SHARDS` above 1).
+    pub fn set_hold(&self, hold: bool) {
+        self.hold.set(hold);
     }
 
     /// Adds one to a counter.
@@ -91,13 +122,14 @@ impl Hub {
             .memory
             .with(|d| d.renew_edge(&req, now, lease_ms))?
             .map_err(|e| e.to_string());
-        let (renewal, change) = match answer {
+        let (mut renewal, change) = match answer {
             Ok(answer) => answer,
             Err(message) => {
                 return reply::error(polycache_core::error_code::ErrorCode::BadRequest, &message)
             }
         };
         self.memory.commit(&self.state.storage(), change).await?;
+        renewal.forward_through = self.link.forward_through(renewal.last_event_id);
         self.link.count(|c| c.renewals += 1);
         // A renewal may acknowledge what a write waits for.
         self.link.wake();
@@ -120,8 +152,13 @@ impl Hub {
     /// Pushes `event` (just made durable) to every Edge with a live lease,
     /// and returns once the write may be acknowledged: each has applied it,
     /// or its lease has run out.
-    pub(super) async fn push_and_wait(&self, event: &InvalidationEvent) -> Result<()> {
+    ///
+    /// With `hold` (several shards per region), the Edges send the event
+    /// to their streams only once it is acknowledged: the Hub tells them so
+    /// by one more request each ([`EdgeLink::forward_through`]).
+    pub(super) async fn push_and_wait(&self, event: &InvalidationEvent, hold: bool) -> Result<()> {
         let now = now_ms();
+        self.link.hold.set(hold);
         let (targets, push) = self.memory.with(|d| {
             let targets = d.edges.push(event.id, now);
             (targets, EdgePush::new(event.clone(), &d.generations))
@@ -129,6 +166,7 @@ impl Hub {
         if targets.is_empty() {
             return Ok(());
         }
+        self.link.unacknowledged.borrow_mut().insert(event.id);
         {
             let mut queue = self.link.queue.borrow_mut();
             for target in &targets {
@@ -136,9 +174,19 @@ impl Hub {
             }
         }
         self.start_pushes();
+        let waited = self.wait_for_acknowledgements(event.id).await;
+        self.link.unacknowledged.borrow_mut().remove(&event.id);
+        if hold {
+            // Tell the Edges that they may forward it.
+            self.touch_edges()?;
+        }
+        waited
+    }
+
+    async fn wait_for_acknowledgements(&self, event_id: u64) -> Result<()> {
         loop {
             let now = now_ms();
-            let deadline = self.memory.with(|d| d.edges.ack_deadline(event.id, now))?;
+            let deadline = self.memory.with(|d| d.edges.ack_deadline(event_id, now))?;
             let Some(deadline) = deadline else {
                 return Ok(());
             };
@@ -152,6 +200,11 @@ impl Hub {
     /// changed (an unrecorded invalidation was recorded): without this,
     /// they would bypass the cache until their next renewal.
     pub(super) fn push_bypass(&self) -> Result<()> {
+        self.touch_edges()
+    }
+
+    /// Owes every Edge with a live lease a request, events or not.
+    fn touch_edges(&self) -> Result<()> {
         let targets = self.memory.with(|d| d.edges.push_targets(now_ms()))?;
         {
             let mut queue = self.link.queue.borrow_mut();
@@ -187,7 +240,7 @@ async fn push_until_idle(
 ) {
     loop {
         let (edge, pushes) = batch;
-        let applied = send(&env, &memory, &edge, pushes).await;
+        let applied = send(&env, &memory, &link, &edge, pushes).await;
         link.queue.borrow_mut().done(&edge);
         match applied {
             Ok(applied) => {
@@ -204,15 +257,23 @@ async fn push_until_idle(
 }
 
 /// One push request to `edge`, given up on once its lease has run out.
-async fn send(env: &Env, memory: &HubState, edge: &str, pushes: Vec<EdgePush>) -> Result<u64> {
+async fn send(
+    env: &Env,
+    memory: &HubState,
+    link: &EdgeLink,
+    edge: &str,
+    pushes: Vec<EdgePush>,
+) -> Result<u64> {
     let name = EdgeName::parse(edge).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let (lease_until, bypass) = memory.with(|d| {
+    let (lease_until, bypass, last_id) = memory.with(|d| {
         (
             d.edges.entry(edge).map_or(0, |e| e.lease_until),
             d.pending.types(),
+            d.log.last_id(),
         )
     })?;
     let batch = PushBatch {
+        forward_through: link.forward_through(last_id),
         pushes,
         bypass,
         sync_token: memory
