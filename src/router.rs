@@ -59,6 +59,7 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
         (["api", "cache", "mirrors"], _) => not_allowed(&["GET"]),
         (["api", "cache", "mirrors", "retry"], Post) => handlers::mirrors::retry(&ctx, req).await,
         (["api", "cache", "mirrors", "retry"], _) => not_allowed(&["POST"]),
+        (["api", "cache", "hub", "reset"], Post) => handlers::mirrors::reset_hub(&ctx, req).await,
 
         (["api", "cache", "logs"], Get | Head) => handlers::logs::get(&ctx, req, &url).await,
         (["api", "cache", "logs"], _) => not_allowed(&["GET"]),

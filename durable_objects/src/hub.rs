@@ -135,6 +135,11 @@ impl Hub {
                 self.retry_parked().await
             }
             (Method::Get, route::LOGS) => self.logs(&url),
+            (Method::Post, route::RESET) if config.test_faults.hub_reset() => {
+                drain(&mut req).await;
+                self.reset();
+                reply::json(200, &Ack {})
+            }
             (_, path) if path.starts_with("/cache/") => {
                 // A cache read (or lease, fill, release) sent to the Hub:
                 // counted, so that `/api/status` shows that none comes
@@ -416,6 +421,19 @@ impl Hub {
             json!({ "requeued": count }),
         );
         reply::json(200, &Requeued { requeued: count })
+    }
+
+    /// `TEST_FAULTS=hub-reset`: forgets what the edge tier depends on in
+    /// memory, as a new instance after the runtime reset or moved the
+    /// object would start without it: the durable part is loaded again from
+    /// storage by the next request (the registry of Edges with it), and the
+    /// pushes queued, the writes waiting for them and the counters are
+    /// gone. (The login limiter, the cache log and mirror tokens stay.) (The
+    /// runtime's own reset, `ctx.abort()`, left the next request to the
+    /// object hung under `wrangler dev`: measured, so not used.)
+    fn reset(&self) {
+        self.memory.forget();
+        self.link.reset();
     }
 
     fn status(&self) -> Result<Response> {

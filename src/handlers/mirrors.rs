@@ -2,7 +2,8 @@
 //! oldest pending age, delivered count, parked entries with their last
 //! error, last success. `POST /api/cache/mirrors/retry` (admin) puts every
 //! parked entry back in its queue, for when the cause is fixed (a secret
-//! corrected, a mirror back up for good).
+//! corrected, a mirror back up for good). `POST /api/cache/hub/reset`
+//! resets the Hub, for tests only.
 
 use polycache_core::hub_api::{route, Ack, MirrorsResponse, Requeued};
 use polycache_core::jwt::Role;
@@ -10,7 +11,7 @@ use worker::{Request, Response};
 
 use crate::auth;
 use crate::ctx::Ctx;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::hub_client;
 use crate::response::json_response;
 
@@ -19,6 +20,20 @@ pub async fn get(ctx: &Ctx, req: Request) -> ApiResult<Response> {
     auth::require(ctx, &req, Role::may_read_logs)?;
     let status: MirrorsResponse = hub_client::get(&ctx.env, route::MIRRORS).await?;
     json_response(200, &status)
+}
+
+/// `POST /api/cache/hub/reset` (admin, and only with the test fault
+/// `hub-reset`, else 404): resets the Hub object alone, for the tests of a
+/// Hub restart (what it kept in memory goes, its storage stays).
+pub async fn reset_hub(ctx: &Ctx, req: Request) -> ApiResult<Response> {
+    if !ctx.config.test_faults.hub_reset() {
+        return Err(ApiError::NotFound(
+            "no route for /api/cache/hub/reset (a test fault: TEST_FAULTS=hub-reset)".into(),
+        ));
+    }
+    auth::require(ctx, &req, Role::may_read_logs)?;
+    let _: Ack = hub_client::call(&ctx.env, route::RESET, &Ack {}).await?;
+    json_response(200, &Ack {})
 }
 
 /// Requeues parked entries.

@@ -542,7 +542,10 @@ fn test_faults(
     let faults = Faults::parse(&list).map_err(|e| setting_error(NAME, e))?;
     // A fault on an Edge that does not exist never fires, and the test that
     // relies on it would pass for the wrong reason.
-    if let Some(fault) = faults.iter().find(|f| !f.edge().is_in(regions, shards)) {
+    if let Some(fault) = faults
+        .iter()
+        .find(|f| f.edge().is_some_and(|e| !e.is_in(regions, shards)))
+    {
         return Err(config_error(
             NAME,
             format!("{fault} names no Edge of this deployment (see EDGE_REGIONS and EDGE_SHARDS)"),
@@ -1105,7 +1108,7 @@ mod tests {
         assert_eq!(name, "TEST_FAULTS");
         assert_eq!(
             message,
-            r#"unknown faults "edge-slow", "hub-down": the faults are edge-deaf:<edge name>"#
+            r#"unknown faults "edge-slow", "hub-down": the faults are edge-deaf:<edge name> and hub-reset"#
         );
         let (_, message) = error(config(&[("TEST_FAULTS", "edge-deaf:edge:default:00")]));
         assert_eq!(

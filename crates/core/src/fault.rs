@@ -11,6 +11,7 @@
 //! | fault | effect |
 //! | --- | --- |
 //! | `edge-deaf:<edge name>`, e.g. `edge-deaf:edge:weur:0` | that Edge drops every push from the Hub but keeps renewing its lease |
+//! | `hub-reset` | `POST /api/cache/hub/reset` (admin) makes the Hub forget all it holds in memory, as a new instance would start after the runtime reset or moved the object: its storage stays |
 //!
 //! An unknown kind is an error that names every unknown kind listed, so that
 //! a typo never leaves a test running without its fault and passing for
@@ -25,6 +26,8 @@ use crate::{Error, Result};
 
 /// The kind of [`Fault::EdgeDeaf`], as written in `TEST_FAULTS`.
 const EDGE_DEAF: &str = "edge-deaf";
+/// The kind of [`Fault::HubReset`].
+const HUB_RESET: &str = "hub-reset";
 
 /// One injected fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,13 +35,18 @@ pub enum Fault {
     /// `edge-deaf:<edge name>`: the Edge drops the Hub's pushes and keeps
     /// renewing its lease, as an Edge behind a lossy link would.
     EdgeDeaf(EdgeName),
+    /// `hub-reset`: an admin may reset the Hub object alone
+    /// (`POST /api/cache/hub/reset`), to test that a restarted Hub still
+    /// knows the Edges that hold leases (its registry is stored).
+    HubReset,
 }
 
 impl Fault {
-    /// The Edge the fault concerns.
-    pub fn edge(&self) -> EdgeName {
+    /// The Edge the fault concerns, if one.
+    pub fn edge(&self) -> Option<EdgeName> {
         match self {
-            Fault::EdgeDeaf(edge) => *edge,
+            Fault::EdgeDeaf(edge) => Some(*edge),
+            Fault::HubReset => None,
         }
     }
 }
@@ -47,6 +55,7 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Fault::EdgeDeaf(edge) => write!(f, "{EDGE_DEAF}:{edge}"),
+            Fault::HubReset => f.write_str(HUB_RESET),
         }
     }
 }
@@ -77,6 +86,11 @@ impl Faults {
                         malformed.get_or_insert(e);
                     }
                 },
+                (HUB_RESET, None) => faults.push(Fault::HubReset),
+                (HUB_RESET, Some(_)) => {
+                    malformed
+                        .get_or_insert(Error::Invalid(format!("{HUB_RESET} takes no argument")));
+                }
                 (EDGE_DEAF, None) => {
                     malformed.get_or_insert(Error::Invalid(format!(
                         "{EDGE_DEAF} needs the Edge it concerns, e.g. {EDGE_DEAF}:edge:weur:0"
@@ -93,7 +107,7 @@ impl Faults {
         if !unknown.is_empty() {
             let plural = if unknown.len() > 1 { "s" } else { "" };
             return Err(Error::Invalid(format!(
-                "unknown fault{plural} {}: the faults are {EDGE_DEAF}:<edge name>",
+                "unknown fault{plural} {}: the faults are {EDGE_DEAF}:<edge name> and {HUB_RESET}",
                 unknown.join(", ")
             )));
         }
@@ -111,6 +125,11 @@ impl Faults {
     /// The faults, in the order listed.
     pub fn iter(&self) -> impl Iterator<Item = &Fault> + '_ {
         self.0.iter()
+    }
+
+    /// Whether an admin may reset the Hub alone.
+    pub fn hub_reset(&self) -> bool {
+        self.0.contains(&Fault::HubReset)
     }
 
     /// Whether `edge` must drop the Hub's pushes.
@@ -149,7 +168,7 @@ mod tests {
         assert!(!faults.is_edge_deaf(edge(LocationHint::Weur, 1)));
         assert!(!faults.is_edge_deaf(edge(LocationHint::Eeur, 0)));
         assert_eq!(
-            faults.iter().map(Fault::edge).collect::<Vec<_>>(),
+            faults.iter().filter_map(Fault::edge).collect::<Vec<_>>(),
             [
                 edge(LocationHint::Weur, 0),
                 EdgeName::new(Region::Default, 0)
@@ -162,13 +181,14 @@ mod tests {
         assert_eq!(
             Faults::parse("edge-mute:edge:weur:0"),
             Err(Error::Invalid(
-                r#"unknown fault "edge-mute": the faults are edge-deaf:<edge name>"#.to_string()
+                r#"unknown fault "edge-mute": the faults are edge-deaf:<edge name> and hub-reset"#
+                    .to_string()
             ))
         );
         assert_eq!(
             Faults::parse("hub-slow, edge-deaf:edge:mars:0, EDGE-DEAF:edge:weur:0, hub-slow, x"),
             Err(Error::Invalid(
-                r#"unknown faults "hub-slow", "EDGE-DEAF", "x": the faults are edge-deaf:<edge name>"#
+                r#"unknown faults "hub-slow", "EDGE-DEAF", "x": the faults are edge-deaf:<edge name> and hub-reset"#
                     .to_string()
             )),
             "unknown kinds come first, each once"
@@ -192,5 +212,14 @@ mod tests {
         );
         assert!(Faults::parse("edge-deaf:edge:weur:01").is_err());
         assert!(Faults::parse("edge-deaf:").is_err());
+    }
+
+    #[test]
+    fn hub_reset_takes_no_argument() {
+        let faults = Faults::parse("hub-reset, edge-deaf:edge:weur:0").unwrap();
+        assert!(faults.hub_reset());
+        assert_eq!(faults.iter().next().unwrap().to_string(), "hub-reset");
+        assert!(!Faults::parse("edge-deaf:edge:weur:0").unwrap().hub_reset());
+        assert!(Faults::parse("hub-reset:now").is_err());
     }
 }

@@ -36,6 +36,9 @@ pub mod route {
     pub const MIRRORS: &str = "/mirrors";
     /// `POST` → [`super::Requeued`].
     pub const MIRRORS_RETRY: &str = "/mirrors/retry";
+    /// `POST` → [`super::Ack`], then the Hub resets itself (only with the
+    /// test fault `hub-reset`, [`crate::fault`]).
+    pub const RESET: &str = "/test/reset";
     /// `GET ?`[`crate::query::LogsQuery`] → [`super::LogsPage`].
     pub const LOGS: &str = "/logs";
 }

@@ -90,6 +90,16 @@ impl EdgeLink {
         })
     }
 
+    /// Forgets the pushes queued (those in flight end on their own), the
+    /// writes waiting for acknowledgements (they wake and find the state
+    /// reloaded) and the counters: a reset of the Hub (`TEST_FAULTS`).
+    pub fn reset(&self) {
+        *self.queue.borrow_mut() = PushQueue::new();
+        self.unacknowledged.borrow_mut().clear();
+        self.counters.set(HubCounters::default());
+        self.wake();
+    }
+
     /// Sets whether Edges hold events back (`EDGE_SHARDS` above 1).
     pub fn set_hold(&self, hold: bool) {
         self.hold.set(hold);
