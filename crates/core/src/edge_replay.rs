@@ -80,20 +80,7 @@ pub fn replay(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::event::Action;
-    use crate::types::EntityType;
-
-    fn event(id: u64) -> InvalidationEvent {
-        InvalidationEvent {
-            id,
-            type_name: "posts".into(),
-            types: vec![EntityType::POSTS],
-            entity_id: None,
-            action: Action::Update,
-            origin: "test".into(),
-            ts: id,
-        }
-    }
+    use crate::event::sample as event;
 
     /// A tail of `size` holding events `from..=to`.
     fn tail(size: usize, from: u64, to: u64) -> EventLog<InvalidationEvent> {

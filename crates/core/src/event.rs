@@ -115,6 +115,21 @@ impl InvalidationEvent {
     }
 }
 
+/// An update of posts with id `id` (and timestamp `id`): the event the
+/// tests of the edge tier pass around.
+#[cfg(test)]
+pub(crate) fn sample(id: u64) -> InvalidationEvent {
+    InvalidationEvent {
+        id,
+        type_name: "posts".into(),
+        types: vec![EntityType::POSTS],
+        entity_id: None,
+        action: Action::Update,
+        origin: "test".into(),
+        ts: id,
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

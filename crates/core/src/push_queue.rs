@@ -139,21 +139,10 @@ impl PushQueue {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::event::{Action, InvalidationEvent};
     use crate::generation::Generations;
-    use crate::types::EntityType;
 
     fn push(id: u64) -> EdgePush {
-        let event = InvalidationEvent {
-            id,
-            type_name: "posts".into(),
-            types: vec![EntityType::POSTS],
-            entity_id: None,
-            action: Action::Update,
-            origin: "test".into(),
-            ts: id,
-        };
-        EdgePush::new(event, &Generations::default())
+        EdgePush::new(crate::event::sample(id), &Generations::default())
     }
 
     fn ids(pushes: &[EdgePush]) -> Vec<u64> {
