@@ -5,10 +5,11 @@
 //! never re-fill the cache with the old row: the write bumped the generation,
 //! and the entry it stored is under a key nobody asks for any more (the job
 //! leases do in memcache). An invalidation bumps the generations of the whole
-//! closure in one step in the Hub (and, for upstash, in Redis first) and is
-//! acknowledged only after that, which gives the guarantee (docs/architecture.md): once
-//! acknowledged, and before any SSE event for it, no read returns data
-//! cached before the write.
+//! closure in one step in the Hub (and, for upstash, in Redis first), which
+//! pushes them to every Edge that serves reads, and is acknowledged only
+//! once each has applied them (or its lease has run out), which gives the
+//! guarantee (docs/architecture.md): once acknowledged, no read anywhere
+//! returns data cached before the write.
 //!
 //! Where entries live is the backend's business ([`crate::backends`]); this
 //! module decides what a read answers:

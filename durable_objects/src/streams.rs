@@ -1,17 +1,18 @@
-//! The streams: one SSE response body per stream, written by the Hub and
-//! returned to the Worker over RPC (`Hub.subscribe` in `src/js/entry.mjs`),
-//! and the fan-out of events to them.
+//! The streams: one SSE response body per stream, written by an Edge (the
+//! Hub in the first version) and returned to the Worker over RPC
+//! (`Edge.subscribe` in `src/js/entry.mjs`), and the fan-out of events to
+//! them.
 //!
-//! Why the Hub writes the streams itself: the Worker then returns the body
-//! as it is and the runtime pipes it, so an event costs one enqueue per
-//! stream in the Hub and no JavaScript in the Worker. A stream fetched with
+//! Why the object writes the streams itself: the Worker then returns the
+//! body as it is and the runtime pipes it, so an event costs one enqueue
+//! per stream in the object and no JavaScript in the Worker. A stream fetched with
 //! `stub.fetch` would do the same, but under the `wrangler dev` command its
 //! inspector turns every chunk of a subrequest into a debugging event
 //! (seconds at p99); an RPC stream is not a subrequest. The first shape
 //! considered, a hibernatable WebSocket per stream relayed into the
 //! response by the Worker, measured about twice the CPU per event and twice
-//! the p99 (README, "Performance"). Its one advantage, letting the Hub
-//! hibernate while streams are open, is given up: the Hub stays in memory
+//! the p99 (README, "Performance"). Its one advantage, letting the object
+//! hibernate while streams are open, is given up: an Edge stays in memory
 //! while any stream is open.
 //!
 //! Streams are grouped by their type filter's tag (`f:*` for all, or
