@@ -62,30 +62,35 @@ pub async fn call<Req: Serialize, Resp: DeserializeOwned>(
     body: &Req,
 ) -> ApiResult<Resp> {
     let text = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    headers.set(EDGE_HEADER, &edge.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(text.into()));
-    let req = Request::new_with_init(&format!("https://edge{path}"), &init)?;
-    let mut resp = send(ctx, edge, req).await?;
+    let mut resp = send(ctx, edge, Method::Post, path, Some(text)).await?;
     Ok(resp.json().await?)
 }
 
 /// What `edge` reports of itself, for `/api/status`.
 pub async fn report(ctx: &Ctx, edge: EdgeName) -> ApiResult<EdgeReport> {
-    let headers = Headers::new();
-    headers.set(EDGE_HEADER, &edge.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let req = Request::new_with_init(&format!("https://edge{}", route::REPORT), &init)?;
-    let mut resp = send(ctx, edge, req).await?;
+    let mut resp = send(ctx, edge, Method::Get, route::REPORT, None).await?;
     Ok(resp.json().await?)
 }
 
-async fn send(ctx: &Ctx, edge: EdgeName, req: Request) -> ApiResult<Response> {
+/// `<method> https://edge/<path>` on `edge`, with its name in
+/// [`EDGE_HEADER`] (an Edge learns its name from the Worker's requests) and
+/// a JSON body if any.
+async fn send(
+    ctx: &Ctx,
+    edge: EdgeName,
+    method: Method,
+    path: &str,
+    json: Option<String>,
+) -> ApiResult<Response> {
+    let headers = Headers::new();
+    headers.set(EDGE_HEADER, &edge.to_string())?;
+    let mut init = RequestInit::new();
+    if let Some(json) = json {
+        headers.set("content-type", "application/json")?;
+        init.with_body(Some(json.into()));
+    }
+    init.with_method(method).with_headers(headers);
+    let req = Request::new_with_init(&format!("https://edge{path}"), &init)?;
     // A call that throws is an Edge that failed, not a bug of this request:
     // 503 like any failure of the tier.
     let resp = stub(ctx, edge)?

@@ -31,7 +31,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::oneshot;
-use polycache_core::config::Config;
+use polycache_core::config::{Config, DEFAULT_EDGE_LEASE_SECS};
 use polycache_core::edge_api::{route, EdgeReport, PushAck, PushBatch, EDGE_HEADER};
 use polycache_core::edge_name::EdgeName;
 use polycache_core::edge_protocol::{RenewRequest, Renewal};
@@ -269,14 +269,20 @@ impl Edge {
     /// Whether the Edge has something to keep its lease for at `now`: open
     /// streams, or a read within the last lease term.
     fn busy(&self, now: u64) -> bool {
-        let term = self
+        self.inner.streams.subscribers() > 0
+            || now.saturating_sub(self.inner.last_read_ms.get()) < self.term_ms()
+    }
+
+    /// The lease term (`EDGE_LEASE_SECS`), its default before the settings
+    /// are read (an Edge woken by its alarm reads them at its first request).
+    fn term_ms(&self) -> u64 {
+        let secs = self
             .inner
             .config
             .borrow()
             .as_ref()
-            .map_or(10_000, |c| c.edge_lease_secs.saturating_mul(1000));
-        self.inner.streams.subscribers() > 0
-            || now.saturating_sub(self.inner.last_read_ms.get()) < term
+            .map_or(DEFAULT_EDGE_LEASE_SECS, |c| c.edge_lease_secs);
+        secs.saturating_mul(1000)
     }
 
     /// Makes sure the Edge may serve from its replica now, renewing first
@@ -336,11 +342,7 @@ impl Edge {
     }
 
     fn half_term(&self) -> u64 {
-        self.inner
-            .config
-            .borrow()
-            .as_ref()
-            .map_or(5_000, |c| c.edge_lease_secs.saturating_mul(500))
+        self.term_ms() / 2
     }
 
     async fn renew_once(&self) -> Result<()> {
@@ -391,18 +393,15 @@ impl Edge {
         self.wake_forward_waiters();
     }
 
-    /// An event just applied: into the tail, then to the streams as far as
-    /// the Hub lets this Edge forward.
+    /// An event just applied: into the tail, from which [`Edge::flush`]
+    /// sends it to the streams as far as the Hub lets this Edge forward.
     fn deliver(&self, event: InvalidationEvent) {
-        {
-            let mut tail = self.inner.tail.borrow_mut();
-            if event.id != tail.last_id() + 1 {
-                // Only after a reset that the tail missed: start it again here.
-                *tail = EventLog::new(self.tail_size(), event.id - 1);
-            }
-            tail.append(|_| event);
+        let mut tail = self.inner.tail.borrow_mut();
+        if event.id != tail.last_id() + 1 {
+            // Only after a reset that the tail missed: start it again here.
+            *tail = EventLog::new(self.tail_size(), event.id - 1);
         }
-        self.flush();
+        tail.append(|_| event);
     }
 
     /// Takes the Hub's limit on forwarding (`None`: none), then forwards.

@@ -193,8 +193,7 @@ impl Hub {
             storage.set_alarm(0).await?;
         }
         self.link.count(|c| c.writes += 1);
-        let edges = self.memory.with(|d| d.edges.push_targets(now_ms()).len())?;
-        self.push_and_wait(&event, config.edge_shards > 1).await?;
+        let edges = self.push_and_wait(&event).await?;
         self.log(
             Level::Info,
             "invalidate",

@@ -86,7 +86,7 @@ const MAX_EDGE_SHARDS: u64 = 16;
 /// Default `EDGE_LEASE_SECS`: 10 s. The term bounds how long a write waits
 /// for an Edge that cannot be reached (until that Edge's lease runs out),
 /// and sets how often each busy Edge renews at the Hub (once a term).
-const DEFAULT_EDGE_LEASE_SECS: u64 = 10;
+pub const DEFAULT_EDGE_LEASE_SECS: u64 = 10;
 /// Smallest `EDGE_LEASE_SECS`: 2 s. An Edge stops serving 1 s before its
 /// lease ends, a margin for the clocks of two objects, so a 1 s lease
 /// would never serve.

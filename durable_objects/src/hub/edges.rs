@@ -161,20 +161,19 @@ impl Hub {
 
     /// Pushes `event` (just made durable) to every Edge with a live lease,
     /// and returns once the write may be acknowledged: each has applied it,
-    /// or its lease has run out.
+    /// or its lease has run out. Answers how many Edges it was pushed to.
     ///
-    /// With `hold` (several shards per region), the Edges send the event
-    /// to their streams only once it is acknowledged: the Hub tells them so
-    /// by one more request each ([`EdgeLink::forward_through`]).
-    pub(super) async fn push_and_wait(&self, event: &InvalidationEvent, hold: bool) -> Result<()> {
+    /// When Edges hold events back (several shards per region), they send
+    /// the event to their streams only once it is acknowledged: the Hub
+    /// tells them so by one more request each ([`EdgeLink::forward_through`]).
+    pub(super) async fn push_and_wait(&self, event: &InvalidationEvent) -> Result<usize> {
         let now = now_ms();
-        self.link.hold.set(hold);
         let (targets, push) = self.memory.with(|d| {
             let targets = d.edges.push(event.id, now);
             (targets, EdgePush::new(event.clone(), &d.generations))
         })?;
         if targets.is_empty() {
-            return Ok(());
+            return Ok(0);
         }
         self.link.unacknowledged.borrow_mut().insert(event.id);
         {
@@ -186,11 +185,11 @@ impl Hub {
         self.start_pushes();
         let waited = self.wait_for_acknowledgements(event.id).await;
         self.link.unacknowledged.borrow_mut().remove(&event.id);
-        if hold {
+        if self.link.hold.get() {
             // Tell the Edges that they may forward it.
             self.touch_edges()?;
         }
-        waited
+        waited.map(|()| targets.len())
     }
 
     async fn wait_for_acknowledgements(&self, event_id: u64) -> Result<()> {
