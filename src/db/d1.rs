@@ -85,21 +85,26 @@ impl Db {
 
     /// Runs a query and returns its rows as JSON objects.
     async fn rows(&self, what: &str, sql: &Sql) -> ApiResult<Vec<Map<String, Value>>> {
-        let result = self
-            .statement(sql)?
-            .all()
-            .await
-            .map_err(|e| unavailable(what, &e))?;
-        result.results().map_err(|e| unavailable(what, &e))
+        self.run(what, sql, unavailable).await
     }
 
     /// Runs a write that returns rows; constraint failures are 409.
     async fn write_rows(&self, what: &str, sql: &Sql) -> ApiResult<Vec<Map<String, Value>>> {
+        self.run(what, sql, write_failed).await
+    }
+
+    /// Runs `sql`, its failure mapped by `failed`, and returns its rows.
+    async fn run(
+        &self,
+        what: &str,
+        sql: &Sql,
+        failed: fn(&str, &worker::Error) -> ApiError,
+    ) -> ApiResult<Vec<Map<String, Value>>> {
         let result = self
             .statement(sql)?
             .all()
             .await
-            .map_err(|e| write_failed(what, &e))?;
+            .map_err(|e| failed(what, &e))?;
         result.results().map_err(|e| unavailable(what, &e))
     }
 
