@@ -4,6 +4,7 @@
 //! call that opens a stream on it, whose JavaScript lives in
 //! `src/js/subscribe.js`.
 
+use polycache_core::address::address_key;
 use polycache_core::edge_api::{route, EdgeReport, EDGE_HEADER};
 use polycache_core::edge_name::{shard_for_key, shard_for_stream, EdgeName};
 use polycache_core::query::StreamQuery;
@@ -20,14 +21,15 @@ use crate::platform;
 
 #[wasm_bindgen(module = "/src/js/subscribe.js")]
 extern "C" {
-    /// `subscribe(url, name)` on this stub (the Edge `name`): its answer (a
-    /// `Response`); when `signal` aborts, `unsubscribe` under
-    /// `ctx.waitUntil`.
+    /// `subscribe(url, name, client)` on this stub (the Edge `name`, the
+    /// client's address key): its answer (a `Response`); when `signal`
+    /// aborts, `unsubscribe` under `ctx.waitUntil`.
     #[wasm_bindgen(catch)]
     async fn subscribe(
         stub: &JsValue,
         url: &str,
         name: &str,
+        client: &str,
         signal: &JsValue,
         ctx: &JsValue,
     ) -> Result<JsValue, JsValue>;
@@ -120,7 +122,8 @@ pub async fn open_stream(
     let stub: JsValue = stub(ctx, edge)?.into_rpc();
     let signal: JsValue = req.inner().signal().into();
     let exec: &JsValue = ctx.exec.as_ref().as_ref();
-    let answer = subscribe(&stub, &url, &edge.to_string(), &signal, exec)
+    let client = address_key(&req.headers().get("cf-connecting-ip")?.unwrap_or_default());
+    let answer = subscribe(&stub, &url, &edge.to_string(), &client, &signal, exec)
         .await
         .map_err(|e| {
             console_error!("edge {edge} did not open a stream: {e:?}");

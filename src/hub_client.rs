@@ -64,10 +64,11 @@ pub async fn hub_error(resp: Response) -> ApiError {
 
 /// The Hub and the Edges (`who`) answer their errors in the API's error
 /// shape ([`ErrorBody`]); a client's mistake they found (a malformed or
-/// conflicting request) passes on as it is, and anything else becomes a
+/// conflicting request, or one past a limit) passes on as it is, and anything else becomes a
 /// 503: the object failed, not the client.
 pub async fn object_error(mut resp: Response, who: &str) -> ApiError {
     let status = resp.status_code();
+    let retry_after = resp.headers().get("retry-after").ok().flatten();
     let body = resp.json::<ErrorBody>().await.ok().map(|b| b.error);
     let message = body
         .as_ref()
@@ -76,6 +77,9 @@ pub async fn object_error(mut resp: Response, who: &str) -> ApiError {
         Some(ErrorCode::BadRequest) => ApiError::BadRequest(message),
         Some(ErrorCode::Conflict) => ApiError::Conflict(message),
         Some(ErrorCode::Unprocessable) => ApiError::Unprocessable(message),
+        Some(ErrorCode::TooManyRequests) => {
+            ApiError::TooManyRequests(retry_after.and_then(|s| s.trim().parse().ok()).unwrap_or(1))
+        }
         _ => ApiError::Unavailable(format!("{who}: {message}")),
     }
 }

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use futures::channel::oneshot;
 use polycache_core::config::{Config, DEFAULT_EDGE_LEASE_SECS};
-use polycache_core::edge_api::{route, EdgeReport, PushAck, PushBatch, EDGE_HEADER};
+use polycache_core::edge_api::{route, EdgeReport, PushAck, PushBatch, CLIENT_HEADER, EDGE_HEADER};
 use polycache_core::edge_name::EdgeName;
 use polycache_core::edge_protocol::{RenewRequest, Renewal};
 use polycache_core::error_code::ErrorCode;
@@ -52,7 +52,7 @@ use crate::calls;
 use crate::platform::{self, now_ms};
 use crate::reply;
 use crate::state::{Waiter, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES};
-use crate::streams::{Fanout, Streams};
+use crate::streams::Streams;
 
 /// Events an Edge keeps for streams that resume: enough for a client that
 /// was away for a few seconds under a heavy write load; one that was away
@@ -246,7 +246,10 @@ impl Edge {
             }
             (Method::Post, route::CACHE_WRITE) => self.cache_write(read_json(&mut req).await?),
             (Method::Post, route::CACHE_RELEASE) => self.cache_release(read_json(&mut req).await?),
-            (Method::Get, route::STREAM) => self.stream(&url).await,
+            (Method::Get, route::STREAM) => {
+                let addr = req.headers().get(CLIENT_HEADER)?.unwrap_or_default();
+                self.stream(&url, &addr).await
+            }
             (Method::Post, route::STREAM_CLOSE) => {
                 let id = url
                     .query_pairs()
@@ -528,6 +531,7 @@ impl Edge {
     /// `GET /report`: what `/api/status` lists of this Edge.
     fn report(&self) -> Result<Response> {
         let replica = self.inner.replica.borrow();
+        let (stream_chunks, stream_events) = self.inner.streams.written();
         reply::json(
             200,
             &EdgeReport {
@@ -541,6 +545,8 @@ impl Edge {
                 cache_entries: self.inner.cache.borrow().len(),
                 last_event_id: replica.last_applied_id(),
                 serving: replica.can_serve(now_ms()),
+                stream_chunks,
+                stream_events,
             },
         )
     }

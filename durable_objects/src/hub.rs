@@ -452,6 +452,8 @@ impl Hub {
                 event_log_len,
                 generations,
                 cache_entries: 0,
+                stream_chunks: 0,
+                stream_events: 0,
                 bypass_types,
                 hub: self.link.snapshot(),
                 edges: self.memory.with(|d| d.edges.status())?,

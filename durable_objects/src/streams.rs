@@ -19,9 +19,10 @@
 //! `f:feed,posts`), so that publishing walks only the groups an event
 //! concerns. The event is encoded once, copied into one buffer, and that same
 //! buffer is enqueued on every stream by a loop in JavaScript
-//! (`src/js/streams.js`), which also writes the heartbeat and bounds the
-//! queue of a slow client: no per-subscriber allocation and no wasm crossing
-//! on the hot path.
+//! (`src/js/streams.js`), which also coalesces the events of a burst into
+//! one write per stream, writes the heartbeat and bounds the queue of a
+//! slow client: no per-subscriber allocation and no wasm crossing on the
+//! hot path.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -40,22 +41,37 @@ extern "C" {
     /// An empty registry.
     #[wasm_bindgen(constructor)]
     pub fn new() -> StreamRegistry;
-    /// Opens a stream that starts with `preamble`; returns `{id, body}`.
+    /// Opens a stream of the client at `addr` that starts with `preamble`;
+    /// returns `{id, body}`.
     #[wasm_bindgen(method)]
+    #[allow(clippy::too_many_arguments)] // the stream's policy, spelled out for JavaScript
     fn open(
         this: &StreamRegistry,
         tag: &str,
+        addr: &str,
         preamble: &[u8],
         heartbeat_ms: u32,
-        queue_limit: u32,
+        queue_bytes: f64,
         max_writes: u32,
+        coalesce_ms: u32,
     ) -> JsValue;
     /// Forgets and closes the stream with this id; false if unknown.
     #[wasm_bindgen(method)]
     fn close(this: &StreamRegistry, id: f64) -> bool;
-    /// Enqueues `bytes` on every stream with one of `tags`; returns on how many.
+    /// Enqueues `bytes` on every stream with one of `tags` at once, after
+    /// the events pending; returns on how many.
     #[wasm_bindgen(method)]
     fn broadcast(this: &StreamRegistry, tags: Vec<String>, bytes: &[u8]) -> u32;
+    /// Sends an event's frame to every stream with one of `tags`, coalesced
+    /// with the events of the same window.
+    #[wasm_bindgen(method, js_name = publish)]
+    fn publish_frame(this: &StreamRegistry, tags: Vec<String>, bytes: &[u8]);
+    /// How many streams the client at `addr` holds open.
+    #[wasm_bindgen(method, js_name = countFor)]
+    fn count_for(this: &StreamRegistry, addr: &str) -> u32;
+    /// `[chunks, events]` written to streams so far.
+    #[wasm_bindgen(method, getter)]
+    fn stats(this: &StreamRegistry) -> Vec<f64>;
     /// Whether an open stream has this tag.
     #[wasm_bindgen(method, js_name = hasTag)]
     fn has_tag(this: &StreamRegistry, tag: &str) -> bool;
@@ -78,24 +94,17 @@ pub fn tag_for(filter: &[EntityType]) -> String {
     format!("f:{}", names.join(","))
 }
 
-/// Fan-out of events to subscribers, behind a small trait so that spreading
-/// streams over shard objects later is a change of one module (docs/architecture.md, "Why the streams look the way they do").
-pub trait Fanout {
-    /// Sends an encoded event to every subscriber whose filter it concerns;
-    /// returns to how many.
-    fn publish(&self, event: &InvalidationEvent, frame: &str) -> usize;
-    /// How many subscribers are connected.
-    fn subscribers(&self) -> usize;
-}
-
 /// How the streams behave: the heartbeat's period, a slow client's queue
-/// bound and how many writes a stream carries before it is renewed.
+/// bound, how many writes a stream carries before it is renewed and the
+/// coalescing window.
 #[derive(Clone, Copy, Debug)]
 pub struct StreamPolicy {
     /// Milliseconds between two `: ping` comments.
     pub heartbeat_ms: u32,
-    /// Chunks that may wait in one stream's queue before it is cut.
-    pub queue_limit: u32,
+    /// Bytes that may wait in one stream's queue before it is cut.
+    pub queue_bytes: u64,
+    /// Milliseconds events wait to go out together (0: each at once).
+    pub coalesce_ms: u32,
     /// Writes after which the Hub ends a stream, at a random count between
     /// half of this and this, and the client reconnects with
     /// `Last-Event-ID`: workerd retains about 96 bytes per write of a
@@ -129,16 +138,19 @@ impl Streams {
     pub fn accept(
         &self,
         filter: &[EntityType],
+        addr: &str,
         preamble: &str,
         policy: StreamPolicy,
     ) -> Result<Response> {
         let tag = tag_for(filter);
         let opened = self.registry.open(
             &tag,
+            addr,
             preamble.as_bytes(),
             policy.heartbeat_ms,
-            policy.queue_limit,
+            policy.queue_bytes as f64,
             policy.max_writes,
+            policy.coalesce_ms,
         );
         let mut filters = self.filters.borrow_mut();
         filters.retain(|t, _| self.registry.has_tag(t));
@@ -166,10 +178,10 @@ impl Streams {
     pub fn close(&self, id: f64) -> bool {
         self.registry.close(id)
     }
-}
 
-impl Fanout for Streams {
-    fn publish(&self, event: &InvalidationEvent, frame: &str) -> usize {
+    /// Sends an encoded event to every stream whose filter it concerns,
+    /// in one write with the other events of its coalescing window.
+    pub fn publish(&self, event: &InvalidationEvent, frame: &str) {
         let tags: Vec<String> = self
             .filters
             .borrow()
@@ -177,14 +189,27 @@ impl Fanout for Streams {
             .filter(|(_, filter)| event.concerns(filter))
             .map(|(tag, _)| tag.clone())
             .collect();
-        if tags.is_empty() {
-            return 0;
+        if !tags.is_empty() {
+            self.registry.publish_frame(tags, frame.as_bytes());
         }
-        self.registry.broadcast(tags, frame.as_bytes()) as usize
     }
 
-    fn subscribers(&self) -> usize {
+    /// How many streams are open.
+    pub fn subscribers(&self) -> usize {
         self.registry.count() as usize
+    }
+
+    /// How many streams the client at `addr` holds open.
+    pub fn subscribers_at(&self, addr: &str) -> usize {
+        self.registry.count_for(addr) as usize
+    }
+
+    /// Chunks of events written to the streams so far and the events in
+    /// them, each summed over streams (heartbeats and preambles aside).
+    pub fn written(&self) -> (u64, u64) {
+        let stats = self.registry.stats();
+        let at = |i: usize| stats.get(i).copied().unwrap_or_default() as u64;
+        (at(0), at(1))
     }
 }
 

@@ -1,5 +1,6 @@
 //! `GET /api/status`: the Hub's counters and its registry of Edges, each
-//! Edge's own report (open streams, memory entries, last applied event),
+//! Edge's own report (open streams, memory entries, last applied event,
+//! chunks and events written to its streams),
 //! the sums over them, the cache backend and `originReads` (the origin reads
 //! of cached reads made by the isolate that answers: one per `wrangler dev`;
 //! several in production, each with its own count). Public like the stream
@@ -36,12 +37,16 @@ pub async fn get(ctx: &Ctx) -> ApiResult<Response> {
             if let Some(report) = report {
                 edge.subscribers = report.subscribers;
                 edge.cache_entries = report.cache_entries;
+                edge.stream_chunks = report.stream_chunks;
+                edge.stream_events = report.stream_events;
                 edge.last_event_id = edge.last_event_id.max(report.last_event_id);
             }
         }
     }
     status.subscribers = status.edges.iter().map(|e| e.subscribers).sum();
     status.cache_entries = status.edges.iter().map(|e| e.cache_entries).sum();
+    status.stream_chunks = status.edges.iter().map(|e| e.stream_chunks).sum();
+    status.stream_events = status.edges.iter().map(|e| e.stream_events).sum();
     let mut body = serde_json::to_value(&status).map_err(|e| ApiError::Internal(e.to_string()))?;
     body["backend"] = json!(ctx.config.backend.as_str());
     body["originReads"] = json!(cache::origin_reads());

@@ -40,15 +40,19 @@ function rpcObject(RustClass, host) {
     /**
      * Opens an SSE stream: `url` is the object's `/stream?lastEventId=N&types=a,b`,
      * `name` its name (`edge:<region>:<shard>`), sent as the Worker's other
-     * requests send it, in `x-polycache-edge`.
+     * requests send it, in `x-polycache-edge`, and `client` the client's
+     * address key, in `x-polycache-client` (for the limit per address).
      * Answers `{status, body, id}`: 200 with the stream (a ReadableStream)
      * and its id for `unsubscribe`, or the object's error status with its
-     * JSON text. A body alone crosses RPC more cheaply than a whole Response.
+     * JSON text and `retryAfter`. A body alone crosses RPC more cheaply than a whole Response.
      */
-    async subscribe(url, name) {
-      const headers = name ? { 'x-polycache-edge': String(name) } : {};
+    async subscribe(url, name, client) {
+      const headers = { 'x-polycache-client': String(client ?? '') };
+      if (name) headers['x-polycache-edge'] = String(name);
       const res = await this.rust.fetch(new Request(url, { headers }));
-      if (res.status !== 200) return { status: res.status, body: await res.text() };
+      if (res.status !== 200) {
+        return { status: res.status, body: await res.text(), retryAfter: res.headers.get('retry-after') };
+      }
       const id = Number(res.headers.get('x-stream-id'));
       return { status: 200, body: res.body, id };
     }

@@ -6,11 +6,12 @@
 // own, as workerd gives it, and the policy under test is ours.
 import { test, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { StreamRegistry } from '../../durable_objects/src/js/streams.js';
+import { StreamRegistry, MAX_PENDING_BYTES } from '../../durable_objects/src/js/streams.js';
 
 // Each test is one object: a registry of its own.
 let registry;
 beforeEach(() => { registry = new StreamRegistry(); });
+// open(tag, addr, preamble, heartbeatMs, queueBytes, maxWrites, coalesceMs)
 const openStream = (...args) => registry.open(...args);
 const closeStream = (id) => registry.close(id);
 const broadcast = (tags, bytes) => registry.broadcast(tags, bytes);
@@ -23,6 +24,8 @@ const event = (id) => encoder.encode(`id: ${id}\nevent: app-update\ndata: {"id":
 // No heartbeat and no renewal within a test.
 const QUIET_MS = 3_600_000;
 const NO_RENEWAL = 1_000_000;
+const ADDR = '127.0.0.1';
+const MIB = 1 << 20;
 
 /** Reads a stream to its end; resolves with its text, or rejects with its error. */
 async function readAll(body) {
@@ -56,23 +59,24 @@ async function until(check, timeoutMs, what) {
   }
 }
 
-test('a client that stops reading is cut once more than SSE_QUEUE_LIMIT chunks wait; the others go on', async (t) => {
+test('a client that stops reading is cut once more than SSE_QUEUE_BYTES wait; the others go on', async (t) => {
   const LIMIT = 4;
-  const slow = openStream('all', HELLO, QUIET_MS, LIMIT, NO_RENEWAL);
-  const fast = openStream('all', HELLO, QUIET_MS, LIMIT, NO_RENEWAL);
+  // The bound in bytes: the hello and LIMIT events fit, one more does not.
+  const bytes = HELLO.byteLength + LIMIT * event(1).byteLength;
+  const slow = openStream('all', ADDR, HELLO, QUIET_MS, bytes, NO_RENEWAL, 0);
+  const fast = openStream('all', ADDR, HELLO, QUIET_MS, bytes, NO_RENEWAL, 0);
   // Whatever fails below, the next tests start with no stream open.
   t.after(() => { closeStream(slow.id); closeStream(fast.id); });
   const fastText = readAll(fast.body);
   assert.equal(countStreams(), 2);
-  // The slow one's queue holds the hello and then the events; with a
-  // high-water mark of one chunk, its desired size goes below -LIMIT after
-  // LIMIT + 1 events, and the next event cuts it.
+  // The slow one's queue holds the hello and then the events; the event
+  // that would take it past the bound cuts it.
   const sent = [];
   for (let id = 1; id <= LIMIT + 3; id++) {
     sent.push(broadcast(['all'], event(id)));
     await new Promise((r) => setImmediate(r)); // the fast reader reads meanwhile
   }
-  assert.deepEqual(sent, [2, 2, 2, 2, 2, 1, 1], 'sent to both until the slow stream was cut');
+  assert.deepEqual(sent, [2, 2, 2, 2, 1, 1, 1], 'sent to both until the slow stream was cut');
   assert.equal(countStreams(), 1, 'the slow stream is no subscriber any more');
   await assert.rejects(readAll(slow.body), /slow client: queue limit reached/, 'its client sees the stream fail (and resumes with Last-Event-ID)');
   assert.equal(closeStream(slow.id), false, 'already forgotten');
@@ -94,7 +98,7 @@ test('streams opened together are renewed at counts spread from half of SSE_MAX_
   // in all. A registry that gives every stream the same count fails both.
   const MAX = 20;
   const N = 500;
-  const streams = Array.from({ length: N }, () => openStream('all', HELLO, QUIET_MS, 256, MAX));
+  const streams = Array.from({ length: N }, () => openStream('all', ADDR, HELLO, QUIET_MS, MIB, MAX, 0));
   const texts = Promise.all(streams.map((s) => readAll(s.body)));
   let id = 0;
   // The preamble is the first write; at most MAX - 1 events fit.
@@ -116,8 +120,8 @@ test('streams opened together are renewed at counts spread from half of SSE_MAX_
 });
 
 test('the heartbeat writes a ping to every stream and is gone when the last stream goes', async () => {
-  const a = openStream('posts', HELLO, 20, 256, NO_RENEWAL);
-  const b = openStream('pages', HELLO, 20, 256, NO_RENEWAL);
+  const a = openStream('posts', ADDR, HELLO, 20, MIB, NO_RENEWAL, 0);
+  const b = openStream('pages', ADDR, HELLO, 20, MIB, NO_RENEWAL, 0);
   let textA = '';
   let textB = '';
   const pings = (text) => (text.match(/^: ping$/gm) ?? []).length;
@@ -139,8 +143,8 @@ test('two objects in one isolate keep their own streams, heartbeat and settings'
   // may too: module state would be shared by them all.
   const hub = new StreamRegistry();
   const edge = new StreamRegistry();
-  const onHub = hub.open('all', HELLO, QUIET_MS, 256, NO_RENEWAL);
-  const onEdge = edge.open('all', HELLO, 20, 2, NO_RENEWAL);
+  const onHub = hub.open('all', ADDR, HELLO, QUIET_MS, MIB, NO_RENEWAL, 0);
+  const onEdge = edge.open('all', ADDR, HELLO, 20, 1024, NO_RENEWAL, 0);
   const hubText = readAll(onHub.body);
   const edgeText = readAll(onEdge.body);
   assert.equal(hub.count, 1);
@@ -158,4 +162,106 @@ test('two objects in one isolate keep their own streams, heartbeat and settings'
   assert.ok(/^: ping$/m.test(e), 'the edge heartbeat ran');
   assert.ok(!/^: ping$/m.test(h), 'with its own period: the hub stream got no ping');
   assert.equal(liveTimers(), TIMERS_AT_START, 'both timers are gone with their last streams');
+});
+
+/** The events of a stream's text, in order. */
+const ids = (text) => [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+
+/** Reads a stream to its end; resolves with its chunks as texts. */
+async function readChunks(body) {
+  const chunks = [];
+  for await (const chunk of body) chunks.push(decoder.decode(chunk));
+  return chunks;
+}
+
+const WINDOW_MS = 20;
+
+test('a burst within the coalescing window goes to each stream as one chunk, each event in order, filters kept', async (t) => {
+  const all = openStream('all', ADDR, HELLO, QUIET_MS, MIB, NO_RENEWAL, WINDOW_MS);
+  const posts = openStream('posts', ADDR, HELLO, QUIET_MS, MIB, NO_RENEWAL, WINDOW_MS);
+  t.after(() => { closeStream(all.id); closeStream(posts.id); });
+  const chunksAll = readChunks(all.body);
+  const chunksPosts = readChunks(posts.body);
+  // 50 events, every other one a post: sent in the same turn, nothing written yet.
+  for (let id = 1; id <= 50; id++) registry.publish(id % 2 ? ['all', 'posts'] : ['all'], event(id));
+  assert.deepEqual(registry.stats, [0, 0], 'nothing written before the window ends');
+  await until(() => registry.stats[0] === 2, 2000, 'the coalesced writes');
+  assert.deepEqual(registry.stats, [2, 75], 'one chunk per stream: 50 events on one, 25 on the other');
+  closeStream(all.id);
+  closeStream(posts.id);
+  const [a, p] = await Promise.all([chunksAll, chunksPosts]);
+  assert.equal(a.length, 2, 'the hello, then one chunk');
+  assert.deepEqual(ids(a[1]), Array.from({ length: 50 }, (_, i) => i + 1), 'all 50 ids in order');
+  assert.deepEqual(ids(p[1]), Array.from({ length: 25 }, (_, i) => 2 * i + 1), 'only the posts, in order');
+  for (const frame of a[1].split('\n\n').filter(Boolean)) {
+    assert.match(frame, /^id: \d+\nevent: app-update\ndata: \{"id":\d+\}$/, 'each event keeps its own lines');
+  }
+});
+
+test('coalescing is bounded: 0 sends at once, MAX_PENDING_BYTES sends without waiting, a lone event waits one window', async (t) => {
+  const off = new StreamRegistry();
+  const a = off.open('all', ADDR, HELLO, QUIET_MS, MIB, NO_RENEWAL, 0);
+  off.publish(['all'], event(1));
+  off.publish(['all'], event(2));
+  assert.deepEqual(off.stats, [2, 2], 'window 0: each event its own chunk, written at once');
+  off.close(a.id);
+  assert.deepEqual(ids((await readChunks(a.body)).join('')), [1, 2]);
+
+  // A long window, so that only the byte bound can send before it ends.
+  const s = openStream('all', ADDR, HELLO, QUIET_MS, 64 * MIB, NO_RENEWAL, 60_000);
+  t.after(() => closeStream(s.id));
+  const chunks = readChunks(s.body);
+  const big = encoder.encode(`id: 1\nevent: app-update\ndata: ${'x'.repeat(1000)}\n\n`);
+  const fit = Math.floor((MAX_PENDING_BYTES - 1) / big.byteLength);
+  for (let i = 0; i < fit; i++) registry.publish(['all'], big);
+  assert.equal(registry.stats[0], 0, `${fit} events (${fit * big.byteLength} bytes) wait`);
+  registry.publish(['all'], big);
+  assert.deepEqual(registry.stats, [1, fit + 1], `the event past ${MAX_PENDING_BYTES} bytes sends them all at once`);
+
+  // A lone event goes once the window has passed since it came, not later.
+  const windowed = new StreamRegistry();
+  const w = windowed.open('all', ADDR, HELLO, QUIET_MS, MIB, NO_RENEWAL, WINDOW_MS);
+  const started = performance.now();
+  windowed.publish(['all'], event(7));
+  await until(() => windowed.stats[0] === 1, 2000, 'the lone event');
+  const waited = performance.now() - started;
+  assert.ok(waited >= WINDOW_MS - 1, `it waited the window (${waited.toFixed(1)} ms)`);
+  windowed.close(w.id);
+  closeStream(s.id);
+  assert.equal((await chunks).length, 2, 'the hello and one chunk');
+});
+
+test('pending events go out before a new stream opens and before a reset, so that no stream sees one twice or out of order', async (t) => {
+  const old = openStream('all', ADDR, HELLO, QUIET_MS, MIB, NO_RENEWAL, 60_000);
+  t.after(() => closeStream(old.id));
+  const oldChunks = readChunks(old.body);
+  registry.publish(['all'], event(1));
+  // The new stream's preamble (its replay) already has event 1.
+  const fresh = openStream('all', ADDR, HELLO, QUIET_MS, MIB, NO_RENEWAL, 60_000);
+  t.after(() => closeStream(fresh.id));
+  assert.deepEqual(registry.stats, [1, 1], 'event 1 went to the old stream only, at the opening');
+  const freshChunks = readChunks(fresh.body);
+  registry.publish(['all'], event(2));
+  registry.broadcast(['all'], encoder.encode('id: 2\nevent: reset\ndata: {}\n\n'));
+  closeStream(old.id);
+  closeStream(fresh.id);
+  const o = (await oldChunks).join('');
+  const f = (await freshChunks).join('');
+  assert.match(o, /id: 1\n[^]*id: 2\nevent: app-update[^]*event: reset/, 'old: 1, 2, then the reset');
+  assert.match(f, /id: 2\nevent: app-update[^]*event: reset/, 'fresh: 2, then the reset');
+  assert.ok(!/id: 1\n/.test(f), 'fresh never got event 1 live');
+});
+
+test('streams are counted per client address, and forgotten when they close', () => {
+  const a = openStream('all', 'one', HELLO, QUIET_MS, MIB, NO_RENEWAL, 0);
+  const b = openStream('posts', 'one', HELLO, QUIET_MS, MIB, NO_RENEWAL, 0);
+  const c = openStream('all', 'two', HELLO, QUIET_MS, MIB, NO_RENEWAL, 0);
+  assert.equal(registry.countFor('one'), 2);
+  assert.equal(registry.countFor('two'), 1);
+  closeStream(a.id);
+  closeStream(c.id);
+  assert.equal(registry.countFor('one'), 1);
+  assert.equal(registry.countFor('two'), 0);
+  closeStream(b.id);
+  assert.equal(registry.countFor('one'), 0);
 });

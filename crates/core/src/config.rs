@@ -52,11 +52,35 @@ const DEFAULT_MIRROR_RETRY_BASE_MS: u64 = 1_000;
 const DEFAULT_MIRROR_RETRY_CAP_MS: u64 = 300_000;
 /// Largest retry delay setting: one hour.
 const MAX_MIRROR_RETRY_MS: u64 = 3_600_000;
-/// Default `SSE_QUEUE_LIMIT`: events buffered for one slow stream before it
-/// is disconnected (it resumes with `Last-Event-ID`).
-const DEFAULT_SSE_QUEUE_LIMIT: u64 = 256;
-/// Largest `SSE_QUEUE_LIMIT`: bounds the memory one stalled client can hold.
-const MAX_SSE_QUEUE_LIMIT: u64 = 100_000;
+/// Default `SSE_QUEUE_BYTES`: bytes buffered for one slow stream before it
+/// is disconnected (it resumes with `Last-Event-ID`): 1 MiB, thousands of
+/// events, so that only a client that stopped reading is cut. Counted in
+/// bytes, not writes, since one write may carry a burst of events.
+const DEFAULT_SSE_QUEUE_BYTES: u64 = 1 << 20;
+/// Largest `SSE_QUEUE_BYTES`: 64 MiB, half of a Durable Object's memory.
+const MAX_SSE_QUEUE_BYTES: u64 = 64 << 20;
+/// Default `SSE_COALESCE_MS`: events that reach an Edge within this many
+/// milliseconds of each other go to each stream as one write. workerd pays
+/// a fixed cost per write per stream, whatever its size, so a burst of 50
+/// events costs about what one costs; a lone event waits at most this long.
+const DEFAULT_SSE_COALESCE_MS: u64 = 5;
+/// Largest `SSE_COALESCE_MS`: a second, far past where waiting pays.
+const MAX_SSE_COALESCE_MS: u64 = 1_000;
+/// Default `SSE_STREAMS_PER_ADDRESS`: open streams one client address (an
+/// IPv6 /64) may hold on one Edge; 200 covers an office behind one NAT.
+const DEFAULT_SSE_STREAMS_PER_ADDRESS: u64 = 200;
+/// Default `SSE_STREAMS_PER_OBJECT`: open streams on one Edge; about what one
+/// Durable Object serves with room for the events (README, "Performance").
+const DEFAULT_SSE_STREAMS_PER_OBJECT: u64 = 10_000;
+/// Largest stream-count setting: 100,000.
+const MAX_SSE_STREAMS: u64 = 100_000;
+/// Default `SSE_REPLAY_MAX_EVENTS`: the most events a resume is replayed;
+/// a client further behind gets `reset` (refetch everything), which costs
+/// it one refetch per query instead of the Edge megabytes.
+const DEFAULT_SSE_REPLAY_MAX_EVENTS: u64 = 1_000;
+/// Default `SSE_REPLAY_MAX_BYTES`: the most bytes of replay a resume is
+/// sent: 1 MiB, past which it gets `reset` as well.
+const DEFAULT_SSE_REPLAY_MAX_BYTES: u64 = 1 << 20;
 /// Default `SSE_MAX_WRITES`: writes (events and heartbeats) one stream
 /// carries before the Hub ends it and the client reconnects with
 /// `Last-Event-ID`. workerd keeps about 96 bytes per write of a stream
@@ -188,9 +212,8 @@ pub struct Config {
     pub event_log_size: usize,
     /// `MIRROR_MAX_ATTEMPTS`, default 10, 1 to 100.
     pub mirror_max_attempts: u32,
-    /// `SSE_QUEUE_LIMIT`: events buffered per slow stream before it is
-    /// disconnected; default 256, 1 to 100 000.
-    pub sse_queue_limit: usize,
+    /// How the Edges bound and batch their streams (`SSE_*`).
+    pub streams: StreamLimits,
     /// `SSE_MAX_WRITES`: writes one stream carries before the Hub ends it
     /// (each stream at a random count between half of this and this, so
     /// that streams opened together do not reconnect together) and the
@@ -298,13 +321,7 @@ impl Config {
                 DEFAULT_MIRROR_MAX_ATTEMPTS,
                 MAX_MIRROR_MAX_ATTEMPTS,
             )?,
-            sse_queue_limit: number(
-                get,
-                "SSE_QUEUE_LIMIT",
-                "events",
-                DEFAULT_SSE_QUEUE_LIMIT,
-                MAX_SSE_QUEUE_LIMIT,
-            )?,
+            streams: StreamLimits::from_vars(get)?,
             sse_max_writes: number(
                 get,
                 "SSE_MAX_WRITES",
@@ -348,6 +365,95 @@ impl Config {
             test_faults: test_faults(get, &edge_regions, edge_shards)?,
             edge_regions,
             edge_shards,
+        })
+    }
+}
+
+/// How the Edges bound and batch their streams: what a public deployment
+/// needs so that streams opened by anyone cannot pin an Edge's CPU or
+/// memory (README, "Security").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamLimits {
+    /// `SSE_COALESCE_MS`: events within this window go to a stream as one
+    /// write; default 5, 0 (one write per event) to 1 000.
+    pub coalesce_ms: u64,
+    /// `SSE_QUEUE_BYTES`: bytes buffered per slow stream before it is
+    /// disconnected; default 1 MiB, 1 KiB to 64 MiB.
+    pub queue_bytes: u64,
+    /// `SSE_STREAMS_PER_ADDRESS`: open streams per client address (IPv6 by
+    /// /64) on one Edge; default 200, 1 to 100 000.
+    pub per_address: u32,
+    /// `SSE_STREAMS_PER_OBJECT`: open streams on one Edge; default 10 000,
+    /// 1 to 100 000.
+    pub per_object: u32,
+    /// `SSE_REPLAY_MAX_EVENTS`: events replayed to a resume at most, past
+    /// which it gets `reset`; default 1 000, 1 to 1 000 000.
+    pub replay_events: usize,
+    /// `SSE_REPLAY_MAX_BYTES`: bytes replayed to a resume at most; default
+    /// 1 MiB, 1 KiB to 64 MiB.
+    pub replay_bytes: usize,
+}
+
+impl Default for StreamLimits {
+    fn default() -> Self {
+        Self::from_vars(&|_: &str| None).expect("the defaults are valid")
+    }
+}
+
+impl StreamLimits {
+    fn from_vars(get: &impl Fn(&str) -> Option<String>) -> Result<StreamLimits> {
+        if optional(get, "SSE_QUEUE_LIMIT").is_some() {
+            return Err(config_error(
+                "SSE_QUEUE_LIMIT",
+                "was replaced by SSE_QUEUE_BYTES, a bound in bytes (default 1048576)".into(),
+            ));
+        }
+        Ok(StreamLimits {
+            coalesce_ms: number_between(
+                get,
+                "SSE_COALESCE_MS",
+                "milliseconds",
+                DEFAULT_SSE_COALESCE_MS,
+                0,
+                MAX_SSE_COALESCE_MS,
+            )?,
+            queue_bytes: number_between(
+                get,
+                "SSE_QUEUE_BYTES",
+                "bytes",
+                DEFAULT_SSE_QUEUE_BYTES,
+                1024,
+                MAX_SSE_QUEUE_BYTES,
+            )?,
+            per_address: number(
+                get,
+                "SSE_STREAMS_PER_ADDRESS",
+                "streams",
+                DEFAULT_SSE_STREAMS_PER_ADDRESS,
+                MAX_SSE_STREAMS,
+            )?,
+            per_object: number(
+                get,
+                "SSE_STREAMS_PER_OBJECT",
+                "streams",
+                DEFAULT_SSE_STREAMS_PER_OBJECT,
+                MAX_SSE_STREAMS,
+            )?,
+            replay_events: number(
+                get,
+                "SSE_REPLAY_MAX_EVENTS",
+                "events",
+                DEFAULT_SSE_REPLAY_MAX_EVENTS,
+                MAX_EVENT_LOG_SIZE,
+            )?,
+            replay_bytes: number_between(
+                get,
+                "SSE_REPLAY_MAX_BYTES",
+                "bytes",
+                DEFAULT_SSE_REPLAY_MAX_BYTES,
+                1024,
+                MAX_SSE_QUEUE_BYTES,
+            )?,
         })
     }
 }
@@ -629,7 +735,14 @@ mod tests {
                 heartbeat_secs: 15,
                 event_log_size: 10_000,
                 mirror_max_attempts: 10,
-                sse_queue_limit: 256,
+                streams: StreamLimits {
+                    coalesce_ms: 5,
+                    queue_bytes: 1_048_576,
+                    per_address: 200,
+                    per_object: 10_000,
+                    replay_events: 1_000,
+                    replay_bytes: 1_048_576,
+                },
                 sse_max_writes: 500,
                 mirror_retry_base_ms: 1_000,
                 mirror_retry_cap_ms: 300_000,
@@ -653,7 +766,12 @@ mod tests {
             "SSE_HEARTBEAT_SECS",
             "EVENT_LOG_SIZE",
             "MIRROR_MAX_ATTEMPTS",
-            "SSE_QUEUE_LIMIT",
+            "SSE_QUEUE_BYTES",
+            "SSE_COALESCE_MS",
+            "SSE_STREAMS_PER_ADDRESS",
+            "SSE_STREAMS_PER_OBJECT",
+            "SSE_REPLAY_MAX_EVENTS",
+            "SSE_REPLAY_MAX_BYTES",
             "SSE_MAX_WRITES",
             "MIRROR_RETRY_BASE_MS",
             "MIRROR_RETRY_CAP_MS",
@@ -680,7 +798,7 @@ mod tests {
             ("SSE_HEARTBEAT_SECS", "30"),
             ("EVENT_LOG_SIZE", "500"),
             ("MIRROR_MAX_ATTEMPTS", "3"),
-            ("SSE_QUEUE_LIMIT", "64"),
+            ("SSE_QUEUE_BYTES", "65536"),
             ("SSE_MAX_WRITES", "40"),
         ])
         .unwrap();
@@ -694,7 +812,7 @@ mod tests {
         assert_eq!(c.heartbeat_secs, 30);
         assert_eq!(c.event_log_size, 500);
         assert_eq!(c.mirror_max_attempts, 3);
-        assert_eq!(c.sse_queue_limit, 64);
+        assert_eq!(c.streams.queue_bytes, 65_536);
         assert_eq!(c.sse_max_writes, 40);
     }
 
@@ -784,14 +902,16 @@ mod tests {
     }
 
     /// `(variable, unit, default, min, max)` of every numeric setting.
-    const NUMBERS: [(&str, &str, u64, u64, u64); 11] = [
+    const NUMBERS: [(&str, &str, u64, u64, u64); 13] = [
         ("MIRROR_RETRY_BASE_MS", "milliseconds", 1_000, 1, 3_600_000),
         ("MIRROR_RETRY_CAP_MS", "milliseconds", 300_000, 1, 3_600_000),
         ("CACHE_TTL_SECS", "seconds", 300, 1, 31_536_000),
         ("SSE_HEARTBEAT_SECS", "seconds", 15, 1, 90),
         ("EVENT_LOG_SIZE", "events", 10_000, 1, 1_000_000),
         ("MIRROR_MAX_ATTEMPTS", "attempts", 10, 1, 100),
-        ("SSE_QUEUE_LIMIT", "events", 256, 1, 100_000),
+        ("SSE_STREAMS_PER_ADDRESS", "streams", 200, 1, 100_000),
+        ("SSE_STREAMS_PER_OBJECT", "streams", 10_000, 1, 100_000),
+        ("SSE_REPLAY_MAX_EVENTS", "events", 1_000, 1, 1_000_000),
         ("SSE_MAX_WRITES", "writes", 500, 1, 1_000_000),
         ("CACHE_ORIGIN_DELAY_MS", "milliseconds", 0, 1, 10_000),
         ("EDGE_SHARDS", "shards", 1, 1, 16),
@@ -805,7 +925,9 @@ mod tests {
             "SSE_HEARTBEAT_SECS" => c.heartbeat_secs,
             "EVENT_LOG_SIZE" => c.event_log_size as u64,
             "MIRROR_MAX_ATTEMPTS" => u64::from(c.mirror_max_attempts),
-            "SSE_QUEUE_LIMIT" => c.sse_queue_limit as u64,
+            "SSE_STREAMS_PER_ADDRESS" => u64::from(c.streams.per_address),
+            "SSE_STREAMS_PER_OBJECT" => u64::from(c.streams.per_object),
+            "SSE_REPLAY_MAX_EVENTS" => c.streams.replay_events as u64,
             "SSE_MAX_WRITES" => u64::from(c.sse_max_writes),
             "MIRROR_RETRY_BASE_MS" => c.mirror_retry_base_ms,
             "MIRROR_RETRY_CAP_MS" => c.mirror_retry_cap_ms,
@@ -831,6 +953,31 @@ mod tests {
                 assert_eq!(numeric(&c, name), expected, "{name}={raw:?}");
             }
         }
+    }
+
+    #[test]
+    fn stream_limits_in_bytes_and_a_window_that_may_be_zero() {
+        let c = config(&[
+            ("SSE_QUEUE_BYTES", "1024"),
+            ("SSE_REPLAY_MAX_BYTES", "67108864"),
+            ("SSE_COALESCE_MS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.streams.queue_bytes, 1024);
+        assert_eq!(c.streams.replay_bytes, 64 << 20);
+        assert_eq!(c.streams.coalesce_ms, 0, "0 turns coalescing off");
+        for (name, bad) in [
+            ("SSE_QUEUE_BYTES", "1023"),
+            ("SSE_REPLAY_MAX_BYTES", "67108865"),
+            ("SSE_COALESCE_MS", "1001"),
+        ] {
+            let (got, _) = error(config(&[(name, bad)]));
+            assert_eq!(got, name);
+        }
+        // A setting that was renamed is named, not silently ignored.
+        let (got, message) = error(config(&[("SSE_QUEUE_LIMIT", "256")]));
+        assert_eq!(got, "SSE_QUEUE_LIMIT");
+        assert!(message.contains("SSE_QUEUE_BYTES"), "{message}");
     }
 
     #[test]

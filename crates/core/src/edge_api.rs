@@ -46,6 +46,11 @@ pub mod route {
 /// requests to it (so that it knows its name before the runtime tells it).
 pub const EDGE_HEADER: &str = "x-polycache-edge";
 
+/// The header in which the Worker tells an Edge whose stream it opens: the
+/// client's address key ([`crate::address::address_key`]), for the limit
+/// of streams per address.
+pub const CLIENT_HEADER: &str = "x-polycache-client";
+
 /// Hub to Edge: events pending for this Edge, in id order, and the types
 /// whose reads bypass the cache now (an invalidation the upstash backend
 /// has not recorded yet, [`crate::pending`]).
@@ -114,6 +119,14 @@ pub struct EdgeReport {
     pub last_event_id: u64,
     /// Whether it holds a lease now (it serves from its replica).
     pub serving: bool,
+    /// Chunks of events it wrote to its streams, summed over streams
+    /// (heartbeats and each stream's opening aside): with coalescing, a
+    /// burst of events is one chunk per stream.
+    #[serde(default)]
+    pub stream_chunks: u64,
+    /// Events in those chunks, summed over streams.
+    #[serde(default)]
+    pub stream_events: u64,
 }
 
 /// The Hub's counters since it started, for `/api/status` (`hub`).

@@ -184,6 +184,13 @@ pub struct EdgeStatus {
     /// Worker fills it in from the Edge's report).
     #[serde(default)]
     pub cache_entries: usize,
+    /// Chunks of events it wrote to its streams, summed over streams (0 in
+    /// the registry; from the Edge's report).
+    #[serde(default)]
+    pub stream_chunks: u64,
+    /// Events in those chunks, summed over streams (likewise).
+    #[serde(default)]
+    pub stream_events: u64,
 }
 
 /// The Hub's registry of Edges, by name (at most [`MAX_EDGES`]).
@@ -418,6 +425,8 @@ impl EdgeRegistry {
                 subscribers: e.subscribers,
                 last_event_id: e.applied_id,
                 cache_entries: 0,
+                stream_chunks: 0,
+                stream_events: 0,
             })
             .collect()
     }
@@ -689,6 +698,8 @@ mod tests {
                 subscribers: 7,
                 last_event_id: 0,
                 cache_entries: 0,
+                stream_chunks: 0,
+                stream_events: 0,
             }]
         );
         let json = serde_json::to_string(&hub.registry.status()).unwrap();

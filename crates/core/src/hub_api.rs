@@ -234,6 +234,13 @@ pub struct StatusResponse {
     /// Entries in the memory backend: 0 from the Hub; the Worker answers
     /// the sum over the Edges.
     pub cache_entries: usize,
+    /// Chunks of events written to streams, summed over streams and Edges:
+    /// 0 from the Hub; the Worker answers the sum over the Edges.
+    #[serde(default)]
+    pub stream_chunks: u64,
+    /// Events in those chunks, likewise.
+    #[serde(default)]
+    pub stream_events: u64,
     /// Types with an invalidation the backend has not recorded yet; their
     /// reads bypass the cache until it is ([`crate::pending`]).
     #[serde(default)]

@@ -57,6 +57,7 @@
 //! encoded by [`sse`], to every stream.
 
 pub mod accounts;
+pub mod address;
 pub mod api;
 pub mod config;
 pub mod edge_api;

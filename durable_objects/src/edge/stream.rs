@@ -3,6 +3,13 @@
 //! stream's body, which starts with `retry`, `hello` and the replay, then
 //! carries every event the Edge applies.
 //!
+//! What one Edge gives the public is bounded: at most
+//! `SSE_STREAMS_PER_ADDRESS` open streams per client address (from the
+//! Worker, in [`polycache_core::edge_api::CLIENT_HEADER`]) and `SSE_STREAMS_PER_OBJECT` in all (429
+//! with `retry-after` past them), and a replay of at most
+//! `SSE_REPLAY_MAX_EVENTS` events and `SSE_REPLAY_MAX_BYTES` bytes (a
+//! `reset` past them: the client refetches everything).
+//!
 //! The replay comes from the Edge's tail of recent events, and from the
 //! Hub's log for what is older; a resume whose id is ahead of the Edge (the
 //! client came from a region further ahead) first catches the Edge up from
@@ -11,7 +18,7 @@
 
 use polycache_core::config::Config;
 use polycache_core::edge_api::{route, EventsPage, EventsRequest};
-use polycache_core::edge_replay::{replay, tail_reaches, Catchup};
+use polycache_core::edge_replay::{replay, tail_reaches, too_far_behind, Catchup};
 use polycache_core::error_code::ErrorCode;
 use polycache_core::query::StreamQuery;
 use polycache_core::sse;
@@ -48,14 +55,19 @@ impl Edge {
         }
     }
 
-    /// Opens a stream (see the module docs).
-    pub(super) async fn stream(&self, url: &worker::Url) -> Result<Response> {
+    /// Opens a stream (see the module docs) for the client whose address
+    /// key is `addr`.
+    pub(super) async fn stream(&self, url: &worker::Url, addr: &str) -> Result<Response> {
         let config = self.config()?;
         let query = match StreamQuery::parse(url.query_pairs()) {
             Ok(query) => query,
             Err(e) => return reply::error(ErrorCode::Unprocessable, &e.to_string()),
         };
+        if let Some(refused) = self.refuse_stream(addr, &config)? {
+            return Ok(refused);
+        }
         let (after, filter) = (query.last_event_id, query.types);
+        let limits = config.streams;
         self.ensure_serving().await?;
         if let Some(after) = after {
             if after > self.inner.replica.borrow().last_applied_id() {
@@ -65,7 +77,10 @@ impl Edge {
             self.wait_forwarded(after, &config).await;
         }
         let older = match after {
-            Some(id) if !tail_reaches(&self.inner.tail.borrow(), id) => {
+            Some(id)
+                if !tail_reaches(&self.inner.tail.borrow(), id)
+                    && !too_far_behind(id, self.inner.forwarded.get(), limits.replay_events) =>
+            {
                 let hub = calls::hub(&self.env)?;
                 let page: EventsPage =
                     calls::post(&hub, "hub", route::HUB_EVENTS, &EventsRequest { after: id })
@@ -89,17 +104,14 @@ impl Edge {
             &json!({ "lastEventId": last_id }).to_string(),
         );
         if let Some(after) = after {
-            match replay(after, older, &self.inner.tail.borrow(), last_id) {
-                Catchup::Events(events) => {
-                    for event in events.iter().filter(|e| e.concerns(&filter)) {
-                        preamble.push_str(&sse::event(
-                            Some(event.id),
-                            Some("app-update"),
-                            &event.to_json(),
-                        ));
-                    }
-                }
-                Catchup::Reset => {
+            let tail = self.inner.tail.borrow();
+            let replayed = match replay(after, older, &tail, last_id, limits.replay_events) {
+                Catchup::Events(events) => encode_replay(&events, &filter, limits.replay_bytes),
+                Catchup::Reset => None,
+            };
+            match replayed {
+                Some(frames) => preamble.push_str(&frames),
+                None => {
                     let data = json!({ "lastEventId": last_id }).to_string();
                     preamble.push_str(&sse::event(Some(last_id), Some("reset"), &data));
                 }
@@ -108,16 +120,66 @@ impl Edge {
         let resp = self
             .inner
             .streams
-            .accept(&filter, &preamble, policy(&config))?;
+            .accept(&filter, addr, &preamble, policy(&config))?;
         self.schedule_renewal().await?;
         Ok(resp)
     }
 }
 
+impl Edge {
+    /// A 429 when the client at `addr`, or the Edge as a whole, holds as
+    /// many streams as allowed; `None` when the stream may open.
+    fn refuse_stream(&self, addr: &str, config: &Config) -> Result<Option<Response>> {
+        let limits = config.streams;
+        let streams = &self.inner.streams;
+        let message = if streams.subscribers_at(addr) >= limits.per_address as usize {
+            format!(
+                "too many open streams from this address (at most {}); retry in {STREAM_RETRY_SECS} s",
+                limits.per_address
+            )
+        } else if streams.subscribers() >= limits.per_object as usize {
+            format!("this edge serves as many streams as it can; retry in {STREAM_RETRY_SECS} s")
+        } else {
+            return Ok(None);
+        };
+        let resp = reply::error(ErrorCode::TooManyRequests, &message)?;
+        resp.headers()
+            .set("retry-after", &STREAM_RETRY_SECS.to_string())?;
+        Ok(Some(resp))
+    }
+}
+
+/// The `retry-after` of a refused stream: long enough that a client which
+/// retries at once does not hammer the Edge, short enough that a stream
+/// freed meanwhile is soon taken.
+const STREAM_RETRY_SECS: u64 = 10;
+
+/// The replay's frames of the `events` that `filter` lets through, or
+/// `None` (a reset) when they would take more than `max_bytes`.
+fn encode_replay(
+    events: &[polycache_core::event::InvalidationEvent],
+    filter: &[polycache_core::types::EntityType],
+    max_bytes: usize,
+) -> Option<String> {
+    let mut frames = String::new();
+    for event in events.iter().filter(|e| e.concerns(filter)) {
+        frames.push_str(&sse::event(
+            Some(event.id),
+            Some("app-update"),
+            &event.to_json(),
+        ));
+        if frames.len() > max_bytes {
+            return None;
+        }
+    }
+    Some(frames)
+}
+
 fn policy(config: &Config) -> StreamPolicy {
     StreamPolicy {
         heartbeat_ms: u32::try_from(config.heartbeat_secs.saturating_mul(1000)).unwrap_or(u32::MAX),
-        queue_limit: u32::try_from(config.sse_queue_limit).unwrap_or(u32::MAX),
+        queue_bytes: config.streams.queue_bytes,
+        coalesce_ms: u32::try_from(config.streams.coalesce_ms).unwrap_or(u32::MAX),
         max_writes: config.sse_max_writes,
     }
 }
