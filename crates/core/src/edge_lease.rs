@@ -705,7 +705,7 @@ mod tests {
         let json = serde_json::to_string(&hub.registry.status()).unwrap();
         assert_eq!(
             json,
-            r#"[{"name":"edge:apac:1","region":"weur","shard":0,"leaseUntil":60000,"subscribers":7,"lastEventId":0,"cacheEntries":0}]"#
+            r#"[{"name":"edge:apac:1","region":"weur","shard":0,"leaseUntil":60000,"subscribers":7,"lastEventId":0,"cacheEntries":0,"streamChunks":0,"streamEvents":0}]"#
         );
     }
 
