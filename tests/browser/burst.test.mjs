@@ -17,7 +17,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkerInstance } from '../common/harness.mjs';
 import { ADMIN } from '../common/accounts.mjs';
-import { login, sendAtOnce } from '../common/api.mjs';
+import { login, sendAtOnce, status } from '../common/api.mjs';
 import { launchChromium, openDemo, getsOf, waitLive, assertNoErrors } from '../common/browser.mjs';
 
 const BURST = 50;
@@ -162,8 +162,15 @@ test(`${BURST} events for one type arriving at once: one refetch per affected qu
 test(`${BURST} events sent to a connected page: a few refetches, not one per event, however the Worker spreads them`, { timeout: 120_000 }, async (t) => {
   const page = await openPost2();
   const from = page.apiRequests.length;
+  const written = await status(worker);
   const { sendMs, ackMs } = await burst();
   const { ats, first, last } = await arrivals(page, BURST);
+  // The Edge coalesces a burst: the page's EventSource got several events
+  // in one chunk, and still took each of them.
+  const now = await status(worker);
+  const chunks = now.streamChunks - written.streamChunks;
+  t.diagnostic(`the Edge wrote the page's stream ${now.streamEvents - written.streamEvents} events in ${chunks} chunks`);
+  assert.ok(chunks < BURST, `fewer chunks than events reached the page (${chunks})`);
   await new Promise((r) => setTimeout(r, QUIET_MS));
   const got = refetches(page, from);
   const flushes = await page.locator('[data-testid=log-refresh]').count();

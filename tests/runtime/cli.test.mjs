@@ -18,7 +18,7 @@ import { WorkerInstance, freePort, ROOT } from '../common/harness.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import { CLI_BIN, startCli } from '../common/cli.mjs';
 import { connect } from '../common/sse.mjs';
-import { login, invalidate, get, waitUntil } from '../common/api.mjs';
+import { login, invalidate, get, waitUntil, sendAtOnce, status } from '../common/api.mjs';
 
 const PINO_PRETTY = join(ROOT, 'node_modules', '.bin', 'pino-pretty');
 // Quick mirror retries and two attempts, so that entries for the mirror
@@ -248,6 +248,26 @@ test('tail prints the event of a write, as a line and as JSON, and filters by ty
   const quiet = await run(['tail', ...u(), '--types', 'auth', '--max-seconds', '2'], { env });
   expectExit(quiet, 0, 'tail --max-seconds');
   assert.equal(quiet.stdout, '');
+});
+
+test('tail prints every event of a burst the Edge wrote in a few chunks, once each and in order', async () => {
+  const BURST = 20;
+  const tail = start(['tail', ...u(), '--json', '--count', String(BURST), '--max-seconds', '90']);
+  await waitUntil(() => /^following /m.test(tail.out().stderr), { timeoutMs: 20_000, what: 'tail connected' });
+  const before = await status(worker);
+  const requests = Array.from({ length: BURST }, (_, i) => ({
+    method: 'POST', path: '/api/cache/invalidate', token: adminToken, body: { type: 'posts', id: `burst-${i}`, mirror: false },
+  }));
+  const { responses } = await sendAtOnce(worker, requests, { connections: 5 });
+  assert.deepEqual([...new Set(responses.map((r) => r.status))], [200]);
+  const t = await tail.done;
+  expectExit(t, 0, `tail --count ${BURST}`);
+  const ids = t.stdout.trim().split('\n').map((line) => JSON.parse(line).id);
+  assert.deepEqual(ids, Array.from({ length: BURST }, (_, i) => before.lastEventId + i + 1), 'every id once, in order');
+  const after = await status(worker);
+  const chunks = after.streamChunks - before.streamChunks;
+  const events = after.streamEvents - before.streamEvents;
+  assert.ok(chunks < events, `several events per chunk reached the CLI (${events} events in ${chunks} chunks)`);
 });
 
 test('logs --follow writes logs/cache.json that pino-pretty reads; a second run resumes after the last seq', async () => {
