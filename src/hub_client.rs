@@ -65,7 +65,9 @@ pub async fn hub_error(resp: Response) -> ApiError {
 /// The Hub and the Edges (`who`) answer their errors in the API's error
 /// shape ([`ErrorBody`]); a client's mistake they found (a malformed or
 /// conflicting request) passes on as it is, and anything else becomes a
-/// 503: the object failed, not the client.
+/// 503: the object failed, not the client. What it said goes to the log,
+/// not to the client: it may carry a JavaScript error's or the storage's
+/// text.
 pub async fn object_error(mut resp: Response, who: &str) -> ApiError {
     let status = resp.status_code();
     let body = resp.json::<ErrorBody>().await.ok().map(|b| b.error);
@@ -76,7 +78,10 @@ pub async fn object_error(mut resp: Response, who: &str) -> ApiError {
         Some(ErrorCode::BadRequest) => ApiError::BadRequest(message),
         Some(ErrorCode::Conflict) => ApiError::Conflict(message),
         Some(ErrorCode::Unprocessable) => ApiError::Unprocessable(message),
-        _ => ApiError::Unavailable(format!("{who}: {message}")),
+        _ => {
+            console_error!("{who} answered {status}: {message}");
+            ApiError::Unavailable(format!("the {who} is unavailable; try again shortly"))
+        }
     }
 }
 
