@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
+# wrangler dev (make dev, bench) uses Miniflare's stand-in `Request.cf` data
+# instead of fetching it, which prints a stack trace offline (scripts/dev.sh).
+export CLOUDFLARE_CF_FETCH_ENABLED ?= false
 WRANGLER := node_modules/.bin/wrangler
 DEV_STATE := .state/dev
 

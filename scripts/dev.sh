@@ -14,6 +14,12 @@ if ls migrations/*.sql >/dev/null 2>&1; then
   node_modules/.bin/wrangler d1 migrations apply DB --local --persist-to "$state" >/dev/null
 fi
 export POLYCACHE_PREBUILT=1
+# Miniflare fetches the `Request.cf` data of your connection from
+# workers.cloudflare.com at start-up, and prints a stack trace when it
+# cannot (offline, or behind a proxy). Its stand-in (Austin, Texas) is what
+# every local request then carries anyway ("The edge tier", "Locally"), so
+# do not fetch; CLOUDFLARE_CF_FETCH_ENABLED=true make dev fetches.
+export CLOUDFLARE_CF_FETCH_ENABLED="${CLOUDFLARE_CF_FETCH_ENABLED:-false}"
 # Cache settings given in the environment win over wrangler.toml and
 # .dev.vars, so that `CACHE_BACKEND=upstash make dev` (or kv, or cache)
 # does what it says.

@@ -47,6 +47,11 @@ use crate::hub_client;
 use crate::platform;
 use crate::response::json_text_response;
 
+/// What an origin read answers for an id with no row (the JSON `null`):
+/// a 404, which only the memory backend keeps, and briefly
+/// ([`backends::fill_negative`]).
+pub const ABSENT: &str = "null";
+
 /// Origin reads made by this isolate through [`read_through`], for
 /// `GET /api/status` (a test counts them under a stampede).
 static ORIGIN_READS: AtomicU64 = AtomicU64::new(0);
@@ -127,7 +132,12 @@ where
         Ok(Lookup::Bypass) => Ok((origin().await?, served(CacheStatus::Bypass))),
         Ok(Lookup::Miss(ticket)) => match origin().await {
             Ok(value) => {
-                if let Err(failure) = backends::fill(ctx, &ticket, &value).await {
+                let filled = if value == ABSENT {
+                    backends::fill_negative(ctx, &ticket, &value).await
+                } else {
+                    backends::fill(ctx, &ticket, &value).await
+                };
+                if let Err(failure) = filled {
                     report(ctx, t, "fill", failure);
                 }
                 Ok((value, served(CacheStatus::Miss)))

@@ -135,9 +135,10 @@ pub async fn open_stream(
     }
     match resp.body() {
         ResponseBody::Stream(body) => Ok((body.clone(), edge)),
-        _ => Err(ApiError::Unavailable(
-            "the edge answered a stream without a body".into(),
-        )),
+        _ => {
+            console_error!("edge {edge} answered a stream without a body");
+            Err(unavailable())
+        }
     }
 }
 

@@ -36,7 +36,9 @@ pub enum ApiError {
     TooManyRequests(u64),
     /// 500: a setting is missing or malformed; the message names it.
     Config(String),
-    /// 503: a dependency (D1, the Hub, a backend) failed; the message is generic.
+    /// 503: a dependency (D1, the Hub, a backend) failed; the message is
+    /// generic ("the hub is unavailable; try again shortly"), and what went
+    /// wrong goes to the log where the error is made, never to the client.
     Unavailable(String),
     /// 500: a bug. The message is logged, not shown.
     Internal(String),
@@ -132,7 +134,10 @@ impl From<polycache_core::Error> for ApiError {
             E::PasswordHash(_) => ApiError::Config(e.to_string()),
             E::Invalid(_) => ApiError::Unprocessable(e.to_string()),
             E::Malformed(m) => ApiError::BadRequest(m),
-            E::Backend { .. } => ApiError::Unavailable(e.to_string()),
+            E::Backend { .. } => {
+                worker::console_error!("cache backend: {e}");
+                ApiError::Unavailable("the cache backend is unavailable; try again shortly".into())
+            }
             _ => ApiError::Internal(e.to_string()),
         }
     }

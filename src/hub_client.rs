@@ -64,8 +64,10 @@ pub async fn hub_error(resp: Response) -> ApiError {
 
 /// The Hub and the Edges (`who`) answer their errors in the API's error
 /// shape ([`ErrorBody`]); a client's mistake they found (a malformed or
-/// conflicting request, or one past a limit) passes on as it is, and anything else becomes a
-/// 503: the object failed, not the client.
+/// conflicting request, or one past a limit) passes on as it is, and
+/// anything else becomes a 503: the object failed, not the client. What it
+/// said goes to the log, not to the client: it may carry a JavaScript
+/// error's or the storage's text.
 pub async fn object_error(mut resp: Response, who: &str) -> ApiError {
     let status = resp.status_code();
     let retry_after = resp.headers().get("retry-after").ok().flatten();
@@ -80,7 +82,10 @@ pub async fn object_error(mut resp: Response, who: &str) -> ApiError {
         Some(ErrorCode::TooManyRequests) => {
             ApiError::TooManyRequests(retry_after.and_then(|s| s.trim().parse().ok()).unwrap_or(1))
         }
-        _ => ApiError::Unavailable(format!("{who}: {message}")),
+        _ => {
+            console_error!("{who} answered {status}: {message}");
+            ApiError::Unavailable(format!("the {who} is unavailable; try again shortly"))
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use polycache_core::types::EntityType;
 use worker::{js_sys, Context, Env, Method, Request, Response};
 
 use crate::ctx::Ctx;
+use crate::db::{self, schema::MAX_ID};
 use crate::error::{ApiError, ApiResult};
 use crate::handlers;
 use crate::settings;
@@ -77,7 +78,7 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
         }
         (["api", name, id], m) => {
             let t = content_type(name)?;
-            let id = parse_id(id)?;
+            let id = parse_id(t, id)?;
             match m {
                 Get | Head => handlers::content::get(&ctx, t, id).await,
                 Patch => handlers::content::update(&ctx, t, name, id, req).await,
@@ -113,12 +114,24 @@ fn content_type(name: &str) -> ApiResult<EntityType> {
     }
 }
 
-/// An entity id: a positive integer that fits SQLite's INTEGER.
-fn parse_id(id: &str) -> ApiResult<i64> {
-    match id.parse::<i64>() {
-        Ok(n) if n > 0 && id.bytes().all(|b| b.is_ascii_digit()) => Ok(n),
-        _ => Err(ApiError::BadRequest(format!(
+/// An entity id: a positive integer (400 otherwise). One above
+/// [`MAX_ID`] names no row, whatever the database holds, and is answered
+/// 404 like any id with no row: D1's parameters pass through JavaScript
+/// numbers, where `9007199254740993` would become `9007199254740992` and
+/// reach that row instead.
+fn parse_id(t: EntityType, id: &str) -> ApiResult<i64> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) || id.bytes().all(|b| b == b'0') {
+        return Err(ApiError::BadRequest(format!(
             "id must be a positive integer, got {:?}",
+            truncate(id, 64)
+        )));
+    }
+    match id.parse::<i64>() {
+        Ok(n) if n <= MAX_ID => Ok(n),
+        // Too long for i64 or past 2^53 - 1: a row that cannot exist.
+        _ => Err(ApiError::NotFound(format!(
+            "no {} with id {}",
+            db::table(t)?.singular(),
             truncate(id, 64)
         ))),
     }

@@ -51,7 +51,9 @@ use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Respons
 use crate::calls;
 use crate::platform::{self, now_ms};
 use crate::reply;
-use crate::state::{Waiter, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES};
+use crate::state::{
+    Waiter, CACHE_MAX_BYTES, CACHE_MAX_ENTRIES, NEGATIVE_MAX_BYTES, NEGATIVE_MAX_ENTRIES,
+};
 use crate::streams::Streams;
 
 /// Events an Edge keeps for streams that resume: enough for a client that
@@ -106,6 +108,8 @@ pub struct EdgeState {
     forward_waiters: RefCell<Vec<oneshot::Sender<()>>>,
     /// The memory backend's entries of this Edge's keys.
     cache: RefCell<MemoryStore>,
+    /// The memory backend's 404s, apart (see [`NEGATIVE_MAX_ENTRIES`]).
+    negative: RefCell<MemoryStore>,
     /// Fill leases of the region's readers, with their waiting readers.
     leases: RefCell<Leases<Waiter>>,
     streams: Streams,
@@ -130,6 +134,7 @@ impl Default for EdgeState {
             forward_limit: Cell::new(u64::MAX),
             forward_waiters: RefCell::new(Vec::new()),
             cache: RefCell::new(MemoryStore::new(CACHE_MAX_ENTRIES, CACHE_MAX_BYTES)),
+            negative: RefCell::new(MemoryStore::new(NEGATIVE_MAX_ENTRIES, NEGATIVE_MAX_BYTES)),
             leases: RefCell::new(Leases::default()),
             streams: Streams::default(),
             renewing: Cell::new(false),
@@ -542,7 +547,7 @@ impl Edge {
                     .map(|n| n.to_string())
                     .unwrap_or_default(),
                 subscribers: self.inner.streams.subscribers(),
-                cache_entries: self.inner.cache.borrow().len(),
+                cache_entries: self.inner.cache.borrow().len() + self.inner.negative.borrow().len(),
                 last_event_id: replica.last_applied_id(),
                 serving: replica.can_serve(now_ms()),
                 stream_chunks,

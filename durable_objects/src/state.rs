@@ -33,6 +33,14 @@ pub type Waiter = oneshot::Sender<Option<String>>;
 pub const CACHE_MAX_ENTRIES: usize = 20_000;
 /// ...and on bytes, a quarter of a Durable Object's 128 MB memory.
 pub const CACHE_MAX_BYTES: usize = 32 * 1024 * 1024;
+/// 404s (ids with no row) of the memory backend in one Edge, kept apart
+/// from the entries above so that a flood of reads of random ids evicts
+/// only other 404s, never a hot entry: a tenth of their count (each lives
+/// at most `NEGATIVE_CACHE_SECS`, so 2,000 absorb a flood of 400 ids a
+/// second, more than one Edge serves under `wrangler dev`)...
+pub const NEGATIVE_MAX_ENTRIES: usize = CACHE_MAX_ENTRIES / 10;
+/// ...and a small share of their bytes: a 404's key is under 100 bytes.
+pub const NEGATIVE_MAX_BYTES: usize = NEGATIVE_MAX_ENTRIES * 256;
 
 /// Records kept in the cache log ring (`GET /api/cache/logs`): enough for a
 /// follower polling every second to miss nothing under heavy write load.

@@ -42,13 +42,35 @@ pub fn answer(t: EntityType, path: &str, read: ReadResponse) -> Lookup {
 /// Stores the value in the Edge (if its generation is still current) and
 /// hands it to the waiting readers.
 pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
-    write(ctx, ticket, value, true).await
+    write(ctx, ticket, value, Keep::Entry).await
 }
 
-/// `/cache/write`: with `store` false the Edge only hands the value to the
-/// readers waiting for the lease (the kv and cache backends store it
-/// themselves).
-pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Result<(), Failure> {
+/// Stores a 404 in the Edge's store of 404s for `NEGATIVE_CACHE_SECS` (not
+/// at all when 0), and hands it to the waiting readers.
+pub async fn fill_negative(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
+    write(ctx, ticket, value, Keep::Negative).await
+}
+
+/// What the Edge keeps of a value it is handed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// An entry, for `CACHE_TTL_SECS`.
+    Entry,
+    /// A 404, apart from the entries, for `NEGATIVE_CACHE_SECS`.
+    Negative,
+    /// Nothing: the value only goes to the readers waiting for the lease
+    /// (the kv and cache backends store entries themselves).
+    Nothing,
+}
+
+/// `/cache/write`: the value to the readers waiting for the lease, and to
+/// the Edge's store as `keep` says.
+pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, keep: Keep) -> Result<(), Failure> {
+    let ttl_secs = match keep {
+        Keep::Entry => ctx.config.cache_ttl_secs,
+        Keep::Negative => ctx.config.negative_ttl_secs(),
+        Keep::Nothing => 0,
+    };
     let edge = edge_client::for_key(ctx, ticket.entity_type, &ticket.path);
     let _: Stored = edge_client::call(
         ctx,
@@ -59,8 +81,9 @@ pub async fn write(ctx: &Ctx, ticket: &Ticket, value: &str, store: bool) -> Resu
             generation: ticket.generation,
             path: ticket.path.clone(),
             value: value.to_owned(),
-            ttl_secs: ctx.config.cache_ttl_secs,
-            store,
+            ttl_secs,
+            store: ttl_secs > 0,
+            negative: keep == Keep::Negative,
         },
     )
     .await

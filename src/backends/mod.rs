@@ -58,6 +58,23 @@ pub async fn fill(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure
     }
 }
 
+/// Hands a 404 (an id with no row) to the readers waiting for it; only the
+/// `memory` backend keeps it (in its Edge, for `NEGATIVE_CACHE_SECS`). In
+/// KV, Redis or the Cache API every random id read would cost a write
+/// (KV's free plan allows 1,000 a day) and hold storage, to spare a D1
+/// read that costs about as much as the write.
+pub async fn fill_negative(ctx: &Ctx, ticket: &Ticket, value: &str) -> Result<(), Failure> {
+    match ctx.config.backend {
+        Backend::Memory => memory::fill_negative(ctx, ticket, value).await,
+        Backend::Kv | Backend::Cache => {
+            memory::write(ctx, ticket, value, memory::Keep::Nothing).await
+        }
+        // Its waiters poll Redis: with the lease given back, the next takes
+        // it and reads the origin.
+        Backend::Upstash => upstash::release(ctx, ticket).await,
+    }
+}
+
 /// Gives the lease of `ticket` back (the origin read failed), so that the
 /// readers waiting for it go on at once. Best effort: a lease not given back
 /// expires.

@@ -32,7 +32,7 @@ use polycache_core::hub_api::{LeaseRequest, ReadResponse};
 use polycache_core::store::CacheStore;
 use polycache_core::types::EntityType;
 
-use super::memory;
+use super::memory::{self, Keep};
 use super::outcome::{edge_read, EdgeRead, Failure, Lease, Lookup, Ticket};
 use crate::ctx::Ctx;
 use crate::edge_client;
@@ -95,7 +95,7 @@ pub async fn fill<S: StampedStore>(ctx: &Ctx, ticket: &Ticket, value: &str) -> R
     } else {
         Ok(())
     };
-    memory::write(ctx, ticket, value, false).await?;
+    memory::write(ctx, ticket, value, Keep::Nothing).await?;
     stored
 }
 

@@ -4,8 +4,10 @@
 //! Reads are cached under the canonical path (`/api/posts`, `/api/posts/7`),
 //! whatever alias or query string the client used: query parameters are
 //! ignored, so keying on them would only let any client fill the cache with
-//! copies of one answer. An absent row is cached too, as the JSON `null`,
-//! and answered 404; creating it later bumps the generation like any write.
+//! copies of one answer. An absent row is answered 404; the memory backend
+//! keeps that answer for `NEGATIVE_CACHE_SECS` (as the JSON `null`, apart
+//! from its entries), no other backend keeps it, and creating the row later
+//! bumps the generation like any write.
 //!
 //! A write completes in D1 before the invalidation starts (the guarantee of
 //! docs/architecture.md: once the invalidation is acknowledged, no read returns data
@@ -49,7 +51,7 @@ pub async fn get(ctx: &Ctx, t: EntityType, id: i64) -> ApiResult<Response> {
         db::to_json(&Db::open(&ctx.env)?.get(table, id).await?)
     })
     .await?;
-    if text == "null" {
+    if text == cache::ABSENT {
         return not_found_cached(table.singular(), id, status);
     }
     cache::cached_response(200, text, status)

@@ -94,7 +94,13 @@ export class WorkerInstance {
   get url() { return `http://127.0.0.1:${this.port}`; }
 
   env() {
-    return { ...process.env, WRANGLER_SEND_METRICS: 'false', POLYCACHE_PREBUILT: '1', NO_COLOR: '1', CI: 'true' };
+    // CLOUDFLARE_CF_FETCH_ENABLED=false: Miniflare's stand-in `cf` data (Austin,
+    // Texas) without trying workers.cloudflare.com first, which offline
+    // prints a stack trace and online makes the region depend on the machine.
+    return {
+      ...process.env, WRANGLER_SEND_METRICS: 'false', POLYCACHE_PREBUILT: '1', NO_COLOR: '1', CI: 'true',
+      CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    };
   }
 
   async start() {

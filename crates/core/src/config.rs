@@ -29,6 +29,14 @@ const DEFAULT_CACHE_TTL_SECS: u64 = 300;
 /// Largest `CACHE_TTL_SECS`: one year (365 days); KV accepts more, but
 /// an entry outliving that is a configuration mistake.
 const MAX_CACHE_TTL_SECS: u64 = 365 * 24 * 60 * 60;
+/// Default `NEGATIVE_CACHE_SECS`: a 404 is kept 5 s, long enough to spare
+/// D1 a burst of reads of one absent row, short enough that a flood of
+/// random ids holds little memory at a time.
+const DEFAULT_NEGATIVE_CACHE_SECS: u64 = 5;
+/// Largest `NEGATIVE_CACHE_SECS`: a minute; an absent row costs one D1
+/// read, so keeping its 404 longer saves little and holds memory a flood
+/// of random ids fills.
+const MAX_NEGATIVE_CACHE_SECS: u64 = 60;
 /// Default `SSE_HEARTBEAT_SECS`, as in the README ("Configuration").
 const DEFAULT_HEARTBEAT_SECS: u64 = 15;
 /// Largest `SSE_HEARTBEAT_SECS`: Cloudflare cuts a stream idle for 100 s, and
@@ -202,6 +210,11 @@ pub struct Config {
     pub graph: DependencyGraph,
     /// `CACHE_TTL_SECS`, default 300, 1 to 31 536 000.
     pub cache_ttl_secs: u64,
+    /// `NEGATIVE_CACHE_SECS`: how long the `memory` backend keeps a 404 (an
+    /// id with no row), at most `cache_ttl_secs`; default 5, 0 to 60, 0 =
+    /// never. Other backends never store one: every new id would cost a
+    /// KV, Redis or Cache API write.
+    pub negative_cache_secs: u64,
     /// `CACHE_MIRRORS`: comma-separated http(s) base URLs, without trailing
     /// `/`; default none.
     pub mirrors: Vec<String>,
@@ -249,6 +262,12 @@ pub struct Config {
 }
 
 impl Config {
+    /// How long the `memory` backend keeps a 404: `NEGATIVE_CACHE_SECS`,
+    /// never longer than any entry (`CACHE_TTL_SECS`); 0 = not at all.
+    pub fn negative_ttl_secs(&self) -> u64 {
+        self.negative_cache_secs.min(self.cache_ttl_secs)
+    }
+
     /// The retry policy of mirror deliveries.
     pub fn mirror_retry(&self) -> RetryPolicy {
         RetryPolicy {
@@ -298,6 +317,14 @@ impl Config {
                 "seconds",
                 DEFAULT_CACHE_TTL_SECS,
                 MAX_CACHE_TTL_SECS,
+            )?,
+            negative_cache_secs: number_between(
+                get,
+                "NEGATIVE_CACHE_SECS",
+                "seconds",
+                DEFAULT_NEGATIVE_CACHE_SECS,
+                0,
+                MAX_NEGATIVE_CACHE_SECS,
             )?,
             mirrors: mirrors(get)?,
             heartbeat_secs: number(
@@ -731,6 +758,7 @@ mod tests {
                 backend: Backend::Memory,
                 graph: DependencyGraph::default(),
                 cache_ttl_secs: 300,
+                negative_cache_secs: 5,
                 mirrors: vec![],
                 heartbeat_secs: 15,
                 event_log_size: 10_000,
@@ -757,11 +785,24 @@ mod tests {
     }
 
     #[test]
+    fn a_404_is_kept_no_longer_than_an_entry() {
+        let c = |pairs: &[(&str, &str)]| config(pairs).unwrap().negative_ttl_secs();
+        assert_eq!(c(&[]), 5);
+        assert_eq!(c(&[("NEGATIVE_CACHE_SECS", "0")]), 0, "0: never");
+        assert_eq!(c(&[("CACHE_TTL_SECS", "2")]), 2);
+        assert_eq!(
+            c(&[("NEGATIVE_CACHE_SECS", "60"), ("CACHE_TTL_SECS", "30")]),
+            30
+        );
+    }
+
+    #[test]
     fn empty_values_count_as_unset() {
         let names = [
             "CACHE_BACKEND",
             "CACHE_DEPENDENCIES",
             "CACHE_TTL_SECS",
+            "NEGATIVE_CACHE_SECS",
             "CACHE_MIRRORS",
             "SSE_HEARTBEAT_SECS",
             "EVENT_LOG_SIZE",
@@ -902,6 +943,7 @@ mod tests {
     }
 
     /// `(variable, unit, default, min, max)` of every numeric setting.
+    /// (NEGATIVE_CACHE_SECS, whose range starts at 0, has its own test.)
     const NUMBERS: [(&str, &str, u64, u64, u64); 13] = [
         ("MIRROR_RETRY_BASE_MS", "milliseconds", 1_000, 1, 3_600_000),
         ("MIRROR_RETRY_CAP_MS", "milliseconds", 300_000, 1, 3_600_000),

@@ -177,6 +177,11 @@ pub struct WriteRequest {
     /// waiters (kv and cache backends: the value is in their store already).
     #[serde(default = "yes")]
     pub store: bool,
+    /// Whether the value is a 404 (an id with no row): the Edge keeps
+    /// those apart from the other entries, in a small store of their own,
+    /// so that a flood of reads of random ids never evicts a hot entry.
+    #[serde(default)]
+    pub negative: bool,
 }
 
 fn yes() -> bool {

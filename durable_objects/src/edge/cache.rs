@@ -53,12 +53,20 @@ impl Edge {
             return reply::json(200, &answer);
         }
         let key = cache_key(t, generation, &req.path);
+        let now = now_ms();
         answer.value = self
             .inner
             .cache
             .borrow_mut()
-            .get(&key, now_ms())
-            .map(str::to_owned);
+            .get(&key, now)
+            .map(str::to_owned)
+            .or_else(|| {
+                self.inner
+                    .negative
+                    .borrow_mut()
+                    .get(&key, now)
+                    .map(str::to_owned)
+            });
         if answer.value.is_none() && req.lease {
             (answer.value, answer.fill) = self.lease_or_wait(&key).await;
         }
@@ -128,12 +136,14 @@ impl Edge {
         // would never be read, so do not spend memory on it.
         let stored = req.store && req.generation == current;
         if stored {
-            self.inner.cache.borrow_mut().put(
-                key,
-                req.value,
-                req.ttl_secs.saturating_mul(1000),
-                now_ms(),
-            );
+            let store = if req.negative {
+                &self.inner.negative
+            } else {
+                &self.inner.cache
+            };
+            store
+                .borrow_mut()
+                .put(key, req.value, req.ttl_secs.saturating_mul(1000), now_ms());
         }
         reply::json(200, &Stored { stored })
     }
