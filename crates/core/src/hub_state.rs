@@ -892,6 +892,103 @@ mod tests {
         );
     }
 
+    /// The runtime test (mirror_hardening, "a sender whose state was
+    /// wiped") shows the effect; this pins the storage side: one epoch per
+    /// life, kept across restarts, and receipts of two lives kept apart.
+    #[test]
+    fn the_epoch_is_drawn_once_kept_across_restarts_and_tells_lives_apart() {
+        let mut life = Life::new(10);
+        life.invalidate(&request(&[EntityType::POSTS], true, None), &Bump::InHub, 1);
+        let epoch = life.state.epoch.clone().unwrap();
+        assert_eq!(epoch.len(), 16);
+        life.restart();
+        life.invalidate(&request(&[EntityType::POSTS], true, None), &Bump::InHub, 2);
+        assert_eq!(life.state.epoch.as_deref(), Some(epoch.as_str()));
+        let queue = &life.state.outbox[&mirror_id(MIRRORS[0])];
+        assert!(queue.pending.iter().all(|e| e.epoch == epoch));
+        let wiped = Life::new(10)
+            .state
+            .epoch(&mut SplitMix64::new(99), &mut Change::default());
+        assert_ne!(wiped.unwrap(), epoch, "another life draws another epoch");
+
+        let key = |epoch: &str| DedupeKey {
+            origin: "other".into(),
+            epoch: epoch.into(),
+            event_id: 1,
+        };
+        let mut receiver = Life::new(10);
+        let mut first = request(&[EntityType::POSTS], false, None);
+        first.dedupe = Some(key("aaaa"));
+        receiver.invalidate(&first, &Bump::InHub, 1);
+        receiver.restart();
+        assert!(receiver.state.seen(&key("aaaa")).is_some());
+        assert!(
+            receiver.state.seen(&key("bbbb")).is_none(),
+            "a new life's event 1"
+        );
+        assert!(
+            receiver.state.seen(&key("")).is_none(),
+            "no epoch is its own"
+        );
+    }
+
+    /// A retry of hundreds of parked entries is written in several storage
+    /// calls (128 keys each); if it stops after the pending keys and before
+    /// the parked ones are deleted, the restarted Hub holds each entry once,
+    /// as pending, and its delivery removes the leftover parked key.
+    #[test]
+    fn a_retry_cut_between_its_writes_loads_each_entry_once_as_pending() {
+        let mut life = Life::new(10);
+        let id = mirror_id(MIRRORS[0]);
+        let policy = RetryPolicy::default();
+        for n in 0..300 {
+            life.invalidate(&request(&[EntityType::POSTS], true, None), &Bump::InHub, n);
+            let seq = life.state.outbox[&id].pending[0].seq;
+            let (_, change, _) = life
+                .state
+                .record_delivery(
+                    &id,
+                    seq,
+                    Attempt::Park("403".into()),
+                    n,
+                    &policy,
+                    LIMIT,
+                    &mut life.rng.clone(),
+                )
+                .unwrap()
+                .unwrap();
+            change.apply_to(&mut life.store);
+        }
+        assert_eq!(life.state.outbox[&id].parked.len(), 300);
+        let plan = life.state.unpark_plan(1_000).unwrap();
+        assert!(plan.change.puts.len() > 128 && plan.change.deletes.len() > 128);
+        // Only the puts reached storage.
+        Change {
+            puts: plan.change.puts.clone(),
+            deletes: vec![],
+        }
+        .apply_to(&mut life.store);
+        life.restart();
+        let q = &life.state.outbox[&id];
+        assert_eq!((q.pending.len(), q.parked.len()), (300, 0));
+        let seq = q.pending[0].seq;
+        let (_, change, _) = life
+            .state
+            .record_delivery(
+                &id,
+                seq,
+                Attempt::Delivered,
+                2_000,
+                &policy,
+                LIMIT,
+                &mut life.rng.clone(),
+            )
+            .unwrap()
+            .unwrap();
+        change.apply_to(&mut life.store);
+        assert!(!life.store.contains_key(&parked_key(&id, seq)));
+    }
+
     #[test]
     fn the_oldest_event_leaves_storage_when_the_log_is_full() {
         let mut life = Life::new(3);
