@@ -56,7 +56,7 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
         (["api", "cache", "invalidate"], Post) => handlers::invalidate::post(&ctx, req).await,
         (["api", "cache", "invalidate"], _) => not_allowed(&["POST"]),
 
-        (["api", "cache", "mirrors"], Get | Head) => handlers::mirrors::get(&ctx, req).await,
+        (["api", "cache", "mirrors"], Get | Head) => handlers::mirrors::get(&ctx, req, &url).await,
         (["api", "cache", "mirrors"], _) => not_allowed(&["GET"]),
         (["api", "cache", "mirrors", "retry"], Post) => handlers::mirrors::retry(&ctx, req).await,
         (["api", "cache", "mirrors", "retry"], _) => not_allowed(&["POST"]),

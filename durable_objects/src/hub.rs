@@ -18,10 +18,10 @@ use polycache_core::hub_api::{
     route, Ack, InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, LogsPage,
     Requeued, StatusResponse,
 };
-use polycache_core::hub_state::Delivery;
+use polycache_core::hub_state::{delivery_key, Delivery, QueueCollapse};
 use polycache_core::log::Level;
 use polycache_core::outbox::{mirror_id, MirrorQueue, OutboxEntry};
-use polycache_core::query::LogsQuery;
+use polycache_core::query::{LogsQuery, MirrorsQuery};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State};
@@ -30,7 +30,7 @@ use self::edges::EdgeLink;
 use crate::mirror::{self, Credentials};
 use crate::platform::{self, now_ms};
 use crate::reply;
-use crate::state::HubState;
+use crate::state::{HubState, Reservation};
 
 /// How long one alarm goes on serving the mirrors that wait for their next
 /// entry while another is in flight: a few mirror timeouts, well within an
@@ -85,7 +85,44 @@ impl Hub {
     async fn load(&self, config: &Config) -> Result<()> {
         self.memory
             .ensure_loaded(&self.state.storage(), config.event_log_size)
-            .await
+            .await?;
+        self.drop_removed_mirrors(config).await
+    }
+
+    /// Drops the queues of mirrors `CACHE_MIRRORS` no longer names (at the
+    /// first request or alarm after a deploy that removed them): from
+    /// storage first, then from memory, and logs what went.
+    async fn drop_removed_mirrors(&self, config: &Config) -> Result<()> {
+        let (removed, change) = self.memory.with(|d| d.removed_mirrors(&config.mirrors))?;
+        if removed.is_empty() {
+            return Ok(());
+        }
+        self.memory.commit(&self.state.storage(), change).await?;
+        self.memory.with(|d| d.forget_mirrors(&removed))?;
+        for r in &removed {
+            self.log(
+                Level::Warn,
+                "mirror removed",
+                json!({ "mirror": r.url, "droppedPending": r.pending, "droppedParked": r.parked }),
+            );
+        }
+        Ok(())
+    }
+
+    /// Logs a collapse of a mirror's list ([`polycache_core::outbox`]):
+    /// one record per collapse, which happens at most once per half a
+    /// `MIRROR_QUEUE_LIMIT` of entries.
+    fn log_collapse(&self, collapse: &QueueCollapse) {
+        let c = &collapse.collapsed;
+        let widened: Vec<&str> = c.widened.iter().map(|e| e.type_name.as_str()).collect();
+        self.log(
+            Level::Warn,
+            "mirror queue collapsed",
+            json!({
+                "mirror": collapse.url, "list": collapse.list, "before": c.before,
+                "after": c.after, "dropped": c.removed.len(), "widenedTypes": widened,
+            }),
+        );
     }
 
     async fn route(&self, mut req: Request) -> Result<Response> {
@@ -129,7 +166,7 @@ impl Hub {
                 self.log(Level::Warn, "login failed", json!({ "addr": attempt.addr }));
                 reply::json(200, &Ack {})
             }
-            (Method::Get, route::MIRRORS) => self.mirrors(&config),
+            (Method::Get, route::MIRRORS) => self.mirrors(&config, &url),
             (Method::Post, route::MIRRORS_RETRY) => {
                 drain(&mut req).await;
                 self.retry_parked().await
@@ -157,12 +194,35 @@ impl Hub {
     /// then pushes it to the Edges (which send it to their streams) and
     /// answers once each has applied it or its lease has run out.
     async fn invalidate(&self, config: &Config, req: InvalidateRequest) -> Result<Response> {
+        // Before any await: a delivery already applied, or being applied by
+        // an identical request, is answered with that event.
+        let mut reserved = None;
         if let Some(key) = &req.dedupe {
-            if let Some(event_id) = self.memory.with(|d| d.seen(key))? {
+            let applied = match self.memory.with(|d| d.seen(key))? {
+                Some(event_id) => Some(event_id),
+                None => match self.memory.reserve(delivery_key(key)) {
+                    Reservation::Mine(r) => {
+                        reserved = Some(r);
+                        None
+                    }
+                    Reservation::Theirs(first) => match first.await {
+                        Ok(Some(event_id)) => Some(event_id),
+                        // It failed; this one fails too, and the sender retries.
+                        _ => {
+                            return reply::error(
+                                ErrorCode::Unavailable,
+                                "an identical delivery failed meanwhile; retry",
+                            )
+                        }
+                    },
+                },
+            };
+            if let Some(event_id) = applied {
                 self.log(
                     Level::Info,
                     "duplicate delivery acknowledged",
-                    json!({ "origin": key.origin, "remoteEventId": key.event_id, "eventId": event_id }),
+                    json!({ "origin": key.origin, "epoch": key.epoch,
+                            "remoteEventId": key.event_id, "eventId": event_id }),
                 );
                 return reply::json(
                     200,
@@ -178,12 +238,25 @@ impl Hub {
         // recorded in the backend or pending (its types bypass the cache).
         let bump = self.record_bump(config, &req.types).await;
         let ts = now_ms();
-        let (event, change) = self.memory.with(|d| {
-            d.invalidate(&req, &bump, &config.mirrors, ts, &mut platform::rng())
-                .map_err(|e| worker::Error::RustError(e.to_string()))
+        let (event, change, collapses) = self.memory.with(|d| {
+            d.invalidate(
+                &req,
+                &bump,
+                &config.mirrors,
+                config.mirror_queue_limit,
+                ts,
+                &mut platform::rng(),
+            )
+            .map_err(|e| worker::Error::RustError(e.to_string()))
         })??;
         let storage = self.state.storage();
         self.memory.commit(&storage, change).await?;
+        if let Some(r) = reserved {
+            r.applied(event.id);
+        }
+        for collapse in &collapses {
+            self.log_collapse(collapse);
+        }
         self.after_bump(&bump, event.id, &event.types).await?;
         let mirrored = req.mirror && !config.mirrors.is_empty();
         if mirrored {
@@ -339,13 +412,24 @@ impl Hub {
             let attempt = mirror::deliver(&self.memory, id, url, creds, &entry, now_ms()).await;
             let now = now_ms();
             let outcome = self.memory.with(|d| {
-                d.record_delivery(id, entry.seq, attempt, now, &policy, &mut rng)
-                    .map_err(|e| worker::Error::RustError(e.to_string()))
+                d.record_delivery(
+                    id,
+                    entry.seq,
+                    attempt,
+                    now,
+                    &policy,
+                    config.mirror_queue_limit,
+                    &mut rng,
+                )
+                .map_err(|e| worker::Error::RustError(e.to_string()))
             })??;
-            let Some((delivery, change)) = outcome else {
+            let Some((delivery, change, collapse)) = outcome else {
                 break;
             };
             self.memory.commit(&storage, change).await?;
+            if let Some(collapse) = &collapse {
+                self.log_collapse(collapse);
+            }
             let fields = |e: &OutboxEntry, error: Option<&str>| {
                 json!({ "mirror": url, "eventId": e.event_id, "type": e.type_name,
                         "attempts": e.attempts, "error": error })
@@ -392,24 +476,31 @@ impl Hub {
         Ok(())
     }
 
-    /// `GET /mirrors`: per mirror, what is pending, delivered and parked.
-    fn mirrors(&self, config: &Config) -> Result<Response> {
+    /// `GET /mirrors?cursor=&limit=`: per mirror, what is pending,
+    /// delivered and parked (one page of the parked entries).
+    fn mirrors(&self, config: &Config, url: &worker::Url) -> Result<Response> {
+        let query = match MirrorsQuery::parse(url.query_pairs()) {
+            Ok(query) => query,
+            Err(e) => return reply::error(ErrorCode::BadRequest, &e.to_string()),
+        };
         let now = now_ms();
         let status = self
             .memory
-            .with(|d| d.mirror_status(&config.mirrors, now))?;
+            .with(|d| d.mirror_status(&config.mirrors, now, &query))?;
         reply::json(200, &status)
     }
 
-    /// `POST /mirrors/retry`: puts every parked entry back in its queue.
+    /// `POST /mirrors/retry`: puts every parked entry back in its queue,
+    /// in storage first (in batches, see `storage`), then in memory.
     async fn retry_parked(&self) -> Result<Response> {
         let now = now_ms();
-        let (count, change) = self.memory.with(|d| {
-            d.unpark_all(now)
+        let plan = self.memory.with(|d| {
+            d.unpark_plan(now)
                 .map_err(|e| worker::Error::RustError(e.to_string()))
         })??;
         let storage = self.state.storage();
-        self.memory.commit(&storage, change).await?;
+        self.memory.commit(&storage, plan.change.clone()).await?;
+        let count = self.memory.with(|d| d.unpark(&plan, now))?;
         if count > 0 {
             self.memory.wake_mirrors();
             storage.set_alarm(0).await?;

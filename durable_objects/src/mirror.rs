@@ -6,15 +6,31 @@
 //! ([`polycache_core::outbox::MirrorTokens`]), and
 //! fetched again once when the mirror answers 401 (its `JWT_SECRET` may have
 //! been rotated). Passwords and tokens never appear in an error or a log.
+//!
+//! What a mirror can do to the sender is bounded:
+//! - a redirect is not followed, so neither the password (in the login's
+//!   body) nor the token (in `Authorization`) goes anywhere but the URL in
+//!   `CACHE_MIRRORS`: the attempt is parked, with where it pointed, for an
+//!   operator to fix the URL (config allows only `https://`, or `http://`
+//!   on this machine, so the password never travels in clear);
+//! - an answer is read up to [`MAX_ANSWER_BYTES`], then the request is
+//!   aborted and the attempt retried;
+//! - a request with no complete answer within [`TIMEOUT`] is aborted
+//!   (its `AbortSignal`), so the runtime closes the connection rather than
+//!   leave it open behind an abandoned future.
 
 use std::time::Duration;
 
 use futures::future::{select, Either};
+use futures::StreamExt;
 use polycache_core::api::{LoginRequest, LoginResponse};
 use polycache_core::error_code::ErrorBody;
 use polycache_core::outbox::{classify, Attempt, OutboxEntry};
 use serde::Serialize;
-use worker::{Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{
+    AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
+    Response,
+};
 
 use crate::platform;
 use crate::state::HubState;
@@ -25,6 +41,12 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest piece of a mirror's error message we keep.
 const MAX_DETAIL: usize = 200;
+
+/// The most of a mirror's answer that is read: its answers are a token, an
+/// acknowledgement or an error, a few hundred bytes of JSON; the Worker
+/// itself accepts request bodies of at most 64 KiB, and so does the sender
+/// answers.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The service account this deployment logs in to its mirrors with:
 /// `SERVICE_EMAIL`/`SERVICE_PASSWORD`, else `TEST_EMAIL`/`TEST_PASSWORD`.
@@ -87,7 +109,16 @@ pub async fn deliver(
     }
     match result {
         Ok((status, body)) => classify(status, &detail(&body)),
-        Err(e) => Attempt::Retry(e),
+        Err(failed) => failed,
+    }
+}
+
+/// `attempt` with its message prefixed by `what` (a login's failure).
+fn prefixed(what: &str, attempt: Attempt) -> Attempt {
+    match attempt {
+        Attempt::Park(e) => Attempt::Park(format!("{what}: {e}")),
+        Attempt::Retry(e) => Attempt::Retry(format!("{what}: {e}")),
+        Attempt::Delivered => Attempt::Retry(format!("{what}: unexpected answer")),
     }
 }
 
@@ -103,7 +134,7 @@ async fn login(
     };
     let (status, text) = post(&format!("{url}/api/auth/login"), None, &body)
         .await
-        .map_err(|e| Attempt::Retry(format!("login: {e}")))?;
+        .map_err(|failed| prefixed("login", failed))?;
     if status == 401 {
         return Err(Attempt::Retry(format!(
             "login to {url} refused (401): the mirror does not accept this deployment's \
@@ -111,11 +142,7 @@ async fn login(
         )));
     }
     if !(200..300).contains(&status) {
-        return Err(match classify(status, &detail(&text)) {
-            Attempt::Park(e) => Attempt::Park(format!("login: {e}")),
-            Attempt::Retry(e) => Attempt::Retry(format!("login: {e}")),
-            Attempt::Delivered => Attempt::Retry("login: unexpected answer".into()),
-        });
+        return Err(prefixed("login", classify(status, &detail(&text))));
     }
     // The parse error is not kept: it may quote the answer, a credential.
     let answer: LoginResponse = serde_json::from_str(&text)
@@ -128,14 +155,18 @@ async fn login(
     Ok(token)
 }
 
-/// `POST` JSON; the status and body, or why there was none.
+/// `POST` JSON without following redirects; the status and body (at most
+/// [`MAX_ANSWER_BYTES`]), or the failed attempt: a redirect parks, no
+/// answer within [`TIMEOUT`] or one too long retries. The request is
+/// aborted once it is settled either way, which closes its connection.
 async fn post(
     url: &str,
     bearer: Option<&str>,
     body: &impl Serialize,
-) -> Result<(u16, String), String> {
+) -> Result<(u16, String), Attempt> {
+    let retry = |e: String| Attempt::Retry(e);
     let headers = Headers::new();
-    let set = |k: &str, v: &str| headers.set(k, v).map_err(|_| "bad header".to_string());
+    let set = |k: &str, v: &str| headers.set(k, v).map_err(|_| retry("bad header".into()));
     set("content-type", "application/json")?;
     if let Some(token) = bearer {
         set("authorization", &format!("Bearer {token}"))?;
@@ -143,23 +174,68 @@ async fn post(
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
+        .with_redirect(RequestRedirect::Manual)
         .with_body(Some(
             serde_json::to_string(body)
-                .map_err(|_| "the body does not serialize".to_string())?
+                .map_err(|_| retry("the body does not serialize".into()))?
                 .into(),
         ));
-    let req = Request::new_with_init(url, &init).map_err(|_| format!("bad mirror URL {url}"))?;
+    let req =
+        Request::new_with_init(url, &init).map_err(|_| retry(format!("bad mirror URL {url}")))?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
     let call = Box::pin(async move {
-        let mut resp = Fetch::Request(req).send().await?;
+        let mut resp = Fetch::Request(req)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| retry(format!("unreachable: {}", short(&e.to_string()))))?;
         let status = resp.status_code();
-        let text = resp.text().await.unwrap_or_default();
-        Ok::<_, worker::Error>((status, text))
+        if (300..400).contains(&status) {
+            let to = resp
+                .headers()
+                .get("location")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            return Err(Attempt::Park(format!(
+                "HTTP {status}: redirected to {}, not followed so that no credential goes \
+                 elsewhere; set CACHE_MIRRORS to the URL it should be",
+                short(&to)
+            )));
+        }
+        let text = read_bounded(&mut resp).await?;
+        Ok((status, text))
     });
-    match select(call, Box::pin(Delay::from(TIMEOUT))).await {
-        Either::Left((Ok(answer), _)) => Ok(answer),
-        Either::Left((Err(e), _)) => Err(format!("unreachable: {}", short(&e.to_string()))),
-        Either::Right(_) => Err(format!("no answer within {} s", TIMEOUT.as_secs())),
+    let outcome = match select(call, Box::pin(Delay::from(TIMEOUT))).await {
+        Either::Left((answer, _)) => answer,
+        Either::Right(_) => Err(retry(format!("no answer within {} s", TIMEOUT.as_secs()))),
+    };
+    // Settled: whatever is still open (a body not read to its end, a
+    // request with no answer) is cancelled, not left to run.
+    controller.abort();
+    outcome
+}
+
+/// The body of `resp` as text, read as it comes and given up past
+/// [`MAX_ANSWER_BYTES`] (the caller aborts the rest).
+async fn read_bounded(resp: &mut Response) -> Result<String, Attempt> {
+    // No stream: the answer has no body (a 204, say).
+    let Ok(mut stream) = resp.stream() else {
+        return Ok(String::new());
+    };
+    let mut bytes: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| Attempt::Retry(format!("answer cut: {}", short(&e.to_string()))))?;
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(Attempt::Retry(format!(
+                "the answer is longer than {} KiB: not a polycache mirror's",
+                MAX_ANSWER_BYTES / 1024
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
     }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The message of a JSON error answer, or the start of the body.

@@ -12,6 +12,7 @@
 //! next request loads it again from storage.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::oneshot;
@@ -61,6 +62,50 @@ pub struct HubState {
     pub tokens: RefCell<MirrorTokens>,
     /// Mirror deliveries of a running alarm waiting for an entry to be due.
     mirror_waiters: RefCell<Vec<oneshot::Sender<()>>>,
+    /// Received deliveries being applied, by receipt key, each with the
+    /// identical deliveries that came meanwhile and wait for its event id
+    /// ([`HubState::reserve`]). An entry lives only while its delivery is
+    /// applied, so there are at most as many as requests in flight.
+    in_flight: RefCell<HashMap<String, Vec<oneshot::Sender<Option<u64>>>>>,
+}
+
+/// What [`HubState::reserve`] found.
+pub enum Reservation {
+    /// This delivery applies it; the others wait for it.
+    Mine(Reserved),
+    /// An identical delivery is being applied: its event id comes here
+    /// (`None` if it failed).
+    Theirs(oneshot::Receiver<Option<u64>>),
+}
+
+/// A received delivery being applied. Dropped without
+/// [`Reserved::applied`] (it failed), the deliveries waiting for it get
+/// `None`, and the key is free again.
+pub struct Reserved {
+    memory: Rc<HubState>,
+    key: String,
+}
+
+impl Reserved {
+    /// The delivery was applied as event `event_id`: the identical ones
+    /// waiting are answered with it.
+    pub fn applied(self, event_id: u64) {
+        self.release(Some(event_id));
+    }
+
+    fn release(&self, event_id: Option<u64>) {
+        let waiters = self.memory.in_flight.borrow_mut().remove(&self.key);
+        for waiter in waiters.into_iter().flatten() {
+            let _ = waiter.send(event_id);
+        }
+    }
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        // After `applied` the key is gone and this finds no waiters.
+        self.release(None);
+    }
 }
 
 impl Default for HubState {
@@ -73,6 +118,7 @@ impl Default for HubState {
             logs: RefCell::new(LogRing::new(LOG_CAPACITY)),
             tokens: RefCell::new(MirrorTokens::default()),
             mirror_waiters: RefCell::new(Vec::new()),
+            in_flight: RefCell::new(HashMap::new()),
         }
     }
 }
@@ -134,6 +180,25 @@ impl HubState {
         for waiter in self.mirror_waiters.borrow_mut().drain(..) {
             let _ = waiter.send(());
         }
+    }
+
+    /// Reserves the receipt key of a received delivery before anything is
+    /// awaited, so that of two identical deliveries in flight at once (the
+    /// sender retried one that was slow) only one is applied: the check of
+    /// the receipts and their write straddle awaits (the upstash bump, the
+    /// storage write), and without this both would pass the check.
+    pub fn reserve(self: &Rc<Self>, key: String) -> Reservation {
+        let mut in_flight = self.in_flight.borrow_mut();
+        if let Some(waiters) = in_flight.get_mut(&key) {
+            let (tx, rx) = oneshot::channel();
+            waiters.push(tx);
+            return Reservation::Theirs(rx);
+        }
+        in_flight.insert(key.clone(), Vec::new());
+        Reservation::Mine(Reserved {
+            memory: Rc::clone(self),
+            key,
+        })
     }
 
     /// Runs `f` on the loaded durable part.

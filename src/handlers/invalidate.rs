@@ -1,10 +1,13 @@
 //! `POST /api/cache/invalidate` (role `service` or `admin`): the receiving
 //! end of a mirror, and a manual purge for operators.
 //!
-//! `{type, id?, action?, mirror?, origin?, eventId?}` -> `{ok, eventId, types,
-//! duplicate}`.
-//! With `origin` and `eventId` the delivery is remembered, so a repeat (at
-//! least once delivery) is acknowledged without a second event. An `origin`
+//! `{type, id?, action?, mirror?, origin?, eventId?, epoch?}` -> `{ok,
+//! eventId, types, duplicate}`.
+//! With `origin` and `eventId` the delivery is remembered as `(origin,
+//! epoch, eventId)`, so a repeat (at least once delivery) is acknowledged
+//! without a second event, while the events of a sender whose state was
+//! wiped (its ids started over, under a new epoch) are applied. A delivery
+//! without an epoch (an older sender) counts as epoch `""`. An `origin`
 //! equal to our own `INSTANCE_ID` is refused: that is a mirror loop.
 
 use polycache_core::api::{InvalidateAnswer, InvalidateBody};
@@ -23,6 +26,8 @@ use crate::response::json_response;
 
 /// The longest entity id or origin accepted.
 const MAX_NAME_LEN: usize = 128;
+/// The longest epoch accepted: ours are 16 hex digits.
+const MAX_EPOCH_LEN: usize = 64;
 
 /// Invalidates on request.
 pub async fn post(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
@@ -57,9 +62,12 @@ pub async fn post(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
             "origin {origin:?} is this instance: refusing a mirror loop"
         )));
     }
+    let epoch = body.epoch.clone().unwrap_or_default();
+    check_epoch(&epoch)?;
     let dedupe = match body.event_id {
         Some(event_id) if from_elsewhere => Some(DedupeKey {
             origin: origin.clone(),
+            epoch,
             event_id,
         }),
         Some(_) => {
@@ -93,6 +101,21 @@ pub async fn post(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
             duplicate: outcome.duplicate,
         },
     )
+}
+
+/// An epoch names a sender's life in a storage key after a `:`, so it has
+/// none: letters, digits, `-` and `_` (empty: no epoch).
+fn check_epoch(epoch: &str) -> ApiResult<()> {
+    let ok = epoch.len() <= MAX_EPOCH_LEN
+        && epoch
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        return Ok(());
+    }
+    Err(ApiError::Unprocessable(format!(
+        "epoch must be up to {MAX_EPOCH_LEN} letters, digits, '-' or '_'"
+    )))
 }
 
 fn check_name(field: &str, value: &str) -> ApiResult<()> {

@@ -16,9 +16,9 @@
 // request and never responds.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerInstance, freePort } from '../common/harness.mjs';
+import { TestServer } from '../common/test_server.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import { connect } from '../common/sse.mjs';
 import { login, invalidate, get, waitUntil } from '../common/api.mjs';
@@ -33,67 +33,6 @@ const FAST_RETRY = { MIRROR_RETRY_BASE_MS: '100', MIRROR_RETRY_CAP_MS: '500' };
 const SLOW_ENOUGH_RETRY = { MIRROR_RETRY_BASE_MS: '100', MIRROR_RETRY_CAP_MS: '2000', MIRROR_MAX_ATTEMPTS: '100' };
 /** The README's mirror timeout. */
 const TIMEOUT_MS = 10_000;
-
-/** An HTTP server of this test on 127.0.0.1; `handle(req, body, res, record)`. */
-class TestServer {
-  constructor(name, handle) {
-    this.name = name;
-    this.handle = handle;
-    this.requests = [];
-    this.server = null;
-    this.port = null;
-  }
-
-  get url() { return `http://127.0.0.1:${this.port}`; }
-
-  /** Listens on its port (a free one the first time, the same one again after stop()). */
-  async start() {
-    this.port ??= await freePort();
-    this.server = createServer(async (req, res) => {
-      const chunks = [];
-      for await (const c of req) chunks.push(c);
-      const body = Buffer.concat(chunks).toString('utf8');
-      const record = { method: req.method, path: req.url, at: Date.now(), body };
-      this.requests.push(record);
-      try {
-        await this.handle(req, body, res, record);
-      } catch (e) {
-        if (!res.headersSent) {
-          res.writeHead(502, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { code: 'bad_gateway', message: `${this.name}: ${e.message}` } }));
-        }
-      }
-    });
-    await new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.port, '127.0.0.1', resolve);
-    });
-    return this;
-  }
-
-  /** Stops listening and drops every open connection: the port refuses from now on. */
-  async stop() {
-    const server = this.server;
-    this.server = null;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
-  }
-
-  /**
-   * Waits until every request so far has been answered (a proxy records
-   * the status when the target's answer is in, which can be after the
-   * target's stream already carried the event).
-   */
-  settled() {
-    return waitUntil(() => this.requests.every((r) => r.status !== undefined), { what: `${this.name}: every request answered`, timeoutMs: 10_000, intervalMs: 20 });
-  }
-
-  logins(from = 0) { return this.requests.slice(from).filter((r) => r.path === '/api/auth/login'); }
-  invalidations(from = 0) { return this.requests.slice(from).filter((r) => r.path === '/api/cache/invalidate'); }
-  /** method, path and status of the requests from index `from`, for assertion messages. */
-  describe(from = 0) { return this.requests.slice(from).map((r) => `${r.path} ${r.status ?? '-'}`).join(', '); }
-}
 
 /**
  * A proxy to `target()` that forwards method, path, content-type,

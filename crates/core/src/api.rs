@@ -60,15 +60,22 @@ pub struct InvalidateBody {
     /// The event id on that deployment, for exactly-once effect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<u64>,
+    /// The sending Hub's epoch (drawn once, kept for its life), which tells
+    /// its event ids from those of an earlier life of that deployment
+    /// whose state was wiped; absent from an older sender (epoch `""`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 impl InvalidateBody {
-    /// The body a mirroring deployment sends for its event `event_id`.
+    /// The body a mirroring deployment sends for its event `event_id` of
+    /// its `epoch` (none sent when empty).
     pub fn mirrored(
         type_name: &str,
         entity_id: Option<&str>,
         action: Action,
         origin: &str,
+        epoch: &str,
         event_id: u64,
     ) -> Self {
         Self {
@@ -78,6 +85,7 @@ impl InvalidateBody {
             mirror: Some(false),
             origin: Some(origin.to_owned()),
             event_id: Some(event_id),
+            epoch: (!epoch.is_empty()).then(|| epoch.to_owned()),
         }
     }
 }
@@ -103,10 +111,16 @@ mod tests {
 
     #[test]
     fn a_mirrored_delivery_is_the_documented_body() {
-        let body = InvalidateBody::mirrored("posts", None, Action::Update, "local-dev", 1042);
+        let body = InvalidateBody::mirrored("posts", None, Action::Update, "local-dev", "", 1042);
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             serde_json::json!({"type":"posts","id":null,"action":"update","mirror":false,"origin":"local-dev","eventId":1042})
+        );
+        let with_epoch =
+            InvalidateBody::mirrored("posts", None, Action::Update, "local-dev", "9f2c", 1042);
+        assert_eq!(
+            serde_json::to_value(&with_epoch).unwrap()["epoch"],
+            serde_json::json!("9f2c")
         );
         // A null id reads back as no id, which the receiver treats alike.
         let back: InvalidateBody =

@@ -89,6 +89,17 @@ const DEFAULT_SSE_REPLAY_MAX_EVENTS: u64 = 1_000;
 /// Default `SSE_REPLAY_MAX_BYTES`: the most bytes of replay a resume is
 /// sent: 1 MiB, past which it gets `reset` as well.
 const DEFAULT_SSE_REPLAY_MAX_BYTES: u64 = 1 << 20;
+/// Default `MIRROR_QUEUE_LIMIT`: entries one mirror's pending list (and,
+/// apart, its parked list) holds before it is collapsed
+/// ([`crate::outbox`]): a few MB of Hub memory and storage per mirror
+/// (an entry is ~250 bytes), and a few hours of a busy site's writes.
+const DEFAULT_MIRROR_QUEUE_LIMIT: u64 = 10_000;
+/// Smallest `MIRROR_QUEUE_LIMIT`: collapsing keeps at least one entry per
+/// type, and there are eight types (`types::EntityType::ALL`).
+const MIN_MIRROR_QUEUE_LIMIT: u64 = 16;
+/// Largest `MIRROR_QUEUE_LIMIT`: the Hub loads every queue at start-up,
+/// within its 128 MB.
+const MAX_MIRROR_QUEUE_LIMIT: u64 = 100_000;
 /// Default `SSE_MAX_WRITES`: writes (events and heartbeats) one stream
 /// carries before the Hub ends it and the client reconnects with
 /// `Last-Event-ID`. workerd keeps about 96 bytes per write of a stream
@@ -236,6 +247,10 @@ pub struct Config {
     pub mirror_retry_base_ms: u64,
     /// `MIRROR_RETRY_CAP_MS`: the backoff's largest ceiling; default 300 000.
     pub mirror_retry_cap_ms: u64,
+    /// `MIRROR_QUEUE_LIMIT`: entries a mirror's pending list, and apart its
+    /// parked list, hold at most, by collapsing ([`crate::outbox`]);
+    /// default 10 000, 16 to 100 000.
+    pub mirror_queue_limit: usize,
     /// `CACHE_ORIGIN_DELAY_MS`: for tests and demonstrations only, a delay
     /// added to every origin read of a cached read once the origin has
     /// answered, standing in for a remote database, so that a stampede on
@@ -369,6 +384,14 @@ impl Config {
                 "milliseconds",
                 DEFAULT_MIRROR_RETRY_CAP_MS,
                 MAX_MIRROR_RETRY_MS,
+            )?,
+            mirror_queue_limit: number_between(
+                get,
+                "MIRROR_QUEUE_LIMIT",
+                "entries",
+                DEFAULT_MIRROR_QUEUE_LIMIT,
+                MIN_MIRROR_QUEUE_LIMIT,
+                MAX_MIRROR_QUEUE_LIMIT,
             )?,
             origin_delay_ms: match optional(get, "CACHE_ORIGIN_DELAY_MS") {
                 None => 0,
@@ -689,6 +712,14 @@ fn test_faults(
 
 /// Why `url` (already trimmed) is not a usable mirror
 /// base URL, if it is not.
+///
+/// Only `https://`, except on this machine: the sender logs in to a mirror
+/// with the service password, which plain `http://` would carry in clear
+/// across the network. Loopback (`localhost`, `127.0.0.0/8`, `::1`) never
+/// leaves the machine, and is how two local instances mirror each other.
+/// The host is taken by the `url` crate, as the runtime's fetch takes it,
+/// so that `http://localhost@evil.example` or `http://127.0.0.1.evil.example`
+/// count as the remote hosts they are.
 fn check_mirror_url(url: &str) -> std::result::Result<(), &'static str> {
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("each mirror must be a URL without spaces or control characters");
@@ -697,10 +728,10 @@ fn check_mirror_url(url: &str) -> std::result::Result<(), &'static str> {
         url.get(..scheme.len())
             .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
     };
-    let rest = if has_scheme("https://") {
-        &url["https://".len()..]
+    let (rest, https) = if has_scheme("https://") {
+        (&url["https://".len()..], true)
     } else if has_scheme("http://") {
-        &url["http://".len()..]
+        (&url["http://".len()..], false)
     } else {
         return Err("each mirror must be an http:// or https:// base URL");
     };
@@ -712,7 +743,27 @@ fn check_mirror_url(url: &str) -> std::result::Result<(), &'static str> {
     if rest.contains(['?', '#']) {
         return Err("each mirror must be a base URL without a query or fragment");
     }
+    let parsed = url::Url::parse(url).map_err(|_| "each mirror must be a valid URL")?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("each mirror must be a base URL without a user or password");
+    }
+    if !https && !is_loopback(&parsed) {
+        return Err(
+            "each mirror must be an https:// URL (http:// only for localhost, 127.0.0.1 or [::1]): \
+             the service password would travel in clear",
+        );
+    }
     Ok(())
+}
+
+/// Whether `url` names this machine.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -774,6 +825,7 @@ mod tests {
                 sse_max_writes: 500,
                 mirror_retry_base_ms: 1_000,
                 mirror_retry_cap_ms: 300_000,
+                mirror_queue_limit: 10_000,
                 origin_delay_ms: 0,
                 edge_regions: EdgeRegions::default(),
                 edge_shards: 1,
@@ -816,6 +868,7 @@ mod tests {
             "SSE_MAX_WRITES",
             "MIRROR_RETRY_BASE_MS",
             "MIRROR_RETRY_CAP_MS",
+            "MIRROR_QUEUE_LIMIT",
             "CACHE_ORIGIN_DELAY_MS",
             "EDGE_REGIONS",
             "EDGE_SHARDS",
@@ -1097,6 +1150,58 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_mirrors_are_only_for_this_machine() {
+        for ok in [
+            "http://127.0.0.1:8787",
+            "http://localhost:8787",
+            "HTTP://LOCALHOST",
+            "http://[::1]:8787",
+            "http://127.0.0.2",
+            "https://prod.example.com",
+        ] {
+            assert_eq!(
+                config(&[("CACHE_MIRRORS", ok)]).unwrap().mirrors,
+                [ok],
+                "{ok}"
+            );
+        }
+        for remote in [
+            "http://example.com",
+            "http://10.0.0.1:8787",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example",
+            "http://[::2]",
+        ] {
+            let (name, message) = error(config(&[("CACHE_MIRRORS", remote)]));
+            assert_eq!(name, "CACHE_MIRRORS");
+            assert!(
+                message.starts_with("each mirror must be an https:// URL"),
+                "{remote}: {message}"
+            );
+        }
+        // The user part is not the host.
+        let (_, message) = error(config(&[(
+            "CACHE_MIRRORS",
+            "http://localhost@evil.example",
+        )]));
+        assert!(message.contains("without a user"), "{message}");
+    }
+
+    #[test]
+    fn the_mirror_queue_limit_is_bounded() {
+        assert_eq!(
+            config(&[("MIRROR_QUEUE_LIMIT", "500")])
+                .unwrap()
+                .mirror_queue_limit,
+            500
+        );
+        for bad in ["0", "15", "100001", "many"] {
+            let (name, _) = error(config(&[("MIRROR_QUEUE_LIMIT", bad)]));
+            assert_eq!(name, "MIRROR_QUEUE_LIMIT", "{bad}");
+        }
+    }
+
+    #[test]
     fn mirrors_reject_duplicates() {
         let (name, message) = error(config(&[(
             "CACHE_MIRRORS",
@@ -1134,6 +1239,10 @@ mod tests {
             (
                 "https://a.example#top",
                 "each mirror must be a base URL without a query or fragment",
+            ),
+            (
+                "https://user:pw@a.example",
+                "each mirror must be a base URL without a user or password",
             ),
         ];
         for (bad, what) in cases {

@@ -49,6 +49,10 @@ pub mod route {
 pub struct DedupeKey {
     /// The sending deployment's `INSTANCE_ID`.
     pub origin: String,
+    /// The sending Hub's epoch: its event ids start over when its state is
+    /// wiped, and the epoch with them. Empty for an older sender.
+    #[serde(default)]
+    pub epoch: String,
     /// The event id on the sending deployment.
     pub event_id: u64,
 }
@@ -354,13 +358,20 @@ pub struct Requeued {
     pub requeued: usize,
 }
 
-/// `GET /api/cache/mirrors` (the Hub's `/mirrors`): every mirror's outbox,
-/// read by the CLI's `mirrors`.
+/// `GET /api/cache/mirrors` (the Hub's `/mirrors`, with a
+/// [`crate::query::MirrorsQuery`]): every mirror's outbox, read by the
+/// CLI's `mirrors`. The parked entries are paged: one page holds the
+/// `limit` oldest parked entries of all mirrors after the `cursor`, each
+/// under its mirror.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MirrorsResponse {
     /// The configured mirrors in `CACHE_MIRRORS` order, then any that are no
-    /// longer configured but still have entries.
+    /// longer configured but still have entries (until the Hub drops them).
     pub mirrors: Vec<MirrorStatus>,
+    /// The `cursor` of the next page of parked entries; none on the last.
+    #[serde(default)]
+    pub next_cursor: Option<u64>,
 }
 
 /// One mirror's outbox.
@@ -383,14 +394,21 @@ pub struct MirrorStatus {
     pub last_success: Option<u64>,
     /// The last error of any attempt.
     pub last_error: Option<String>,
-    /// Entries given up on, oldest first.
+    /// Entries given up on, oldest first: this page's.
     pub parked: Vec<ParkedEntry>,
+    /// How many entries are parked in all.
+    #[serde(default)]
+    pub parked_count: usize,
 }
 
 /// An outbox entry given up on, until an operator retries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ParkedEntry {
+    /// Its place in the outbox, increasing across mirrors: what a page's
+    /// `cursor` counts.
+    #[serde(default)]
+    pub seq: u64,
     /// The event id on this deployment.
     pub event_id: u64,
     /// The type as the write named it.

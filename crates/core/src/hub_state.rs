@@ -12,7 +12,11 @@
 //! - `gen`: the [`Generations`];
 //! - `last_id`: the highest event id ever assigned;
 //! - `ev:<id, 20 digits>`: one logged event (the newest `EVENT_LOG_SIZE`);
-//! - `dd:<origin>:<event id>`: our event id for a received mirror delivery;
+//! - `dd:<origin>:<event id>`: our event id for a received mirror delivery
+//!   from a sender without an epoch; `de:<epoch>:<origin>:<event id>`, one
+//!   with (the epoch has no `:`, so the two cannot be confused);
+//! - `epoch`: this Hub's epoch, drawn at its first mirrored event and kept,
+//!   sent with each delivery ([`crate::outbox::OutboxEntry::epoch`]);
 //! - `ob:<mirror id>:<seq>` / `pk:<mirror id>:<seq>`: a pending / parked
 //!   outbox entry of a mirror ([`crate::outbox`]);
 //! - `ms:<mirror id>`: a mirror's counters; `ob_seq`: the next outbox seq;
@@ -33,8 +37,11 @@ use crate::event::InvalidationEvent;
 use crate::event_log::EventLog;
 use crate::generation::Generations;
 use crate::hub_api::{DedupeKey, InvalidateRequest, MirrorStatus, MirrorsResponse, ParkedEntry};
-use crate::outbox::{mirror_id, AfterFailure, Attempt, MirrorQueue, MirrorStats, OutboxEntry};
+use crate::outbox::{
+    mirror_id, AfterFailure, Attempt, Collapsed, MirrorQueue, MirrorStats, OutboxEntry,
+};
 use crate::pending::PendingBumps;
+use crate::query::MirrorsQuery;
 use crate::receipts::{self, Receipts};
 use crate::retry::{RandomSource, RetryPolicy};
 use crate::types::EntityType;
@@ -45,6 +52,7 @@ pub const PENDING_KEY: &str = "cache_pending";
 const GENERATIONS_KEY: &str = "gen";
 const LAST_ID_KEY: &str = "last_id";
 const OUTBOX_SEQ_KEY: &str = "ob_seq";
+const EPOCH_KEY: &str = "epoch";
 
 /// The storage key of a pending outbox entry.
 pub fn outbox_key(mirror: &str, seq: u64) -> String {
@@ -74,7 +82,17 @@ pub fn event_key(id: u64) -> String {
 }
 
 fn dedupe_key(key: &DedupeKey) -> String {
-    format!("dd:{}:{}", key.origin, key.event_id)
+    if key.epoch.is_empty() {
+        format!("dd:{}:{}", key.origin, key.event_id)
+    } else {
+        format!("de:{}:{}:{}", key.epoch, key.origin, key.event_id)
+    }
+}
+
+/// The key a delivery reserves while it is applied: the same as its
+/// receipt's, so that two identical deliveries in flight at once meet.
+pub fn delivery_key(key: &DedupeKey) -> String {
+    dedupe_key(key)
 }
 
 /// The mirror id in an outbox key (`ob:<id>:<seq>`).
@@ -122,6 +140,66 @@ pub enum Bump {
     Failed(String),
 }
 
+/// A mirror's list collapsed to stay within `MIRROR_QUEUE_LIMIT`
+/// ([`crate::outbox`]), for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueCollapse {
+    /// The mirror's URL.
+    pub url: String,
+    /// `pending` or `parked`.
+    pub list: &'static str,
+    /// What went and what was widened.
+    pub collapsed: Collapsed,
+}
+
+impl QueueCollapse {
+    /// Adds its storage writes to `change`: the entries that went are
+    /// deleted, the widened ones written under their keys.
+    fn write(&self, mirror: &str, change: &mut Change) -> Result<()> {
+        let key = if self.list == "parked" {
+            parked_key
+        } else {
+            outbox_key
+        };
+        for e in &self.collapsed.widened {
+            change.put(key(mirror, e.seq), e)?;
+        }
+        for seq in &self.collapsed.removed {
+            change.deletes.push(key(mirror, *seq));
+            // A parked key a retry left behind (see `restore`) goes too.
+            change.deletes.push(parked_key(mirror, *seq));
+        }
+        change.deletes.dedup();
+        Ok(())
+    }
+}
+
+/// A mirror no longer in `CACHE_MIRRORS` whose entries the Hub drops
+/// ([`HubDurable::removed_mirrors`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemovedMirror {
+    /// Its id.
+    pub id: String,
+    /// Its URL, as last configured.
+    pub url: String,
+    /// Pending entries dropped.
+    pub pending: usize,
+    /// Parked entries dropped.
+    pub parked: usize,
+}
+
+/// The parked entries an operator's retry puts back, by mirror id, with
+/// the storage writes that do it ([`HubDurable::unpark_plan`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnparkPlan {
+    /// The seqs to put back, per mirror id.
+    pub seqs: Vec<(String, Vec<u64>)>,
+    /// How many in all.
+    pub count: usize,
+    /// Their pending keys written, then their parked keys deleted.
+    pub change: Change,
+}
+
 /// What became of one delivery attempt to a mirror ([`HubDurable::record_delivery`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -150,6 +228,8 @@ pub struct HubDurable {
     pub pending: PendingBumps,
     /// The Edges and their leases.
     pub edges: EdgeRegistry,
+    /// This Hub's epoch, once drawn (stored under `epoch`).
+    pub epoch: Option<String>,
 }
 
 impl HubDurable {
@@ -164,6 +244,7 @@ impl HubDurable {
             next_seq: 1,
             pending: PendingBumps::default(),
             edges: EdgeRegistry::new(),
+            epoch: None,
         }
     }
 
@@ -185,17 +266,19 @@ impl HubDurable {
         let mut queued: Vec<(String, OutboxEntry)> = Vec::new();
         let mut parked: Vec<(String, OutboxEntry)> = Vec::new();
         let mut edges: Vec<(String, EdgeEntry)> = Vec::new();
+        let mut epoch = None;
         for (key, json) in entries {
             match key.as_str() {
                 GENERATIONS_KEY => generations = parse(&key, &json)?,
                 LAST_ID_KEY => last_id = parse(&key, &json)?,
                 OUTBOX_SEQ_KEY => next_seq = parse(&key, &json)?,
                 PENDING_KEY => pending_bumps = parse(&key, &json)?,
+                EPOCH_KEY => epoch = Some(parse(&key, &json)?),
                 k if k.starts_with("ev:") => {
                     let event: InvalidationEvent = parse(&key, &json)?;
                     events.push((event.id, event));
                 }
-                k if k.starts_with("dd:") => {
+                k if k.starts_with("dd:") || k.starts_with("de:") => {
                     let id: u64 = parse(&key, &json)?;
                     seen.push((key, id));
                 }
@@ -233,7 +316,12 @@ impl HubDurable {
         }
         for (key, entry) in parked {
             if let Some(id) = key_mirror(&key) {
-                outbox.entry(id.to_owned()).or_default().parked.push(entry);
+                let queue = outbox.entry(id.to_owned()).or_default();
+                // Both keys: a retry wrote the pending one and stopped before
+                // deleting this one ([`HubDurable::unpark_plan`]); it is pending.
+                if !queue.pending.iter().any(|e| e.seq == entry.seq) {
+                    queue.parked.push(entry);
+                }
             }
         }
         Ok(Self {
@@ -244,6 +332,7 @@ impl HubDurable {
             next_seq,
             pending: pending_bumps,
             edges: EdgeRegistry::restore(edges),
+            epoch,
         })
     }
 
@@ -275,8 +364,16 @@ impl HubDurable {
     }
 
     /// Every mirror's outbox at `now`: those in `configured` (in that
-    /// order), then any no longer configured that still has entries.
-    pub fn mirror_status(&self, configured: &[String], now: u64) -> MirrorsResponse {
+    /// order), then any no longer configured that still has entries (until
+    /// the Hub drops them). Parked entries are paged by `query`: the
+    /// `limit` oldest of all mirrors after seq `cursor`, each under its
+    /// mirror, and `next_cursor` when more follow.
+    pub fn mirror_status(
+        &self,
+        configured: &[String],
+        now: u64,
+        query: &MirrorsQuery,
+    ) -> MirrorsResponse {
         let mut ids: Vec<(String, Option<&String>)> =
             configured.iter().map(|u| (mirror_id(u), Some(u))).collect();
         for id in self.outbox.keys() {
@@ -284,6 +381,7 @@ impl HubDurable {
                 ids.push((id.clone(), None));
             }
         }
+        let (page, next_cursor) = self.parked_page(query);
         let empty = MirrorQueue::default();
         let mirrors = ids
             .into_iter()
@@ -301,10 +399,11 @@ impl HubDurable {
                     delivered: q.stats.delivered,
                     last_success: q.stats.last_success,
                     last_error: q.stats.last_error.clone(),
-                    parked: q
-                        .parked
+                    parked: page
                         .iter()
-                        .map(|e| ParkedEntry {
+                        .filter(|(m, _)| *m == id)
+                        .map(|(_, e)| ParkedEntry {
+                            seq: e.seq,
                             event_id: e.event_id,
                             type_name: e.type_name.clone(),
                             id: e.entity_id.clone(),
@@ -313,10 +412,31 @@ impl HubDurable {
                             created_at: e.created_at,
                         })
                         .collect(),
+                    parked_count: q.parked.len(),
                 }
             })
             .collect();
-        MirrorsResponse { mirrors }
+        MirrorsResponse {
+            mirrors,
+            next_cursor,
+        }
+    }
+
+    /// The `query.limit` parked entries of all mirrors with the lowest seqs
+    /// above `query.cursor`, with their mirror id, and the cursor of the
+    /// next page if there is more.
+    fn parked_page(&self, query: &MirrorsQuery) -> (Vec<(&str, &OutboxEntry)>, Option<u64>) {
+        let mut after: Vec<(&str, &OutboxEntry)> = self
+            .outbox
+            .iter()
+            .flat_map(|(id, q)| q.parked.iter().map(move |e| (id.as_str(), e)))
+            .filter(|(_, e)| e.seq > query.cursor)
+            .collect();
+        after.sort_unstable_by_key(|(_, e)| e.seq);
+        let more = after.len() > query.limit;
+        after.truncate(query.limit);
+        let next = more.then(|| after.last().map(|(_, e)| e.seq)).flatten();
+        (after, next)
     }
 
     /// Our event id for an already applied delivery.
@@ -329,15 +449,17 @@ impl HubDurable {
     /// event, remembers a mirror delivery, and queues the event for every
     /// mirror in `mirrors` (unless `req.mirror` is false), all in the one
     /// [`Change`] answered: an acknowledged invalidation is never missing
-    /// from a mirror's queue.
+    /// from a mirror's queue. A queue that goes over `queue_limit` is
+    /// collapsed in the same change; what was collapsed is answered too.
     pub fn invalidate(
         &mut self,
         req: &InvalidateRequest,
         bump: &Bump,
         mirrors: &[String],
+        queue_limit: usize,
         now: u64,
         rng: &mut impl RandomSource,
-    ) -> Result<(InvalidationEvent, Change)> {
+    ) -> Result<(InvalidationEvent, Change, Vec<QueueCollapse>)> {
         let mut change = Change::default();
         self.generations.bump(&req.types);
         change.put(GENERATIONS_KEY, &self.generations)?;
@@ -366,7 +488,9 @@ impl HubDurable {
         if let Some(key) = &req.dedupe {
             self.remember(key, id, &mut change)?;
         }
+        let mut collapses = Vec::new();
         if req.mirror && !mirrors.is_empty() {
+            let epoch = self.epoch(rng, &mut change)?;
             for url in mirrors {
                 let seq = self.next_seq;
                 self.next_seq += 1;
@@ -387,18 +511,42 @@ impl HubDurable {
                     next_at: now,
                     created_at: now,
                     last_error: None,
+                    epoch: epoch.clone(),
                 };
                 change.put(outbox_key(&mid, seq), &entry)?;
                 change.put(stats_key(&mid), &queue.stats)?;
-                queue.pending.push_back(entry);
+                if let Some(collapsed) = queue.push(entry, queue_limit) {
+                    let collapse = QueueCollapse {
+                        url: url.clone(),
+                        list: "pending",
+                        collapsed,
+                    };
+                    collapse.write(&mid, &mut change)?;
+                    collapses.push(collapse);
+                }
             }
             change.put(OUTBOX_SEQ_KEY, &self.next_seq)?;
         }
-        Ok((event, change))
+        Ok((event, change, collapses))
+    }
+
+    /// This Hub's epoch: drawn at the first call (its write added to
+    /// `change`), the same ever after, across restarts. 64 random bits in
+    /// hex: two lives of one deployment never draw the same.
+    fn epoch(&mut self, rng: &mut impl RandomSource, change: &mut Change) -> Result<String> {
+        if let Some(epoch) = &self.epoch {
+            return Ok(epoch.clone());
+        }
+        let epoch = format!("{:016x}", rng.next_u64());
+        change.put(EPOCH_KEY, &epoch)?;
+        self.epoch = Some(epoch.clone());
+        Ok(epoch)
     }
 
     /// The outcome of an attempt at the entry `seq` of mirror `mirror`
-    /// (which must be its queue's head; anything else answers `None`).
+    /// (which must be its queue's head; anything else answers `None`). A
+    /// parked list that goes over `queue_limit` is collapsed.
+    #[allow(clippy::too_many_arguments)]
     pub fn record_delivery(
         &mut self,
         mirror: &str,
@@ -406,8 +554,9 @@ impl HubDurable {
         attempt: Attempt,
         now: u64,
         policy: &RetryPolicy,
+        queue_limit: usize,
         rng: &mut impl RandomSource,
-    ) -> Result<Option<(Delivery, Change)>> {
+    ) -> Result<Option<(Delivery, Change, Option<QueueCollapse>)>> {
         let Some(queue) = self.outbox.get_mut(mirror) else {
             return Ok(None);
         };
@@ -416,9 +565,12 @@ impl HubDurable {
         };
         let mut change = Change::default();
         change.put(stats_key(mirror), &queue.stats)?;
+        let mut collapse = None;
         let delivery = match result {
             Ok(done) => {
                 change.deletes.push(outbox_key(mirror, done.seq));
+                // A parked key a retry left behind (see `restore`) goes too.
+                change.deletes.push(parked_key(mirror, done.seq));
                 Delivery::Delivered(done)
             }
             Err((failed, AfterFailure::RetryAt(at))) => {
@@ -428,25 +580,95 @@ impl HubDurable {
             Err((failed, AfterFailure::Parked)) => {
                 change.put(parked_key(mirror, failed.seq), &failed)?;
                 change.deletes.push(outbox_key(mirror, failed.seq));
+                if let Some(collapsed) = queue.bound_parked(queue_limit) {
+                    let c = QueueCollapse {
+                        url: queue.stats.url.clone(),
+                        list: "parked",
+                        collapsed,
+                    };
+                    c.write(mirror, &mut change)?;
+                    collapse = Some(c);
+                }
                 Delivery::Parked(failed)
             }
         };
-        Ok(Some((delivery, change)))
+        Ok(Some((delivery, change, collapse)))
     }
 
-    /// Puts every parked entry of every mirror back in its queue, due at
-    /// `now`; answers how many.
-    pub fn unpark_all(&mut self, now: u64) -> Result<(usize, Change)> {
-        let mut change = Change::default();
+    /// What an operator's retry does, without doing it: every parked entry
+    /// of every mirror back in its queue, due at `now`. The Hub writes the
+    /// plan's change to storage first (in batches: it may hold thousands of
+    /// keys), then applies it with [`HubDurable::unpark`]; the pending keys
+    /// are written before the parked ones are deleted, so that a failure
+    /// between leaves an entry under both, which [`HubDurable::restore`]
+    /// reads as pending, never under neither.
+    pub fn unpark_plan(&self, now: u64) -> Result<UnparkPlan> {
+        let mut plan = UnparkPlan::default();
+        let mut deletes = Vec::new();
+        for (id, queue) in &self.outbox {
+            let back = queue.unparked(now);
+            if back.is_empty() {
+                continue;
+            }
+            for e in &back {
+                plan.change.put(outbox_key(id, e.seq), e)?;
+                deletes.push(parked_key(id, e.seq));
+            }
+            plan.count += back.len();
+            plan.seqs
+                .push((id.clone(), back.iter().map(|e| e.seq).collect()));
+        }
+        plan.change.deletes = deletes;
+        Ok(plan)
+    }
+
+    /// Applies an [`UnparkPlan`] whose change is in storage: the entries it
+    /// names (those still parked) go back in their queues.
+    pub fn unpark(&mut self, plan: &UnparkPlan, now: u64) -> usize {
         let mut count = 0;
-        for (id, queue) in self.outbox.iter_mut() {
-            for e in queue.unpark(now) {
-                change.deletes.push(parked_key(id, e.seq));
-                change.put(outbox_key(id, e.seq), &e)?;
-                count += 1;
+        for (id, seqs) in &plan.seqs {
+            if let Some(queue) = self.outbox.get_mut(id) {
+                count += queue.unpark(seqs, now).len();
             }
         }
-        Ok((count, change))
+        count
+    }
+
+    /// The mirrors with entries here that `configured` no longer names,
+    /// and the storage writes that drop them (their pending and parked
+    /// entries and counters). The Hub writes those first, then forgets
+    /// them with [`HubDurable::forget_mirrors`]: a mirror taken out of
+    /// `CACHE_MIRRORS` keeps nothing forever.
+    pub fn removed_mirrors(&self, configured: &[String]) -> (Vec<RemovedMirror>, Change) {
+        let ids: Vec<String> = configured.iter().map(|u| mirror_id(u)).collect();
+        let mut change = Change::default();
+        let mut removed = Vec::new();
+        for (id, queue) in &self.outbox {
+            if ids.contains(id) {
+                continue;
+            }
+            change
+                .deletes
+                .extend(queue.pending.iter().map(|e| outbox_key(id, e.seq)));
+            change
+                .deletes
+                .extend(queue.parked.iter().map(|e| parked_key(id, e.seq)));
+            change.deletes.push(stats_key(id));
+            removed.push(RemovedMirror {
+                id: id.clone(),
+                url: queue.stats.url.clone(),
+                pending: queue.pending.len(),
+                parked: queue.parked.len(),
+            });
+        }
+        (removed, change)
+    }
+
+    /// Forgets the queues of `removed` (their keys already deleted).
+    pub fn forget_mirrors(&mut self, removed: &[RemovedMirror]) {
+        for r in removed {
+            self.outbox.remove(&r.id);
+        }
     }
 
     /// The outcome of the alarm's retry of the unrecorded bumps of `types`
@@ -528,6 +750,8 @@ mod tests {
     use proptest::prelude::*;
 
     const MIRRORS: [&str; 2] = ["https://a.example", "https://b.example"];
+    /// `MIRROR_QUEUE_LIMIT`'s default.
+    const LIMIT: usize = 10_000;
 
     #[test]
     fn a_restarted_hub_still_knows_the_edges_with_a_lease() {
@@ -578,6 +802,7 @@ mod tests {
             mirror,
             dedupe: dedupe.map(|(origin, event_id)| DedupeKey {
                 origin: origin.into(),
+                epoch: String::new(),
                 event_id,
             }),
         }
@@ -600,12 +825,21 @@ mod tests {
         }
 
         fn invalidate(&mut self, req: &InvalidateRequest, bump: &Bump, now: u64) -> u64 {
-            let (event, change) = self
+            let (event, change, _) = self
                 .state
-                .invalidate(req, bump, &mirrors(), now, &mut self.rng)
+                .invalidate(req, bump, &mirrors(), LIMIT, now, &mut self.rng)
                 .unwrap();
             change.apply_to(&mut self.store);
             event.id
+        }
+
+        /// An operator's retry, as the Hub does it: storage, then memory.
+        fn unpark_all(&mut self, now: u64) -> usize {
+            let plan = self.state.unpark_plan(now).unwrap();
+            plan.change.apply_to(&mut self.store);
+            let count = self.state.unpark(&plan, now);
+            assert_eq!(count, plan.count);
+            count
         }
 
         fn restart(&mut self) {
@@ -619,11 +853,12 @@ mod tests {
         let mut state = HubDurable::new(10);
         let mut rng = SplitMix64::new(1);
         let types = [EntityType::POSTS, EntityType::FEED];
-        let (event, change) = state
+        let (event, change, _) = state
             .invalidate(
                 &request(&types, true, None),
                 &Bump::InHub,
                 &mirrors(),
+                LIMIT,
                 1_000,
                 &mut rng,
             )
@@ -641,11 +876,12 @@ mod tests {
             assert_eq!(queue.pending[0].event_id, 1);
             assert!(keys.contains(&outbox_key(&mirror_id(m), queue.pending[0].seq).as_str()));
         }
-        let (_, quiet) = state
+        let (_, quiet, _) = state
             .invalidate(
                 &request(&types, false, None),
                 &Bump::InHub,
                 &mirrors(),
+                LIMIT,
                 1_001,
                 &mut rng,
             )
@@ -654,6 +890,103 @@ mod tests {
             quiet.puts.iter().all(|(k, _)| !k.starts_with("ob")),
             "mirror: false queues nothing"
         );
+    }
+
+    /// The runtime test (mirror_hardening, "a sender whose state was
+    /// wiped") shows the effect; this pins the storage side: one epoch per
+    /// life, kept across restarts, and receipts of two lives kept apart.
+    #[test]
+    fn the_epoch_is_drawn_once_kept_across_restarts_and_tells_lives_apart() {
+        let mut life = Life::new(10);
+        life.invalidate(&request(&[EntityType::POSTS], true, None), &Bump::InHub, 1);
+        let epoch = life.state.epoch.clone().unwrap();
+        assert_eq!(epoch.len(), 16);
+        life.restart();
+        life.invalidate(&request(&[EntityType::POSTS], true, None), &Bump::InHub, 2);
+        assert_eq!(life.state.epoch.as_deref(), Some(epoch.as_str()));
+        let queue = &life.state.outbox[&mirror_id(MIRRORS[0])];
+        assert!(queue.pending.iter().all(|e| e.epoch == epoch));
+        let wiped = Life::new(10)
+            .state
+            .epoch(&mut SplitMix64::new(99), &mut Change::default());
+        assert_ne!(wiped.unwrap(), epoch, "another life draws another epoch");
+
+        let key = |epoch: &str| DedupeKey {
+            origin: "other".into(),
+            epoch: epoch.into(),
+            event_id: 1,
+        };
+        let mut receiver = Life::new(10);
+        let mut first = request(&[EntityType::POSTS], false, None);
+        first.dedupe = Some(key("aaaa"));
+        receiver.invalidate(&first, &Bump::InHub, 1);
+        receiver.restart();
+        assert!(receiver.state.seen(&key("aaaa")).is_some());
+        assert!(
+            receiver.state.seen(&key("bbbb")).is_none(),
+            "a new life's event 1"
+        );
+        assert!(
+            receiver.state.seen(&key("")).is_none(),
+            "no epoch is its own"
+        );
+    }
+
+    /// A retry of hundreds of parked entries is written in several storage
+    /// calls (128 keys each); if it stops after the pending keys and before
+    /// the parked ones are deleted, the restarted Hub holds each entry once,
+    /// as pending, and its delivery removes the leftover parked key.
+    #[test]
+    fn a_retry_cut_between_its_writes_loads_each_entry_once_as_pending() {
+        let mut life = Life::new(10);
+        let id = mirror_id(MIRRORS[0]);
+        let policy = RetryPolicy::default();
+        for n in 0..300 {
+            life.invalidate(&request(&[EntityType::POSTS], true, None), &Bump::InHub, n);
+            let seq = life.state.outbox[&id].pending[0].seq;
+            let (_, change, _) = life
+                .state
+                .record_delivery(
+                    &id,
+                    seq,
+                    Attempt::Park("403".into()),
+                    n,
+                    &policy,
+                    LIMIT,
+                    &mut life.rng.clone(),
+                )
+                .unwrap()
+                .unwrap();
+            change.apply_to(&mut life.store);
+        }
+        assert_eq!(life.state.outbox[&id].parked.len(), 300);
+        let plan = life.state.unpark_plan(1_000).unwrap();
+        assert!(plan.change.puts.len() > 128 && plan.change.deletes.len() > 128);
+        // Only the puts reached storage.
+        Change {
+            puts: plan.change.puts.clone(),
+            deletes: vec![],
+        }
+        .apply_to(&mut life.store);
+        life.restart();
+        let q = &life.state.outbox[&id];
+        assert_eq!((q.pending.len(), q.parked.len()), (300, 0));
+        let seq = q.pending[0].seq;
+        let (_, change, _) = life
+            .state
+            .record_delivery(
+                &id,
+                seq,
+                Attempt::Delivered,
+                2_000,
+                &policy,
+                LIMIT,
+                &mut life.rng.clone(),
+            )
+            .unwrap()
+            .unwrap();
+        change.apply_to(&mut life.store);
+        assert!(!life.store.contains_key(&parked_key(&id, seq)));
     }
 
     #[test]
@@ -672,6 +1005,7 @@ mod tests {
         let mut life = Life::new(10);
         let first = DedupeKey {
             origin: "other".into(),
+            epoch: String::new(),
             event_id: 0,
         };
         for i in 0..=receipts::CAPACITY as u64 {
@@ -692,6 +1026,7 @@ mod tests {
         );
         let newest = DedupeKey {
             origin: "other".into(),
+            epoch: String::new(),
             event_id: receipts::CAPACITY as u64,
         };
         assert!(life.state.seen(&newest).is_some());
@@ -750,7 +1085,7 @@ mod tests {
         let mut rng = SplitMix64::new(3);
 
         let seq = head(&life);
-        let (outcome, change) = life
+        let (outcome, change, _) = life
             .state
             .record_delivery(
                 &id,
@@ -758,6 +1093,7 @@ mod tests {
                 Attempt::Retry("503".into()),
                 10,
                 &policy,
+                LIMIT,
                 &mut rng,
             )
             .unwrap()
@@ -765,9 +1101,17 @@ mod tests {
         assert!(matches!(outcome, Delivery::RetryAt(ref e, _) if e.attempts == 1));
         change.apply_to(&mut life.store);
 
-        let (outcome, change) = life
+        let (outcome, change, _) = life
             .state
-            .record_delivery(&id, seq, Attempt::Park("403".into()), 20, &policy, &mut rng)
+            .record_delivery(
+                &id,
+                seq,
+                Attempt::Park("403".into()),
+                20,
+                &policy,
+                LIMIT,
+                &mut rng,
+            )
             .unwrap()
             .unwrap();
         assert!(matches!(outcome, Delivery::Parked(_)));
@@ -776,9 +1120,9 @@ mod tests {
         assert!(!life.store.contains_key(&outbox_key(&id, seq)));
 
         let next = head(&life);
-        let (outcome, change) = life
+        let (outcome, change, _) = life
             .state
-            .record_delivery(&id, next, Attempt::Delivered, 30, &policy, &mut rng)
+            .record_delivery(&id, next, Attempt::Delivered, 30, &policy, LIMIT, &mut rng)
             .unwrap()
             .unwrap();
         assert!(matches!(outcome, Delivery::Delivered(_)));
@@ -786,15 +1130,13 @@ mod tests {
         assert!(!life.store.contains_key(&outbox_key(&id, next)));
         assert!(
             life.state
-                .record_delivery(&id, next, Attempt::Delivered, 31, &policy, &mut rng)
+                .record_delivery(&id, next, Attempt::Delivered, 31, &policy, LIMIT, &mut rng)
                 .unwrap()
                 .is_none(),
             "only the head can be recorded"
         );
 
-        let (count, change) = life.state.unpark_all(40).unwrap();
-        assert_eq!(count, 1);
-        change.apply_to(&mut life.store);
+        assert_eq!(life.unpark_all(40), 1);
         assert_eq!(life.state.outbox[&id].pending[0].seq, seq);
         let before = life.state.clone();
         life.restart();
@@ -811,7 +1153,9 @@ mod tests {
         );
         let now = 4_000;
         let only_b = vec![MIRRORS[1].to_owned()];
-        let status = life.state.mirror_status(&only_b, now);
+        let status = life
+            .state
+            .mirror_status(&only_b, now, &MirrorsQuery::default());
         let urls: Vec<(&str, bool)> = status
             .mirrors
             .iter()
@@ -925,9 +1269,9 @@ mod tests {
                         1 => Attempt::Retry("503".into()),
                         _ => Attempt::Park("403".into()),
                     };
-                    let (delivery, change) = life
+                    let (delivery, change, _) = life
                         .state
-                        .record_delivery(&mid, seq, attempt, now, &policy, &mut life.rng)
+                        .record_delivery(&mid, seq, attempt, now, &policy, LIMIT, &mut life.rng)
                         .unwrap()
                         .unwrap();
                     change.apply_to(&mut life.store);
@@ -938,8 +1282,7 @@ mod tests {
                     }
                 }
                 Op::Unpark => {
-                    let (_, change) = life.state.unpark_all(now).unwrap();
-                    change.apply_to(&mut life.store);
+                    life.unpark_all(now);
                 }
                 Op::RetryPending(ok) => {
                     let types = life.state.pending.types();

@@ -1,5 +1,5 @@
 //! The queries of the API's `GET` routes that the Worker passes on to the
-//! Hub (`/api/cache/logs`, `/api/stream`): one parser and one printer each,
+//! Hub (`/api/cache/logs`, `/api/cache/mirrors`, `/api/stream`): one parser and one printer each,
 //! so that the Worker (which checks a client's query) and the Hub (which
 //! reads the Worker's) agree on names, defaults and limits.
 
@@ -66,6 +66,69 @@ impl LogsQuery {
     /// The query string (without `?`).
     pub fn to_query(&self) -> String {
         format!("since={}&limit={}", self.since, self.limit)
+    }
+}
+
+/// Parked entries one `GET /api/cache/mirrors` lists at most: a page a
+/// terminal or a dashboard shows whole, tens of KB of JSON.
+pub const MAX_MIRRORS_LIMIT: usize = 1_000;
+/// Parked entries listed when the query names no `limit`.
+pub const DEFAULT_MIRRORS_LIMIT: usize = 100;
+
+/// `?cursor=<seq>&limit=<n>`: a page of `GET /api/cache/mirrors`, the
+/// parked entries of every mirror after outbox seq `cursor` (an earlier
+/// page's `nextCursor`), at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MirrorsQuery {
+    /// List parked entries after this seq (0: from the oldest).
+    pub cursor: u64,
+    /// At most this many parked entries, 1 to [`MAX_MIRRORS_LIMIT`].
+    pub limit: usize,
+}
+
+impl Default for MirrorsQuery {
+    fn default() -> Self {
+        Self {
+            cursor: 0,
+            limit: DEFAULT_MIRRORS_LIMIT,
+        }
+    }
+}
+
+impl MirrorsQuery {
+    /// Parses a query's pairs; other names are ignored.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`] naming the parameter.
+    pub fn parse<'a>(
+        pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    ) -> Result<Self> {
+        let mut query = Self::default();
+        for (k, v) in pairs {
+            match k.as_ref() {
+                "cursor" => {
+                    query.cursor = v.parse().map_err(|_| {
+                        Error::Malformed("cursor must be a non-negative integer".into())
+                    })?;
+                }
+                "limit" => {
+                    query.limit = v
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=MAX_MIRRORS_LIMIT).contains(n))
+                        .ok_or_else(|| {
+                            Error::Malformed(format!("limit must be 1 to {MAX_MIRRORS_LIMIT}"))
+                        })?;
+                }
+                _ => {}
+            }
+        }
+        Ok(query)
+    }
+
+    /// The query string (without `?`).
+    pub fn to_query(&self) -> String {
+        format!("cursor={}&limit={}", self.cursor, self.limit)
     }
 }
 
@@ -160,6 +223,23 @@ mod tests {
         for bad in ["since=-1", "since=x", "limit=0", "limit=2001", "limit=many"] {
             assert!(
                 matches!(LogsQuery::parse(pairs(bad)), Err(Error::Malformed(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn mirrors_query_defaults_limits_and_round_trips() {
+        assert_eq!(
+            MirrorsQuery::parse(pairs("")).unwrap(),
+            MirrorsQuery::default()
+        );
+        let q = MirrorsQuery::parse(pairs("cursor=41&limit=1000")).unwrap();
+        assert_eq!((q.cursor, q.limit), (41, 1_000));
+        assert_eq!(MirrorsQuery::parse(pairs(&q.to_query())).unwrap(), q);
+        for bad in ["cursor=-1", "cursor=x", "limit=0", "limit=1001"] {
+            assert!(
+                matches!(MirrorsQuery::parse(pairs(bad)), Err(Error::Malformed(_))),
                 "{bad}"
             );
         }

@@ -34,6 +34,7 @@ fn request_body(args: &InvalidateArgs) -> InvalidateBody {
         mirror: args.no_mirror.then_some(false),
         origin: None,
         event_id: None,
+        epoch: None,
     }
 }
 
