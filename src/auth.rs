@@ -6,7 +6,7 @@
 //! unsigned token. Tokens name this deployment (`INSTANCE_ID`) in `aud`, and
 //! only its own are accepted.
 //!
-//! Passwords are checked with PBKDF2 through WebCrypto ([`derive`]), at the
+//! Passwords are checked with PBKDF2 through WebCrypto ([`fn@derive`]), at the
 //! same cost for every login ([`polycache_core::accounts::LoginCheck`]).
 
 use polycache_core::accounts::{parse_auth_users, Accounts, LoginCheck, ServiceAccount};

@@ -96,6 +96,15 @@ test('with its address over the limit, the service account\'s right login is 200
   expectError(await loginRequest(worker, { email: SERVICE.email, password: `${SERVICE.password}x` }, from(addr)), 429, 'too_many_requests', 'a wrong service password');
 });
 
+test('an empty, a long and a non-ASCII password are checked like any other: 401, never a 5xx', { timeout: 30_000 }, async () => {
+  // Nine failures from one address: under its limit.
+  for (const [what, password] of [['empty', ''], ['60,000 characters', 'x'.repeat(60_000)], ['non-ASCII', 'pässwörd 🔑']]) {
+    for (const email of [EDITOR2.email, stranger(), SERVICE.email]) {
+      expectError(await loginRequest(worker, { email, password }, from('192.0.2.200')), 401, 'unauthenticated', `${what} password for ${email}`);
+    }
+  }
+});
+
 test('tokens carry this deployment\'s INSTANCE_ID as aud: another aud, none, or an iat over 60 s ahead is refused', { timeout: 30_000 }, async () => {
   const token = await login(worker, ADMIN);
   const [, payload] = token.split('.');

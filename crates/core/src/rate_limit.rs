@@ -43,7 +43,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use serde::{Deserialize, Serialize};
 
 /// Default `LOGIN_FAILURES_PER_ADDRESS`: failures allowed per address within
-/// the window, the README's "429 after 10 failures a minute".
+/// the window (README, "Security").
 pub const DEFAULT_FAILURES_PER_ADDRESS: u32 = 10;
 
 /// Default `LOGIN_FAILURES_PER_ACCOUNT`: failures allowed per account within
@@ -52,7 +52,7 @@ pub const DEFAULT_FAILURES_PER_ADDRESS: u32 = 10;
 /// account limit before the address limit.
 pub const DEFAULT_FAILURES_PER_ACCOUNT: u32 = 20;
 
-/// The window: "a minute" (README, "API").
+/// The window: "a minute" (README, "Security").
 pub const WINDOW_MS: u64 = 60_000;
 
 /// Keys tracked at most, per kind (addresses, accounts). An entry is a key
