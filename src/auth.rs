@@ -3,11 +3,16 @@
 //! Tokens are HS256 JWTs signed with `JWT_SECRET`; the algorithm is fixed by
 //! us (see [`polycache_core::jwt`]). A missing `JWT_SECRET` fails every auth
 //! route with a configuration error rather than ever issuing or accepting an
-//! unsigned token.
+//! unsigned token. Tokens name this deployment (`INSTANCE_ID`) in `aud`, and
+//! only its own are accepted.
+//!
+//! Passwords are checked with PBKDF2 through WebCrypto ([`fn@derive`]), at the
+//! same cost for every login ([`polycache_core::accounts::LoginCheck`]).
 
-use polycache_core::accounts::{parse_auth_users, Accounts, ServiceAccount};
+use polycache_core::accounts::{parse_auth_users, Accounts, LoginCheck, ServiceAccount};
 use polycache_core::config::required;
 use polycache_core::jwt::{self, Claims, Role};
+use wasm_bindgen::prelude::*;
 use worker::Request;
 
 use crate::ctx::Ctx;
@@ -35,6 +40,24 @@ pub fn secret(ctx: &Ctx) -> ApiResult<Vec<u8>> {
     Ok(secret.into_bytes())
 }
 
+#[wasm_bindgen(module = "/src/js/pbkdf2.js")]
+extern "C" {
+    /// PBKDF2-HMAC-SHA256 through `crypto.subtle.deriveBits`: a
+    /// `Uint8Array` of 32 bytes.
+    #[wasm_bindgen(catch, js_name = pbkdf2Sha256)]
+    async fn pbkdf2_sha256(password: &str, salt: &str, iterations: u32)
+        -> Result<JsValue, JsValue>;
+}
+
+/// The key a login derives from `password`, as `check` asks: one PBKDF2 in
+/// the runtime's native WebCrypto.
+pub async fn derive(check: &LoginCheck<'_>, password: &str) -> ApiResult<Vec<u8>> {
+    let key = pbkdf2_sha256(password, check.salt, check.iterations)
+        .await
+        .map_err(|e| ApiError::Internal(format!("PBKDF2 through WebCrypto failed: {e:?}")))?;
+    Ok(js_sys::Uint8Array::new(&key).to_vec())
+}
+
 /// The accounts that may log in: `AUTH_USERS` plus the service account.
 pub fn accounts(ctx: &Ctx) -> ApiResult<Accounts> {
     let users = match platform::var(&ctx.env, "AUTH_USERS") {
@@ -50,7 +73,7 @@ pub fn accounts(ctx: &Ctx) -> ApiResult<Accounts> {
         }
         _ => None,
     };
-    Ok(Accounts::new(users, service))
+    Ok(Accounts::new(users, service)?)
 }
 
 /// Issues a token for an authenticated account.
@@ -61,6 +84,7 @@ pub fn issue(ctx: &Ctx, email: &str, role: Role) -> ApiResult<(String, u64)> {
         role,
         iat: now,
         exp: now + TOKEN_TTL_SECS,
+        aud: ctx.config.instance_id.clone(),
     };
     Ok((jwt::issue(&claims, &secret(ctx)?)?, claims.exp))
 }
@@ -81,7 +105,8 @@ pub fn require(ctx: &Ctx, req: &Request, allowed: fn(Role) -> bool) -> ApiResult
         .ok_or_else(|| {
             ApiError::Unauthenticated("expected Authorization: Bearer <token>".into())
         })?;
-    let claims = jwt::verify(token, &secret(ctx)?, now_secs()).map_err(|e| match e {
+    let audience = &ctx.config.instance_id;
+    let claims = jwt::verify(token, &secret(ctx)?, audience, now_secs()).map_err(|e| match e {
         polycache_core::Error::Config { .. } => ApiError::from(e),
         other => ApiError::Unauthenticated(other.to_string()),
     })?;

@@ -4,10 +4,10 @@
 //! call that opens a stream on it, whose JavaScript lives in
 //! `src/js/subscribe.js`.
 
-use polycache_core::address::address_key;
 use polycache_core::edge_api::{route, EdgeReport, EDGE_HEADER};
 use polycache_core::edge_name::{shard_for_key, shard_for_stream, EdgeName};
 use polycache_core::query::StreamQuery;
+use polycache_core::rate_limit::address_key;
 use polycache_core::types::EntityType;
 use polycache_hub::calls;
 use serde::{de::DeserializeOwned, Serialize};

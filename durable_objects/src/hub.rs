@@ -11,17 +11,19 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::future::select;
+use polycache_core::accounts::account_key;
 use polycache_core::config::Config;
 use polycache_core::edge_api::route as edge_route;
 use polycache_core::error_code::ErrorCode;
 use polycache_core::hub_api::{
-    route, Ack, InvalidateRequest, InvalidateResponse, LoginAttempt, LoginVerdict, LogsPage,
-    Requeued, StatusResponse,
+    route, Ack, InvalidateRequest, InvalidateResponse, LoginAttempt, LoginRelease, LoginVerdict,
+    LogsPage, Requeued, StatusResponse,
 };
 use polycache_core::hub_state::{delivery_key, Delivery, QueueCollapse};
 use polycache_core::log::Level;
 use polycache_core::outbox::{mirror_id, MirrorQueue, OutboxEntry};
 use polycache_core::query::{LogsQuery, MirrorsQuery};
+use polycache_core::rate_limit::{address_key, LoginLimiter};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State};
@@ -142,28 +144,27 @@ impl Hub {
             }
             (Method::Post, edge_route::HUB_EVENTS) => self.edge_events(read_json(&mut req).await?),
             (Method::Get, route::STATUS) => self.status(),
-            (Method::Post, route::LOGIN_CHECK) => {
+            (Method::Post, route::LOGIN_RESERVE) => {
                 let attempt: LoginAttempt = read_json(&mut req).await?;
-                let verdict = self
-                    .memory
-                    .limiter
-                    .borrow_mut()
-                    .check(&attempt.addr, now_ms())
-                    .err();
-                reply::json(
-                    200,
-                    &LoginVerdict {
-                        retry_after: verdict,
-                    },
-                )
+                self.reserve_login(&config, &attempt)
             }
-            (Method::Post, route::LOGIN_FAILURE) => {
+            (Method::Post, route::LOGIN_RELEASE) => {
+                let release: LoginRelease = read_json(&mut req).await?;
+                let LoginAttempt { addr, email } = &release.attempt;
+                self.memory.limiter.borrow_mut().release(
+                    &address_key(addr),
+                    &account_key(email),
+                    release.reservation,
+                );
+                reply::json(200, &Ack {})
+            }
+            (Method::Post, route::LOGIN_FAILED) => {
                 let attempt: LoginAttempt = read_json(&mut req).await?;
-                self.memory
-                    .limiter
-                    .borrow_mut()
-                    .record_failure(&attempt.addr, now_ms());
-                self.log(Level::Warn, "login failed", json!({ "addr": attempt.addr }));
+                self.memory.failed_logins.borrow_mut().count(
+                    &mut self.memory.logs.borrow_mut(),
+                    &address_key(&attempt.addr),
+                    now_ms(),
+                );
                 reply::json(200, &Ack {})
             }
             (Method::Get, route::MIRRORS) => self.mirrors(&config, &url),
@@ -287,6 +288,29 @@ impl Hub {
                 event_id: event.id,
                 types: event.types,
                 duplicate: false,
+            },
+        )
+    }
+
+    /// `POST /login/reserve`: counts a login attempt against its address and
+    /// its account before the Worker checks the password, or refuses it.
+    /// No await between the check and the count, so attempts arriving
+    /// together are counted one after the other.
+    fn reserve_login(&self, config: &Config, attempt: &LoginAttempt) -> Result<Response> {
+        let mut limiter = self.memory.limiter.borrow_mut();
+        if limiter.limits() != config.login_limits {
+            *limiter = LoginLimiter::new(config.login_limits);
+        }
+        let verdict = limiter.reserve(
+            &address_key(&attempt.addr),
+            &account_key(&attempt.email),
+            now_ms(),
+        );
+        reply::json(
+            200,
+            &LoginVerdict {
+                retry_after: verdict.err(),
+                reservation: verdict.ok(),
             },
         )
     }

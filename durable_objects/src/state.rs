@@ -17,9 +17,9 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use polycache_core::hub_state::{Change, HubDurable};
-use polycache_core::log::LogRing;
+use polycache_core::log::{FailedLogins, LogRing};
 use polycache_core::outbox::MirrorTokens;
-use polycache_core::rate_limit::LoginLimiter;
+use polycache_core::rate_limit::{LoginLimiter, LoginLimits};
 use polycache_core::upstash::Client;
 use worker::{Result, Storage};
 
@@ -54,10 +54,12 @@ pub struct HubState {
     pub durable: RefCell<Option<HubDurable>>,
     /// The Upstash client (upstash backend), made on first use.
     pub upstash: RefCell<Option<Rc<Client<FetchTransport>>>>,
-    /// Failed logins per client address.
+    /// Failed logins per client address and per account.
     pub limiter: RefCell<LoginLimiter>,
     /// The cache log (memory only: it is for following, not for audit).
     pub logs: RefCell<LogRing>,
+    /// The failed logins of the current minute, one record of `logs`.
+    pub failed_logins: RefCell<FailedLogins>,
     /// The service token for each mirror.
     pub tokens: RefCell<MirrorTokens>,
     /// Mirror deliveries of a running alarm waiting for an entry to be due.
@@ -114,8 +116,9 @@ impl Default for HubState {
             loaded: Cell::new(false),
             durable: RefCell::new(None),
             upstash: RefCell::new(None),
-            limiter: RefCell::new(LoginLimiter::standard()),
+            limiter: RefCell::new(LoginLimiter::new(LoginLimits::default())),
             logs: RefCell::new(LogRing::new(LOG_CAPACITY)),
+            failed_logins: RefCell::new(FailedLogins::default()),
             tokens: RefCell::new(MirrorTokens::default()),
             mirror_waiters: RefCell::new(Vec::new()),
             in_flight: RefCell::new(HashMap::new()),

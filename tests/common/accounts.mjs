@@ -13,8 +13,12 @@ export function hashPassword(password, salt, iterations = 1000) {
 export const EDITOR = { email: 'editor@polycache.test', password: 'editor-password-1', role: 'editor' };
 export const EDITOR2 = { email: 'editor2@polycache.test', password: 'editor-password-2', role: 'editor' };
 export const ADMIN = { email: 'admin@polycache.test', password: 'admin-password-1', role: 'admin' };
-/** The SERVICE_EMAIL / SERVICE_PASSWORD pair: a service account outside AUTH_USERS. */
-export const SERVICE = { email: 'service@polycache.test', password: 'service-password', role: 'service' };
+/**
+ * The SERVICE_EMAIL / SERVICE_PASSWORD pair: a service account outside
+ * AUTH_USERS. Its password is as long and random as the Worker requires (32
+ * random bytes in base64, what `openssl rand -base64 32` prints).
+ */
+export const SERVICE = { email: 'service@polycache.test', password: 'Qm9yZWFsaXMtc2VydmljZS0wMTIzNDU2Nzg5YWJjZGVm', role: 'service' };
 
 const SALTS = { [EDITOR.email]: 'salt-editor-1', [EDITOR2.email]: 'salt-editor-2', [ADMIN.email]: 'salt-admin-1' };
 

@@ -5,9 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkerInstance, freePort } from '../common/harness.mjs';
-import { ADMIN } from '../common/accounts.mjs';
+import { ADMIN, SERVICE } from '../common/accounts.mjs';
 import { connect } from '../common/sse.mjs';
 import { login, invalidate, get, post, expectError, status, waitUntil } from '../common/api.mjs';
+
+// A service password as strong as the Worker requires, but not the one B expects.
+const WRONG_SERVICE_PASSWORD = 'bm90LXdoYXQtYi1leHBlY3RzLTAxMjM0NTY3ODlhYmNkZWY';
 
 // Quick retries so that the tests run in seconds; the defaults are 1 s to 5 min.
 const FAST_RETRY = { MIRROR_RETRY_BASE_MS: '100', MIRROR_RETRY_CAP_MS: '500' };
@@ -113,7 +116,7 @@ test('with B stopped, five writes wait on A and all reach B in order, once, afte
 });
 
 test('the same (origin, eventId) posted twice to B yields one event', async () => {
-  const service = await login(b, { email: 'service@polycache.test', password: 'service-password' });
+  const service = await login(b, SERVICE);
   const onB = await connect(`${b.url}/api/stream`);
   try {
     const body = { type: 'pages', id: 'twice', mirror: false, origin: 'elsewhere', eventId: 777 };
@@ -180,7 +183,7 @@ test('a refused login parks deliveries with a clear error; fixing the secret and
   // A third instance that logs in to B with the wrong password.
   const c = new WorkerInstance({
     name: 'C',
-    vars: { INSTANCE_ID: 'inst-c', CACHE_MIRRORS: b.url, SERVICE_PASSWORD: 'not-what-b-expects', MIRROR_MAX_ATTEMPTS: '2', ...FAST_RETRY },
+    vars: { INSTANCE_ID: 'inst-c', CACHE_MIRRORS: b.url, SERVICE_PASSWORD: WRONG_SERVICE_PASSWORD, MIRROR_MAX_ATTEMPTS: '2', ...FAST_RETRY },
   });
   await c.start();
   const onB = await connect(`${b.url}/api/stream`);
@@ -194,17 +197,17 @@ test('a refused login parks deliveries with a clear error; fixing the secret and
     }, { what: 'two parked entries on C', timeoutMs: 15_000 });
     assert.equal(parked.pending, 0);
     assert.match(parked.parked[0].lastError, /login.*401.*SERVICE_EMAIL\/SERVICE_PASSWORD/);
-    assert.ok(!parked.parked[0].lastError.includes('not-what-b-expects'), 'no secret in the error');
+    assert.ok(!parked.parked[0].lastError.includes(WRONG_SERVICE_PASSWORD), 'no secret in the error');
     const logs = await get(c, '/api/cache/logs', { token: adminC });
     assert.equal(logs.status, 200, logs.text);
     const parkedLogs = logs.json.records.filter((r) => r.msg === 'mirror parked');
     assert.equal(parkedLogs.length, 2, JSON.stringify(logs.json.records.map((r) => r.msg)));
     assert.equal(parkedLogs[0].name, 'cache');
-    assert.ok(!logs.text.includes('not-what-b-expects'), 'no secret in the log');
+    assert.ok(!logs.text.includes(WRONG_SERVICE_PASSWORD), 'no secret in the log');
     assert.equal(onB.ofType().filter((e) => String(e.json?.entityId).startsWith('parked-')).length, 0);
 
     // The fix: C gets the right secret (a restart, as `wrangler secret put` would cause).
-    c.vars.SERVICE_PASSWORD = 'service-password';
+    c.vars.SERVICE_PASSWORD = SERVICE.password;
     await c.restart();
     const adminC2 = await login(c, ADMIN);
     const still = await mirrorOf(c, adminC2);

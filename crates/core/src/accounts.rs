@@ -19,7 +19,7 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::jwt::Role;
-use crate::password::PasswordHash;
+use crate::password::{PasswordHash, DEFAULT_ITERATIONS};
 use crate::{Error, Result};
 
 /// The secret that lists the hashed accounts.
@@ -140,16 +140,50 @@ pub enum Credential<'a> {
     Service(&'a ServiceAccount),
 }
 
+/// The shortest `SERVICE_PASSWORD` accepted, in characters: 32 random
+/// bytes written in base64 without padding (`openssl rand -base64 32` gives
+/// 44 with its `=`).
+///
+/// The service account's right credentials are never refused by the login
+/// limiter (mirrors log in from addresses every Worker on Cloudflare
+/// shares), so its password has to hold against guessing on its own.
+pub const MIN_SERVICE_PASSWORD_LEN: usize = 43;
+
+/// The fewest different characters a `SERVICE_PASSWORD` must have. A server
+/// cannot tell random text from chosen text; length and variety are what it
+/// can check, and this catches a long repetition (`aaaa…`, a word over and
+/// over). Random base64 of 43 characters has about 31 different ones, and
+/// random hex of 64 fewer than 12 about once in six million.
+pub const MIN_SERVICE_PASSWORD_CHARS: usize = 12;
+
+/// The salt of the decoy derivation (an unknown email, the service
+/// account). Any salt costs the same.
+const DECOY_SALT: &str = "polycache-decoy";
+
 /// Every account that may log in.
 #[derive(Debug, Clone)]
 pub struct Accounts {
     users: Vec<Account>,
     service: Option<ServiceAccount>,
-    /// The iterations of the decoy derivation done for an unknown email:
-    /// the most any account uses, so that an unknown email costs at least
-    /// as long as a known one. `None` when there are no hashed accounts, as
-    /// then there is no timing to match.
-    decoy_iterations: Option<u32>,
+    /// The iterations of the decoy derivation done for an unknown email and
+    /// the service account: the most any account uses, so that no login is
+    /// faster than a real account's, or the production count
+    /// ([`DEFAULT_ITERATIONS`]) when there is no hashed account.
+    decoy_iterations: u32,
+}
+
+/// What one login attempt derives: one PBKDF2-SHA256 of the password tried,
+/// with this salt and count, whichever account the email names (or none),
+/// so that the time of the answer tells nothing. The Worker derives it with
+/// WebCrypto, [`PasswordHash::derive`] natively; [`Accounts::finish`] then
+/// decides.
+#[derive(Debug, Clone)]
+pub struct LoginCheck<'a> {
+    /// The salt, as its UTF-8 bytes.
+    pub salt: &'a str,
+    /// PBKDF2 iterations.
+    pub iterations: u32,
+    target: Option<Credential<'a>>,
 }
 
 impl Accounts {
@@ -157,14 +191,32 @@ impl Accounts {
     /// account.
     ///
     /// Should an `AUTH_USERS` email also be `SERVICE_EMAIL`, the
-    /// `AUTH_USERS` account is the one that logs in.
-    pub fn new(users: Vec<Account>, service: Option<ServiceAccount>) -> Accounts {
-        let decoy_iterations = users.iter().map(|user| user.password.iterations).max();
-        Accounts {
+    /// `AUTH_USERS` account is the one that logs in (the pair is then only
+    /// what this deployment sends to its mirrors).
+    ///
+    /// Fails with [`Error::Config`] naming `SERVICE_PASSWORD`, never quoting
+    /// it, when the service account can log in and its password is shorter
+    /// than [`MIN_SERVICE_PASSWORD_LEN`] or has fewer than
+    /// [`MIN_SERVICE_PASSWORD_CHARS`] different characters.
+    pub fn new(users: Vec<Account>, service: Option<ServiceAccount>) -> Result<Accounts> {
+        let decoy_iterations = users
+            .iter()
+            .map(|user| user.password.iterations)
+            .max()
+            .unwrap_or(DEFAULT_ITERATIONS);
+        let accounts = Accounts {
             users,
             service,
             decoy_iterations,
+        };
+        if let Some(Credential::Service(service)) = accounts
+            .service
+            .as_ref()
+            .and_then(|service| accounts.find(&service.email))
+        {
+            check_service_password(&service.password)?;
         }
+        Ok(accounts)
     }
 
     /// The account with this email, ignoring case and surrounding spaces.
@@ -179,39 +231,106 @@ impl Accounts {
             .map(Credential::Service)
     }
 
-    /// Checks a login; returns the account's canonical email (as
-    /// configured) and its role on success.
-    ///
-    /// Compares the service password in constant time. An unknown email
-    /// costs a decoy PBKDF2 derivation, so that its answer is not faster
-    /// than that of a wrong password.
-    pub fn authenticate(&self, email: &str, password: &str) -> Option<(String, Role)> {
+    /// The canonical email of the service account when `email` and
+    /// `password` are its right credentials: such a login is checked before
+    /// the limiter and never refused by it. Compares in constant time.
+    pub fn service_login(&self, email: &str, password: &str) -> Option<String> {
         match self.find(email) {
-            Some(Credential::Hashed(user)) => user
-                .password
-                .verify(password)
-                .then(|| (user.email.clone(), user.role)),
             Some(Credential::Service(service)) => {
-                // Hashing both sides first makes the comparison independent
-                // of the lengths too, which `ct_eq` on the raw bytes is not.
-                let given = Sha256::digest(password.as_bytes());
-                let expected = Sha256::digest(service.password.as_bytes());
-                let equal: bool = given.as_slice().ct_eq(expected.as_slice()).into();
-                equal.then(|| (service.email.trim().to_owned(), Role::Service))
+                same_secret(password, &service.password).then(|| service.email.trim().to_owned())
             }
-            None => {
-                if let Some(iterations) = self.decoy_iterations {
-                    std::hint::black_box(PasswordHash::derive(password, "decoy", iterations));
-                }
-                None
-            }
+            _ => None,
         }
     }
+
+    /// What a login with this email derives: its account's salt and
+    /// iterations, or the decoy's for an unknown email and the service
+    /// account.
+    pub fn prepare(&self, email: &str) -> LoginCheck<'_> {
+        let target = self.find(email);
+        match target {
+            Some(Credential::Hashed(user)) => LoginCheck {
+                salt: &user.password.salt,
+                iterations: user.password.iterations,
+                target,
+            },
+            _ => LoginCheck {
+                salt: DECOY_SALT,
+                iterations: self.decoy_iterations,
+                target,
+            },
+        }
+    }
+
+    /// Decides a login from `derived`, the key [`LoginCheck`] asked for:
+    /// the account's canonical email (as configured) and its role, or
+    /// `None`. Compares in constant time.
+    pub fn finish(
+        &self,
+        check: &LoginCheck<'_>,
+        password: &str,
+        derived: &[u8],
+    ) -> Option<(String, Role)> {
+        match check.target? {
+            Credential::Hashed(user) => user
+                .password
+                .matches_key(derived)
+                .then(|| (user.email.clone(), user.role)),
+            Credential::Service(service) => same_secret(password, &service.password)
+                .then(|| (service.email.trim().to_owned(), Role::Service)),
+        }
+    }
+
+    /// Checks a login with the derivation done here ([`PasswordHash::derive`],
+    /// pure Rust): for native callers and tests. The Worker derives with
+    /// WebCrypto between [`Accounts::prepare`] and [`Accounts::finish`].
+    pub fn authenticate(&self, email: &str, password: &str) -> Option<(String, Role)> {
+        let check = self.prepare(email);
+        let derived = PasswordHash::derive(password, check.salt, check.iterations);
+        self.finish(&check, password, &derived)
+    }
+}
+
+/// The key an account's failed logins are counted under: its email as
+/// people type it, trimmed and in lower case (as [`Accounts::find`]
+/// compares), whether or not an account has it, so that the answers tell
+/// no account from none.
+pub fn account_key(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 /// Whether two emails are the same address as far as logging in goes.
 fn same_email(a: &str, b: &str) -> bool {
-    a.to_lowercase() == b.to_lowercase()
+    account_key(a) == account_key(b)
+}
+
+/// Whether two secrets are equal, in constant time. Hashing both sides
+/// first makes the comparison independent of the lengths too, which `ct_eq`
+/// on the raw bytes is not.
+fn same_secret(given: &str, expected: &str) -> bool {
+    let given = Sha256::digest(given.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    given.as_slice().ct_eq(expected.as_slice()).into()
+}
+
+/// Fails unless `password` is long and varied enough for the service
+/// account ([`MIN_SERVICE_PASSWORD_LEN`], [`MIN_SERVICE_PASSWORD_CHARS`]).
+fn check_service_password(password: &str) -> Result<()> {
+    let chars: std::collections::BTreeSet<char> = password.chars().collect();
+    if password.chars().count() >= MIN_SERVICE_PASSWORD_LEN
+        && chars.len() >= MIN_SERVICE_PASSWORD_CHARS
+    {
+        return Ok(());
+    }
+    Err(Error::Config {
+        name: "SERVICE_PASSWORD".to_owned(),
+        message: format!(
+            "must be at least {MIN_SERVICE_PASSWORD_LEN} characters with at least \
+             {MIN_SERVICE_PASSWORD_CHARS} different ones: 32 random bytes, e.g. \
+             `openssl rand -base64 32`, since the service account's right login is never \
+             refused by the login limiter"
+        ),
+    })
 }
 
 fn config(message: String) -> Error {
@@ -230,6 +349,9 @@ mod tests {
     /// known-answer test in `password`).
     const HASH: &str = "pbkdf2_sha256$1000$seasalt$mQnueSakb748zqBAC1tmWVZsZbi2zPGZarEzTGdfmso=";
 
+    /// A service password as `openssl rand -base64 32` makes one.
+    const SERVICE_PASSWORD: &str = "q0Zk3Yb8v1N+Xr2dLm7sTj4Wc9Pe6Ha5Uf0Ig3Kn8Bo=";
+
     fn users_json() -> String {
         serde_json::json!([
             { "email": "Ada@Example.com", "role": "editor", "password": HASH },
@@ -243,9 +365,10 @@ mod tests {
             parse_auth_users(&users_json()).unwrap(),
             Some(ServiceAccount {
                 email: "mirror@example.com".to_owned(),
-                password: "s3rvice-pass".to_owned(),
+                password: SERVICE_PASSWORD.to_owned(),
             }),
         )
+        .unwrap()
     }
 
     fn config_message(json: &str) -> String {
@@ -395,21 +518,24 @@ mod tests {
     fn authenticates_the_service_account() {
         let accounts = accounts();
         assert_eq!(
-            accounts.authenticate("mirror@example.com", "s3rvice-pass"),
+            accounts.authenticate("mirror@example.com", SERVICE_PASSWORD),
             Some(("mirror@example.com".to_owned(), Role::Service))
         );
         assert_eq!(
-            accounts.authenticate("mirror@example.com", "s3rvice-pas"),
+            accounts.authenticate(
+                "mirror@example.com",
+                &SERVICE_PASSWORD[..SERVICE_PASSWORD.len() - 1]
+            ),
             None
         );
         assert_eq!(
-            accounts.authenticate("mirror@example.com", "s3rvice-pass "),
+            accounts.authenticate("mirror@example.com", &format!("{SERVICE_PASSWORD} ")),
             None
         );
         assert_eq!(accounts.authenticate("mirror@example.com", ""), None);
         // A service password is not a password of the other accounts.
         assert_eq!(
-            accounts.authenticate("ada@example.com", "s3rvice-pass"),
+            accounts.authenticate("ada@example.com", SERVICE_PASSWORD),
             None
         );
     }
@@ -421,11 +547,12 @@ mod tests {
             users,
             Some(ServiceAccount {
                 email: "ada@example.com".to_owned(),
-                password: "s3rvice-pass".to_owned(),
+                password: SERVICE_PASSWORD.to_owned(),
             }),
-        );
+        )
+        .unwrap();
         assert_eq!(
-            accounts.authenticate("ada@example.com", "s3rvice-pass"),
+            accounts.authenticate("ada@example.com", SERVICE_PASSWORD),
             None
         );
         assert!(accounts
@@ -435,7 +562,7 @@ mod tests {
 
     #[test]
     fn works_without_any_account() {
-        let accounts = Accounts::new(vec![], None);
+        let accounts = Accounts::new(vec![], None).unwrap();
         assert!(accounts.find("ada@example.com").is_none());
         assert_eq!(accounts.authenticate("ada@example.com", "x"), None);
     }
@@ -444,13 +571,135 @@ mod tests {
     fn service_account_debug_hides_the_password() {
         let service = ServiceAccount {
             email: "mirror@example.com".to_owned(),
-            password: "s3rvice-pass".to_owned(),
+            password: SERVICE_PASSWORD.to_owned(),
         };
         let debug = format!("{service:?}");
         assert!(debug.contains("mirror@example.com"));
-        assert!(!debug.contains("s3rvice-pass"));
+        assert!(!debug.contains(SERVICE_PASSWORD));
         let debug = format!("{:?}", accounts());
-        assert!(!debug.contains("s3rvice-pass"), "{debug}");
+        assert!(!debug.contains(SERVICE_PASSWORD), "{debug}");
         assert!(!debug.contains("mQnue"), "{debug}");
+    }
+
+    #[test]
+    fn every_login_derives_once_at_the_accounts_cost() {
+        let slow = PasswordHash::new("slow horse", "slowsalt", 5000).unwrap();
+        let mut users = parse_auth_users(&users_json()).unwrap();
+        users.push(Account {
+            email: "slow@example.com".to_owned(),
+            role: Role::Editor,
+            password: slow,
+        });
+        let accounts = Accounts::new(
+            users,
+            Some(ServiceAccount {
+                email: "mirror@example.com".to_owned(),
+                password: SERVICE_PASSWORD.to_owned(),
+            }),
+        )
+        .unwrap();
+        assert_eq!(accounts.prepare("slow@example.com").iterations, 5000);
+        assert_eq!(accounts.prepare("ada@example.com").iterations, 1000);
+        assert_eq!(accounts.prepare("ada@example.com").salt, "seasalt");
+        // An unknown email and the service account cost the dearest account.
+        assert_eq!(accounts.prepare("nobody@example.com").iterations, 5000);
+        assert_eq!(accounts.prepare("mirror@example.com").iterations, 5000);
+        // Without hashed accounts, the production count.
+        let only_service = Accounts::new(
+            vec![],
+            Some(ServiceAccount {
+                email: "mirror@example.com".to_owned(),
+                password: SERVICE_PASSWORD.to_owned(),
+            }),
+        )
+        .unwrap();
+        assert_eq!(
+            only_service.prepare("mirror@example.com").iterations,
+            DEFAULT_ITERATIONS
+        );
+    }
+
+    #[test]
+    fn finish_decides_from_a_key_derived_elsewhere() {
+        let accounts = accounts();
+        let check = accounts.prepare("ADA@example.com");
+        let derived = PasswordHash::derive("correct horse", check.salt, check.iterations);
+        assert_eq!(
+            accounts.finish(&check, "correct horse", &derived),
+            Some(("Ada@Example.com".to_owned(), Role::Editor))
+        );
+        assert_eq!(accounts.finish(&check, "correct horse", &[0; 32]), None);
+        assert_eq!(accounts.finish(&check, "correct horse", &[]), None);
+        let unknown = accounts.prepare("nobody@example.com");
+        assert_eq!(accounts.finish(&unknown, "correct horse", &derived), None);
+        let service = accounts.prepare("mirror@example.com");
+        assert_eq!(
+            accounts.finish(&service, SERVICE_PASSWORD, &[]),
+            Some(("mirror@example.com".to_owned(), Role::Service))
+        );
+        assert_eq!(accounts.finish(&service, "wrong", &[]), None);
+    }
+
+    #[test]
+    fn the_service_login_is_told_before_any_derivation() {
+        let accounts = accounts();
+        assert_eq!(
+            accounts.service_login(" Mirror@example.com", SERVICE_PASSWORD),
+            Some("mirror@example.com".to_owned())
+        );
+        assert_eq!(accounts.service_login("mirror@example.com", "wrong"), None);
+        assert_eq!(
+            accounts.service_login("ada@example.com", "correct horse"),
+            None
+        );
+        assert_eq!(
+            accounts.service_login("nobody@example.com", SERVICE_PASSWORD),
+            None
+        );
+    }
+
+    #[test]
+    fn a_weak_service_password_is_a_configuration_error() {
+        let with = |password: &str| {
+            Accounts::new(
+                parse_auth_users(&users_json()).unwrap(),
+                Some(ServiceAccount {
+                    email: "mirror@example.com".to_owned(),
+                    password: password.to_owned(),
+                }),
+            )
+        };
+        let repeated = "ab".repeat(40);
+        let short = &SERVICE_PASSWORD[..42];
+        for weak in ["service-password", short, repeated.as_str()] {
+            match with(weak) {
+                Err(Error::Config { name, message }) => {
+                    assert_eq!(name, "SERVICE_PASSWORD");
+                    assert!(message.contains("at least 43 characters"), "{message}");
+                    assert!(!message.contains(weak), "{message}");
+                }
+                other => panic!("{weak:?} accepted: {other:?}"),
+            }
+        }
+        assert!(with(SERVICE_PASSWORD).is_ok());
+        // 64 hex digits (`openssl rand -hex 32`) pass too.
+        assert!(with(&"0123456789abcdef".repeat(4)).is_ok());
+        // A pair shadowed by an AUTH_USERS account logs nobody in here: it
+        // is only what this deployment sends to its mirrors.
+        let shadowed = Accounts::new(
+            parse_auth_users(&users_json()).unwrap(),
+            Some(ServiceAccount {
+                email: "ada@example.com".to_owned(),
+                password: "weak".to_owned(),
+            }),
+        );
+        assert!(shadowed.is_ok());
+    }
+
+    #[test]
+    fn account_keys_are_emails_as_typed() {
+        assert_eq!(account_key(" Ada@Example.COM "), "ada@example.com");
+        assert_eq!(account_key("ada@example.com"), "ada@example.com");
+        assert_eq!(account_key(""), "");
     }
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::quote;
 use crate::fault::Faults;
 use crate::graph::DependencyGraph;
+use crate::rate_limit::{LoginLimits, DEFAULT_FAILURES_PER_ACCOUNT, DEFAULT_FAILURES_PER_ADDRESS};
 use crate::region::{region_for_request, CfLocation, EdgeRegions, Region};
 use crate::retry::RetryPolicy;
 use crate::{Error, Result};
@@ -141,6 +142,10 @@ const MIN_EDGE_LEASE_SECS: u64 = 2;
 const MAX_EDGE_LEASE_SECS: u64 = 60;
 /// Longest `INSTANCE_ID`: it travels in every event's `origin` and in logs.
 const MAX_INSTANCE_ID_LEN: usize = 64;
+/// Largest `LOGIN_FAILURES_PER_ADDRESS` and `LOGIN_FAILURES_PER_ACCOUNT`:
+/// 100 guesses a minute is already no real limit, and the limiter keeps 16
+/// bytes per counted attempt for each of up to 10,000 keys, 16 MB at 100.
+const MAX_LOGIN_FAILURES: u64 = 100;
 
 /// Where cached entries live (`CACHE_BACKEND`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +279,10 @@ pub struct Config {
     /// `TEST_FAULTS`: for tests only, the faults to inject (`fault`), each
     /// on an Edge of this deployment; default none.
     pub test_faults: Faults,
+    /// `LOGIN_FAILURES_PER_ADDRESS` (default 10) and
+    /// `LOGIN_FAILURES_PER_ACCOUNT` (default 20): failed logins a minute
+    /// before 429, 1 to 100 each (`rate_limit`).
+    pub login_limits: LoginLimits,
 }
 
 impl Config {
@@ -413,6 +422,22 @@ impl Config {
             )?,
             edge_region_header: edge_region_header(get)?,
             test_faults: test_faults(get, &edge_regions, edge_shards)?,
+            login_limits: LoginLimits {
+                per_address: number(
+                    get,
+                    "LOGIN_FAILURES_PER_ADDRESS",
+                    "failures",
+                    u64::from(DEFAULT_FAILURES_PER_ADDRESS),
+                    MAX_LOGIN_FAILURES,
+                )?,
+                per_account: number(
+                    get,
+                    "LOGIN_FAILURES_PER_ACCOUNT",
+                    "failures",
+                    u64::from(DEFAULT_FAILURES_PER_ACCOUNT),
+                    MAX_LOGIN_FAILURES,
+                )?,
+            },
             edge_regions,
             edge_shards,
         })
@@ -832,6 +857,10 @@ mod tests {
                 edge_lease_secs: 10,
                 edge_region_header: None,
                 test_faults: Faults::default(),
+                login_limits: LoginLimits {
+                    per_address: 10,
+                    per_account: 20,
+                },
             }
         );
     }
@@ -875,6 +904,8 @@ mod tests {
             "EDGE_LEASE_SECS",
             "EDGE_REGION_HEADER",
             "TEST_FAULTS",
+            "LOGIN_FAILURES_PER_ADDRESS",
+            "LOGIN_FAILURES_PER_ACCOUNT",
         ];
         for blank in ["", "  "] {
             let pairs: Vec<_> = names.iter().map(|n| (*n, blank)).collect();
@@ -997,7 +1028,7 @@ mod tests {
 
     /// `(variable, unit, default, min, max)` of every numeric setting.
     /// (NEGATIVE_CACHE_SECS, whose range starts at 0, has its own test.)
-    const NUMBERS: [(&str, &str, u64, u64, u64); 13] = [
+    const NUMBERS: [(&str, &str, u64, u64, u64); 15] = [
         ("MIRROR_RETRY_BASE_MS", "milliseconds", 1_000, 1, 3_600_000),
         ("MIRROR_RETRY_CAP_MS", "milliseconds", 300_000, 1, 3_600_000),
         ("CACHE_TTL_SECS", "seconds", 300, 1, 31_536_000),
@@ -1011,6 +1042,8 @@ mod tests {
         ("CACHE_ORIGIN_DELAY_MS", "milliseconds", 0, 1, 10_000),
         ("EDGE_SHARDS", "shards", 1, 1, 16),
         ("EDGE_LEASE_SECS", "seconds", 10, 2, 60),
+        ("LOGIN_FAILURES_PER_ADDRESS", "failures", 10, 1, 100),
+        ("LOGIN_FAILURES_PER_ACCOUNT", "failures", 20, 1, 100),
     ];
 
     /// The value of numeric setting `name` in `c`, widened for comparison.
@@ -1029,6 +1062,8 @@ mod tests {
             "CACHE_ORIGIN_DELAY_MS" => c.origin_delay_ms,
             "EDGE_SHARDS" => u64::from(c.edge_shards),
             "EDGE_LEASE_SECS" => c.edge_lease_secs,
+            "LOGIN_FAILURES_PER_ADDRESS" => u64::from(c.login_limits.per_address),
+            "LOGIN_FAILURES_PER_ACCOUNT" => u64::from(c.login_limits.per_account),
             other => panic!("{other}"),
         }
     }

@@ -47,7 +47,7 @@ pub mod route {
 pub const EDGE_HEADER: &str = "x-polycache-edge";
 
 /// The header in which the Worker tells an Edge whose stream it opens: the
-/// client's address key ([`crate::address::address_key`]), for the limit
+/// client's address key ([`crate::rate_limit::address_key`]), for the limit
 /// of streams per address.
 pub const CLIENT_HEADER: &str = "x-polycache-client";
 

@@ -12,6 +12,7 @@ use crate::edge_lease::EdgeStatus;
 use crate::event::Action;
 use crate::generation::Generations;
 use crate::log::LogRecord;
+use crate::rate_limit::Reservation;
 use crate::types::EntityType;
 
 /// The name every Worker uses to reach the one Hub of its deployment.
@@ -28,10 +29,15 @@ pub mod route {
     pub const CACHE_FAILURE: &str = "/cache/failure";
     /// `GET` → [`super::StatusResponse`].
     pub const STATUS: &str = "/status";
-    /// `POST`: [`super::LoginAttempt`] → [`super::LoginVerdict`].
-    pub const LOGIN_CHECK: &str = "/login/check";
-    /// `POST`: [`super::LoginAttempt`] → [`super::Ack`].
-    pub const LOGIN_FAILURE: &str = "/login/failure";
+    /// `POST`: [`super::LoginAttempt`] → [`super::LoginVerdict`]: counts
+    /// the attempt before its password is checked, or refuses it.
+    pub const LOGIN_RESERVE: &str = "/login/reserve";
+    /// `POST`: [`super::LoginRelease`] → [`super::Ack`]: the login
+    /// succeeded, its attempt is given back.
+    pub const LOGIN_RELEASE: &str = "/login/release";
+    /// `POST`: [`super::LoginAttempt`] → [`super::Ack`]: the login failed
+    /// (already counted by its reservation); for the cache log.
+    pub const LOGIN_FAILED: &str = "/login/failed";
     /// `GET` → [`super::MirrorsResponse`].
     pub const MIRRORS: &str = "/mirrors";
     /// `POST` → [`super::Requeued`].
@@ -263,21 +269,37 @@ pub struct StatusResponse {
     pub edges: Vec<EdgeStatus>,
 }
 
-/// `POST /login/check` and `POST /login/failure`: the failed-login limiter
+/// `POST /login/reserve` and `POST /login/failed`: the failed-login limiter
 /// lives in the Hub so that every Worker isolate of the deployment shares it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginAttempt {
-    /// The client address.
+    /// The client address, as the request says it (the Hub keys it).
     pub addr: String,
+    /// The email tried, as typed (the Hub keys it).
+    pub email: String,
 }
 
-/// The answer to a login check: `Some(seconds)` when the address must wait.
+/// The answer to `POST /login/reserve`: a reservation, or the seconds to
+/// wait.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginVerdict {
     /// Seconds to wait before trying again, when refused.
     pub retry_after: Option<u64>,
+    /// The attempt counted, when allowed: sent back if the login succeeds.
+    pub reservation: Option<Reservation>,
+}
+
+/// `POST /login/release`: the attempt of `reservation` succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRelease {
+    /// The attempt, as reserved.
+    #[serde(flatten)]
+    pub attempt: LoginAttempt,
+    /// What the reservation answered.
+    pub reservation: Reservation,
 }
 
 #[cfg(test)]

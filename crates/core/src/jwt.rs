@@ -9,7 +9,12 @@
 //! The algorithm is ours, never the token's. The classic JWT attacks (`"alg":
 //! "none"`, or a token that names another algorithm so that the key is used
 //! the wrong way) rely on a verifier that believes the header; [`verify`]
-//! accepts `HS256` and nothing else, and requires `exp`. Time is passed in as
+//! accepts `HS256` and nothing else, and requires `exp`.
+//!
+//! Deployments may share a `JWT_SECRET` (a local instance and production,
+//! set up by one person), so a token also names the deployment that issued
+//! it in `aud`, its `INSTANCE_ID`, and each accepts only its own. A mirror
+//! logs in to the receiver and so holds the receiver's token. Time is passed in as
 //! seconds since the epoch because the core crate has no clock (it runs on
 //! `wasm32-unknown-unknown`, where `SystemTime::now` panics).
 
@@ -91,7 +96,15 @@ pub struct Claims {
     pub exp: u64,
     /// When the token was issued.
     pub iat: u64,
+    /// The deployment that issued it and alone accepts it: its
+    /// `INSTANCE_ID`.
+    pub aud: String,
 }
+
+/// How far in the future a token's `iat` may lie, in seconds: clocks of
+/// Cloudflare's machines agree far better than that, and a token "issued"
+/// later was made by someone else's clock or by hand.
+pub const MAX_IAT_AHEAD_SECS: u64 = 60;
 
 /// The shortest `JWT_SECRET` accepted, in bytes.
 ///
@@ -109,6 +122,10 @@ struct Subject {
     // token of ours with a role we no longer know says so, rather than
     // "malformed".
     role: String,
+    // RFC 7519 §4.1.3: a string, or a list of them; checked after the
+    // signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aud: Option<serde_json::Value>,
 }
 
 /// The token header `typ`, as RFC 7519 §5.1 recommends.
@@ -124,6 +141,7 @@ pub fn issue(claims: &Claims, secret: &[u8]) -> Result<String> {
     let subject = Subject {
         sub: claims.sub.clone(),
         role: claims.role.as_str().to_owned(),
+        aud: Some(serde_json::Value::String(claims.aud.clone())),
     };
     // jwt-compact keeps `exp` and `iat` as chrono times, and chrono is not a
     // dependency of ours; its own serde format (integer seconds) is the
@@ -149,9 +167,12 @@ pub fn issue(claims: &Claims, secret: &[u8]) -> Result<String> {
 /// token: a malformed token; a header `alg` other than `HS256` (`none`,
 /// `HS384`, `RS256`, or none at all); a bad signature; a missing `exp` or
 /// `iat`; `exp <= now_secs` (no leeway: the Worker and the issuer are the
-/// same clock); an `nbf` after `now_secs`; an unknown role. A secret shorter
-/// than [`MIN_SECRET_LEN`] is an [`Error::Config`] naming `JWT_SECRET`.
-pub fn verify(token: &str, secret: &[u8], now_secs: u64) -> Result<Claims> {
+/// same clock); an `nbf` after `now_secs`; an `iat` more than
+/// [`MAX_IAT_AHEAD_SECS`] after `now_secs`; an `aud` that is not, or does
+/// not contain, `audience` (also none at all); an unknown role. A secret
+/// shorter than [`MIN_SECRET_LEN`] is an [`Error::Config`] naming
+/// `JWT_SECRET`.
+pub fn verify(token: &str, secret: &[u8], audience: &str, now_secs: u64) -> Result<Claims> {
     let key = key(secret)?;
     let token = UntrustedToken::new(token).map_err(|_| reject("malformed"))?;
     // The validator compares the header's `alg` with `Hs256` before it looks
@@ -181,6 +202,12 @@ pub fn verify(token: &str, secret: &[u8], now_secs: u64) -> Result<Claims> {
     }
     let iat = claims.issued_at.ok_or_else(|| reject("missing iat"))?;
     let iat = u64::try_from(iat.timestamp()).map_err(|_| reject("malformed"))?;
+    if iat > now_secs.saturating_add(MAX_IAT_AHEAD_SECS) {
+        return Err(reject("issued in the future"));
+    }
+    if !names(claims.custom.aud.as_ref(), audience) {
+        return Err(reject("issued for another deployment"));
+    }
     let role = Role::parse(&claims.custom.role).map_err(|_| reject("unknown role"))?;
 
     Ok(Claims {
@@ -188,7 +215,17 @@ pub fn verify(token: &str, secret: &[u8], now_secs: u64) -> Result<Claims> {
         role,
         exp,
         iat,
+        aud: audience.to_owned(),
     })
+}
+
+/// Whether an `aud` claim names `audience`: equal to it, or a list holding it.
+fn names(aud: Option<&serde_json::Value>, audience: &str) -> bool {
+    match aud {
+        Some(serde_json::Value::String(aud)) => aud == audience,
+        Some(serde_json::Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    }
 }
 
 /// The HS256 key, once the secret is known to be long enough.
@@ -219,6 +256,7 @@ mod tests {
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
     const OTHER_SECRET: &[u8] = b"fedcba9876543210fedcba9876543210";
     const NOW: u64 = 1_800_000_000;
+    const AUD: &str = "test-deployment";
 
     fn claims() -> Claims {
         Claims {
@@ -226,6 +264,7 @@ mod tests {
             role: Role::Editor,
             exp: NOW + 3600,
             iat: NOW,
+            aud: AUD.to_owned(),
         }
     }
 
@@ -243,7 +282,9 @@ mod tests {
     }
 
     fn payload(exp: u64) -> String {
-        format!(r#"{{"sub":"ada@example.com","role":"editor","exp":{exp},"iat":{NOW}}}"#)
+        format!(
+            r#"{{"sub":"ada@example.com","role":"editor","exp":{exp},"iat":{NOW},"aud":"{AUD}"}}"#
+        )
     }
 
     fn token_error(reason: &str) -> Error {
@@ -253,7 +294,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let token = issue(&claims(), SECRET).unwrap();
-        assert_eq!(verify(&token, SECRET, NOW).unwrap(), claims());
+        assert_eq!(verify(&token, SECRET, AUD, NOW).unwrap(), claims());
     }
 
     #[test]
@@ -261,7 +302,7 @@ mod tests {
         for role in [Role::Editor, Role::Service, Role::Admin] {
             let claims = Claims { role, ..claims() };
             let token = issue(&claims, SECRET).unwrap();
-            assert_eq!(verify(&token, SECRET, NOW).unwrap().role, role);
+            assert_eq!(verify(&token, SECRET, AUD, NOW).unwrap().role, role);
         }
     }
 
@@ -280,7 +321,7 @@ mod tests {
     #[test]
     fn hand_crafted_hs256_token_verifies() {
         let token = hs256_by_hand(r#"{"alg":"HS256","typ":"JWT"}"#, &payload(NOW + 60), SECRET);
-        let verified = verify(&token, SECRET, NOW).unwrap();
+        let verified = verify(&token, SECRET, AUD, NOW).unwrap();
         assert_eq!(verified.exp, NOW + 60);
         assert_eq!(verified.sub, "ada@example.com");
     }
@@ -296,7 +337,7 @@ mod tests {
         let forged_payload = b64(&serde_json::to_vec(&admin).unwrap());
         let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
         assert_eq!(
-            verify(&forged, SECRET, NOW),
+            verify(&forged, SECRET, AUD, NOW),
             Err(token_error("bad signature"))
         );
     }
@@ -306,14 +347,17 @@ mod tests {
         let mut token = issue(&claims(), SECRET).unwrap();
         let last = token.pop().unwrap();
         token.push(if last == 'A' { 'B' } else { 'A' });
-        assert!(matches!(verify(&token, SECRET, NOW), Err(Error::Token(_))));
+        assert!(matches!(
+            verify(&token, SECRET, AUD, NOW),
+            Err(Error::Token(_))
+        ));
     }
 
     #[test]
     fn token_of_another_secret_is_rejected() {
         let token = issue(&claims(), OTHER_SECRET).unwrap();
         assert_eq!(
-            verify(&token, SECRET, NOW),
+            verify(&token, SECRET, AUD, NOW),
             Err(token_error("bad signature"))
         );
     }
@@ -322,7 +366,7 @@ mod tests {
     fn alg_none_is_rejected() {
         let token = format!("eyJhbGciOiJub25lIn0.{}.", b64(payload(NOW + 60).as_bytes()));
         assert_eq!(
-            verify(&token, SECRET, NOW),
+            verify(&token, SECRET, AUD, NOW),
             Err(token_error("unsupported algorithm"))
         );
     }
@@ -339,7 +383,7 @@ mod tests {
         mac.update(signed.as_bytes());
         let token = format!("{signed}.{}", b64(&mac.finalize().into_bytes()));
         assert_eq!(
-            verify(&token, SECRET, NOW),
+            verify(&token, SECRET, AUD, NOW),
             Err(token_error("unsupported algorithm"))
         );
     }
@@ -348,7 +392,7 @@ mod tests {
     fn rs256_header_is_rejected() {
         let token = hs256_by_hand(r#"{"alg":"RS256"}"#, &payload(NOW + 60), SECRET);
         assert_eq!(
-            verify(&token, SECRET, NOW),
+            verify(&token, SECRET, AUD, NOW),
             Err(token_error("unsupported algorithm"))
         );
     }
@@ -356,34 +400,47 @@ mod tests {
     #[test]
     fn header_without_alg_is_rejected() {
         let token = hs256_by_hand(r#"{"typ":"JWT"}"#, &payload(NOW + 60), SECRET);
-        assert!(matches!(verify(&token, SECRET, NOW), Err(Error::Token(_))));
+        assert!(matches!(
+            verify(&token, SECRET, AUD, NOW),
+            Err(Error::Token(_))
+        ));
     }
 
     #[test]
     fn missing_exp_is_rejected() {
-        let payload = format!(r#"{{"sub":"ada@example.com","role":"editor","iat":{NOW}}}"#);
+        let payload =
+            format!(r#"{{"sub":"ada@example.com","role":"editor","iat":{NOW},"aud":"{AUD}"}}"#);
         let token = hs256_by_hand(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, SECRET);
-        assert_eq!(verify(&token, SECRET, NOW), Err(token_error("missing exp")));
+        assert_eq!(
+            verify(&token, SECRET, AUD, NOW),
+            Err(token_error("missing exp"))
+        );
     }
 
     #[test]
     fn missing_iat_is_rejected() {
         let payload = format!(
-            r#"{{"sub":"ada@example.com","role":"editor","exp":{}}}"#,
+            r#"{{"sub":"ada@example.com","role":"editor","exp":{},"aud":"{AUD}"}}"#,
             NOW + 60
         );
         let token = hs256_by_hand(r#"{"alg":"HS256","typ":"JWT"}"#, &payload, SECRET);
-        assert_eq!(verify(&token, SECRET, NOW), Err(token_error("missing iat")));
+        assert_eq!(
+            verify(&token, SECRET, AUD, NOW),
+            Err(token_error("missing iat"))
+        );
     }
 
     #[test]
     fn expired_at_exp_without_leeway() {
         let token = issue(&claims(), SECRET).unwrap();
         let exp = claims().exp;
-        assert!(verify(&token, SECRET, exp - 1).is_ok());
-        assert_eq!(verify(&token, SECRET, exp), Err(token_error("expired")));
+        assert!(verify(&token, SECRET, AUD, exp - 1).is_ok());
         assert_eq!(
-            verify(&token, SECRET, exp + 86_400),
+            verify(&token, SECRET, AUD, exp),
+            Err(token_error("expired"))
+        );
+        assert_eq!(
+            verify(&token, SECRET, AUD, exp + 86_400),
             Err(token_error("expired"))
         );
     }
@@ -391,28 +448,28 @@ mod tests {
     #[test]
     fn future_nbf_is_rejected() {
         let payload = format!(
-            r#"{{"sub":"a@example.com","role":"admin","exp":{},"iat":{NOW},"nbf":{}}}"#,
+            r#"{{"sub":"a@example.com","role":"admin","exp":{},"iat":{NOW},"nbf":{},"aud":"{AUD}"}}"#,
             NOW + 600,
             NOW + 60
         );
         let token = hs256_by_hand(r#"{"alg":"HS256"}"#, &payload, SECRET);
         assert_eq!(
-            verify(&token, SECRET, NOW),
+            verify(&token, SECRET, AUD, NOW),
             Err(token_error("not yet valid"))
         );
-        assert!(verify(&token, SECRET, NOW + 60).is_ok());
+        assert!(verify(&token, SECRET, AUD, NOW + 60).is_ok());
     }
 
     #[test]
     fn wrong_role_is_rejected() {
         for role in [r#""root""#, r#""Admin""#, "1", "null", r#"["admin"]"#] {
             let payload = format!(
-                r#"{{"sub":"a@example.com","role":{role},"exp":{},"iat":{NOW}}}"#,
+                r#"{{"sub":"a@example.com","role":{role},"exp":{},"iat":{NOW},"aud":"{AUD}"}}"#,
                 NOW + 60
             );
             let token = hs256_by_hand(r#"{"alg":"HS256"}"#, &payload, SECRET);
             assert!(
-                matches!(verify(&token, SECRET, NOW), Err(Error::Token(_))),
+                matches!(verify(&token, SECRET, AUD, NOW), Err(Error::Token(_))),
                 "role {role} accepted"
             );
         }
@@ -430,7 +487,7 @@ mod tests {
             "e30.e30.AAAA",
         ] {
             assert!(
-                matches!(verify(token, SECRET, NOW), Err(Error::Token(_))),
+                matches!(verify(token, SECRET, AUD, NOW), Err(Error::Token(_))),
                 "{token:?} accepted"
             );
         }
@@ -445,13 +502,13 @@ mod tests {
         };
         assert_eq!(issue(&claims(), short), Err(expected.clone()));
         let token = issue(&claims(), SECRET).unwrap();
-        assert_eq!(verify(&token, short, NOW), Err(expected));
+        assert_eq!(verify(&token, short, AUD, NOW), Err(expected));
     }
 
     #[test]
     fn errors_never_quote_the_token() {
         let token = issue(&claims(), OTHER_SECRET).unwrap();
-        let error = verify(&token, SECRET, NOW).unwrap_err().to_string();
+        let error = verify(&token, SECRET, AUD, NOW).unwrap_err().to_string();
         for part in token.split('.') {
             assert!(!error.contains(part), "{error}");
         }
@@ -488,7 +545,7 @@ mod tests {
     proptest! {
         #[test]
         fn arbitrary_strings_are_rejected_without_panic(token in ".{0,200}") {
-            prop_assert!(verify(&token, SECRET, NOW).is_err());
+            prop_assert!(verify(&token, SECRET, AUD, NOW).is_err());
         }
 
         #[test]
@@ -497,9 +554,60 @@ mod tests {
             iat in 0u64..4_000_000_000,
             lifetime in 1u64..1_000_000,
         ) {
-            let claims = Claims { sub, role: Role::Service, exp: iat + lifetime, iat };
+            let claims = Claims { sub, role: Role::Service, exp: iat + lifetime, iat, aud: AUD.to_owned() };
             let token = issue(&claims, SECRET).unwrap();
-            prop_assert_eq!(verify(&token, SECRET, iat).unwrap(), claims);
+            prop_assert_eq!(verify(&token, SECRET, AUD, iat).unwrap(), claims);
         }
+    }
+
+    #[test]
+    fn a_token_of_another_deployment_is_rejected() {
+        let token = issue(&claims(), SECRET).unwrap();
+        assert_eq!(
+            verify(&token, SECRET, "production", NOW),
+            Err(token_error("issued for another deployment"))
+        );
+        let header = r#"{"alg":"HS256","typ":"JWT"}"#;
+        let with_aud = |aud: &str| {
+            let payload = format!(
+                r#"{{"sub":"a@example.com","role":"admin","exp":{},"iat":{NOW}{aud}}}"#,
+                NOW + 60
+            );
+            verify(&hs256_by_hand(header, &payload, SECRET), SECRET, AUD, NOW)
+        };
+        assert!(with_aud(&format!(r#","aud":"{AUD}""#)).is_ok());
+        assert!(with_aud(&format!(r#","aud":["other","{AUD}"]"#)).is_ok());
+        for wrong in [
+            "",
+            r#","aud":"other""#,
+            r#","aud":["other"]"#,
+            r#","aud":null"#,
+            r#","aud":7"#,
+            r#","aud":"""#,
+        ] {
+            assert_eq!(
+                with_aud(wrong),
+                Err(token_error("issued for another deployment")),
+                "{wrong}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_iat_over_a_minute_ahead_is_rejected() {
+        let ahead = |secs: u64| {
+            let claims = Claims {
+                iat: NOW + secs,
+                exp: NOW + 3600,
+                ..claims()
+            };
+            verify(&issue(&claims, SECRET).unwrap(), SECRET, AUD, NOW)
+        };
+        assert!(ahead(MAX_IAT_AHEAD_SECS).is_ok());
+        assert_eq!(
+            ahead(MAX_IAT_AHEAD_SECS + 1),
+            Err(token_error("issued in the future"))
+        );
+        assert_eq!(ahead(86_400), Err(token_error("issued in the future")));
     }
 }

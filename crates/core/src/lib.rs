@@ -57,7 +57,6 @@
 //! encoded by [`sse`], to every stream.
 
 pub mod accounts;
-pub mod address;
 pub mod api;
 pub mod config;
 pub mod edge_api;

@@ -14,7 +14,7 @@
 //! every record: credentials are replaced before a record is stored, not when
 //! it is served.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::de::Error as _;
 use serde::ser::SerializeMap as _;
@@ -380,6 +380,24 @@ impl LogRing {
         &self.records[self.records.len() - 1]
     }
 
+    /// Removes the record `replaced` (if still held) and pushes a new one as
+    /// [`LogRing::push`] does: a record that is updated moves to the end,
+    /// under a new seq, so that a follower sees the update and the ring
+    /// holds one copy.
+    pub fn repush(
+        &mut self,
+        replaced: u64,
+        level: Level,
+        time: u64,
+        msg: &str,
+        fields: Map<String, Value>,
+    ) -> &LogRecord {
+        if let Ok(index) = self.records.binary_search_by_key(&replaced, |r| r.seq) {
+            self.records.remove(index);
+        }
+        self.push(level, time, msg, fields)
+    }
+
     /// Up to `limit` records with `seq > after_seq`, oldest first; a follower
     /// passes the last seq it got to continue.
     pub fn since(&self, after_seq: u64, limit: usize) -> Vec<LogRecord> {
@@ -400,6 +418,67 @@ impl LogRing {
     /// Whether no record is held.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+}
+
+/// Addresses a [`FailedLogins`] record names one by one; failures from
+/// further addresses in its minute are only counted (`otherAddrs`).
+pub const LISTED_ADDRESSES: usize = 10;
+
+/// The failed logins of the current minute, kept as one record of the ring
+/// (`"login failed"`, with `count`, `addrs` and `otherAddrs`), updated with
+/// each failure: a burst of failures, from any number of addresses, takes
+/// one record a minute, and leaves the others in the ring. (One record per
+/// failure, as this once was, let 2,000 failed logins push every other
+/// record out of a ring of 2,000.)
+#[derive(Debug, Clone, Default)]
+pub struct FailedLogins {
+    /// The minute counted (milliseconds since the epoch / 60,000).
+    minute: u64,
+    /// The seq of its record, once there is one.
+    seq: Option<u64>,
+    count: u64,
+    addrs: BTreeMap<String, u64>,
+    other_addrs: u64,
+}
+
+impl FailedLogins {
+    /// Counts a failed login from `addr` at `now_ms` and writes the minute's
+    /// record to `ring` anew.
+    pub fn count(&mut self, ring: &mut LogRing, addr: &str, now_ms: u64) {
+        let minute = now_ms / 60_000;
+        if self.seq.is_none() || minute != self.minute {
+            *self = FailedLogins {
+                minute,
+                ..FailedLogins::default()
+            };
+        }
+        self.count += 1;
+        if let Some(n) = self.addrs.get_mut(addr) {
+            *n += 1;
+        } else if self.addrs.len() < LISTED_ADDRESSES {
+            self.addrs.insert(addr.to_owned(), 1);
+        } else {
+            self.other_addrs += 1;
+        }
+        let mut fields = Map::new();
+        fields.insert("count".to_owned(), self.count.into());
+        fields.insert("minute".to_owned(), (minute * 60_000).into());
+        fields.insert(
+            "addrs".to_owned(),
+            Value::Object(
+                self.addrs
+                    .iter()
+                    .map(|(addr, n)| (addr.clone(), Value::from(*n)))
+                    .collect(),
+            ),
+        );
+        fields.insert("otherAddrs".to_owned(), self.other_addrs.into());
+        let record = match self.seq {
+            Some(seq) => ring.repush(seq, Level::Warn, now_ms, "login failed", fields),
+            None => ring.push(Level::Warn, now_ms, "login failed", fields),
+        };
+        self.seq = Some(record.seq);
     }
 }
 
@@ -627,5 +706,51 @@ mod tests {
         let mut empty = LogRing::restore(2, 40, Vec::new());
         assert_eq!(empty.last_seq(), 39);
         assert_eq!(empty.push(Level::Info, 9, "m", Map::new()).seq, 40);
+    }
+
+    #[test]
+    fn failed_logins_take_one_record_a_minute() {
+        let mut ring = LogRing::new(50);
+        ring.push(Level::Info, 0, "invalidate", Map::new());
+        let mut failed = FailedLogins::default();
+        for i in 0..2_000u64 {
+            let addr = format!("10.0.{}.{}", i / 256, i % 256);
+            failed.count(&mut ring, &addr, 60_000 + i);
+        }
+        // The first minute's failures are one record, after the invalidation.
+        let records = ring.since(0, 100);
+        assert_eq!(records.len(), 2, "{records:?}");
+        assert_eq!(records[0].msg, "invalidate");
+        let record = &records[1];
+        assert_eq!(record.msg, "login failed");
+        assert_eq!(record.level, Level::Warn);
+        assert_eq!(record.fields["count"], 2_000);
+        assert_eq!(record.fields["minute"], 60_000);
+        assert_eq!(record.fields["addrs"].as_object().unwrap().len(), 10);
+        assert_eq!(record.fields["addrs"]["10.0.0.0"], 1);
+        assert_eq!(record.fields["otherAddrs"], 1_990);
+        // A follower sees each update as a new record.
+        assert_eq!(record.seq, 2_001);
+        // The same address again counts under its name.
+        failed.count(&mut ring, "10.0.0.0", 60_000 + 2_000);
+        assert_eq!(ring.since(0, 100)[1].fields["addrs"]["10.0.0.0"], 2);
+        // The next minute starts a new record; the old one stays.
+        failed.count(&mut ring, "10.0.0.1", 120_000);
+        let records = ring.since(0, 100);
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1].fields["count"], 2_001);
+        assert_eq!(records[2].fields["count"], 1);
+        assert_eq!(records[2].fields["minute"], 120_000);
+    }
+
+    #[test]
+    fn repush_of_a_record_already_gone_only_pushes() {
+        let mut ring = LogRing::new(2);
+        let first = ring.push(Level::Info, 0, "a", Map::new()).seq;
+        ring.push(Level::Info, 0, "b", Map::new());
+        ring.push(Level::Info, 0, "c", Map::new());
+        ring.repush(first, Level::Info, 0, "d", Map::new());
+        let msgs: Vec<String> = ring.since(0, 10).into_iter().map(|r| r.msg).collect();
+        assert_eq!(msgs, ["c", "d"]);
     }
 }
