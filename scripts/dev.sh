@@ -9,6 +9,11 @@ mkdir -p "$state"
 if [ ! -f .dev.vars ]; then
   cp scripts/dev.vars.example .dev.vars
   echo "dev: wrote .dev.vars with development secrets"
+elif grep -q '^SERVICE_PASSWORD="dev-service-password"$' .dev.vars; then
+  # The example's service password before it had to be strong (README,
+  # "Security"): with it every login would answer a configuration error.
+  sed -i "s|^SERVICE_PASSWORD=.*|$(grep '^SERVICE_PASSWORD=' scripts/dev.vars.example)|" .dev.vars
+  echo "dev: .dev.vars had the old example's weak SERVICE_PASSWORD; replaced it with the example's new one"
 fi
 if ls migrations/*.sql >/dev/null 2>&1; then
   node_modules/.bin/wrangler d1 migrations apply DB --local --persist-to "$state" >/dev/null
