@@ -39,6 +39,7 @@ import { nowMs, sleep } from './clock.mjs';
 import { round, rounded, summary } from './stats.mjs';
 import { send } from './http.mjs';
 import { ADMIN } from '../../tests/common/accounts.mjs';
+import { waitUntil } from '../../tests/common/api.mjs';
 
 // Entity ids of the bursts' invalidations: distinct over the whole run,
 // past the demo data, so that nothing merges two of them.
@@ -118,16 +119,6 @@ function apiSource(system, conns, ackTimeoutMs) {
   };
 }
 
-/** Polls `check` every 100 ms until it answers true, for at most timeoutMs; throws `what` then. */
-async function until(check, timeoutMs, what) {
-  const deadline = nowMs() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (nowMs() >= deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
-    await sleep(100);
-  }
-}
-
 /**
  * The mirror catch-up: a sender (polycache, runtime alone, one Edge, no
  * streams) whose mirror is the system under test, through a Gate.
@@ -164,7 +155,7 @@ function mirrorSource(receiver, ackTimeoutMs, log) {
       // does that was delivering before its outage).
       const before = (await outbox()).delivered;
       await invalidateOnSender(entityIds(1));
-      await until(async () => (await outbox()).delivered > before, 30_000, 'the warm-up delivery to the receiver');
+      await waitUntil(async () => (await outbox()).delivered > before, { timeoutMs: 30_000, what: 'the warm-up delivery to the receiver' });
       log(`  mirror sender up on ${sender.url}, through ${gate.url} to ${receiver.url}`);
     },
     async arm(size) {
@@ -173,10 +164,10 @@ function mirrorSource(receiver, ackTimeoutMs, log) {
       gate.shut();
       const base = await outbox();
       await invalidateOnSender(entityIds(size));
-      await until(async () => {
+      await waitUntil(async () => {
         const m = await outbox();
         return m.pending === 0 && m.parked.length === base.parked.length + size;
-      }, 60_000, `${size} parked entries on the sender`);
+      }, { timeoutMs: 60_000, what: `${size} parked entries on the sender` });
       gate.open(receiver.url);
       return {
         // `status`: the receiver's, just before: its events of the
@@ -191,10 +182,10 @@ function mirrorSource(receiver, ackTimeoutMs, log) {
         // What the sender says: every entry delivered, none left.
         verify: async () => {
           try {
-            await until(async () => {
+            await waitUntil(async () => {
               const m = await outbox();
               return m.pending === 0 && m.parked.length === 0;
-            }, 10_000, 'the sender\'s queue to empty');
+            }, { timeoutMs: 10_000, what: 'the sender\'s queue empty' });
             const m = await outbox();
             return m.delivered === base.delivered + size ? [] : [`the sender delivered ${m.delivered - base.delivered}, not ${size}`];
           } catch (e) {
