@@ -41,6 +41,9 @@ import { send } from './http.mjs';
 import { ADMIN } from '../../tests/common/accounts.mjs';
 import { waitUntil } from '../../tests/common/api.mjs';
 
+// Mirror senders started so far: each mirrors under an origin of its own.
+let senders = 0;
+
 // Entity ids of the bursts' invalidations: distinct over the whole run,
 // past the demo data, so that nothing merges two of them.
 let nextEntity = 100_000;
@@ -145,8 +148,15 @@ function mirrorSource(receiver, ackTimeoutMs, log) {
     async start() {
       await gate.listen();
       // Every failed delivery parks at once (MIRROR_MAX_ATTEMPTS=1): the
-      // backlog waits for the retry, not for a backoff timer.
-      sender = makeSystem('runtime', { INSTANCE_ID: 'bench-sender', CACHE_MIRRORS: gate.url, MIRROR_MAX_ATTEMPTS: '1' });
+      // backlog waits for the retry, not for a backoff timer. A new origin
+      // for every sender: the receiver keeps its state from one row to the
+      // next and remembers the (origin, eventId) pairs it was sent, and a
+      // fresh sender's ids start again at 1, which under one origin it
+      // would acknowledge as repeats without an event (seen).
+      senders += 1;
+      sender = makeSystem('runtime', {
+        INSTANCE_ID: `bench-sender-${process.pid}-${senders}`, CACHE_MIRRORS: gate.url, MIRROR_MAX_ATTEMPTS: '1',
+      });
       await sender.start();
       token = await sender.token(ADMIN);
       gate.open(receiver.url);
@@ -315,6 +325,10 @@ export async function measureBursts(system, {
           duplicates: collected.duplicates,
           streamsWithAnomalies: collected.anomalies.reduce((n, a) => n + a.filter((x) => x > 0).length, 0),
           errors: errors.slice(0, 5),
+          // The end of the system's own output when the burst was not
+          // delivered whole or the Hub was started anew meanwhile.
+          systemOutput: errors.length || seen.complete < live || hubDelta(before, after)?.hubRestarted
+            ? system.output.slice(-4000) : undefined,
         });
         log(`  ${size} events (${source.how}), burst ${b + 1}/${bursts}: last event p50 ${last?.p50.toFixed(1) ?? '-'} ms, p99 ${last?.p99.toFixed(1) ?? '-'} ms, `
           + `${seen.complete}/${live} streams complete, CPU ${cpuMs} ms, chunks/stream ${counted.chunks?.toFixed(2) ?? 'n/a'}${errors.length ? `; ${errors.join('; ')}` : ''}`);
