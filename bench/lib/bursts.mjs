@@ -64,13 +64,23 @@ export function streamCounters(status) {
   return { chunks: sum('streamChunks'), events: sum('streamEvents') };
 }
 
-/** The system's /api/status, or {error} (bounded by its timeout). */
+/**
+ * The system's /api/status, or {error}: asked twice at most (each bounded
+ * by its timeout), because after a large burst a status call was seen to
+ * get no answer at all (socket hang up) once, and the row's chunk count
+ * needs it.
+ */
 async function readStatus(system) {
-  try {
-    return (await system.status()) ?? { error: 'GET /api/status answered no JSON' };
-  } catch (e) {
-    return { error: `GET /api/status: ${e.message ?? e}` };
+  let error;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return (await system.status()) ?? { error: 'GET /api/status answered no JSON' };
+    } catch (e) {
+      error = `GET /api/status: ${e.message ?? e}`;
+      await sleep(500);
+    }
   }
+  return { error };
 }
 
 /** Opens `conns` kept-alive connections to the system, so that no burst pays a connection set-up. */
