@@ -91,24 +91,25 @@ async function openConnections(system, conns) {
 /**
  * Sends one trigger per entity id, from `conns` senders at once, each
  * sending its next once the previous was answered. Resolves with
- * {firstSentAt, lastAckAt, ids (event ids, in the order answered), errors}.
+ * {firstSentAt, lastAckAt, ids (the answered triggers' event ids, in the
+ * order answered), errors}.
  */
-async function sendFrom(system, ids, conns, ackTimeoutMs) {
+async function sendFrom(system, entities, conns, ackTimeoutMs) {
   const answers = [];
   const errors = [];
   const started = nowMs();
   let next = 0;
   const sender = async () => {
-    while (next < ids.length) {
+    while (next < entities.length) {
       const k = next++;
       try {
-        answers.push(await system.trigger('invalidate', k, { timeoutMs: ackTimeoutMs, entityId: ids[k] }));
+        answers.push(await system.trigger('invalidate', k, { timeoutMs: ackTimeoutMs, entityId: entities[k] }));
       } catch (e) {
-        errors.push(`trigger ${k + 1} of ${ids.length}: ${e.message ?? e}`);
+        errors.push(`trigger ${k + 1} of ${entities.length}: ${e.message ?? e}`);
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(conns, ids.length) }, sender));
+  await Promise.all(Array.from({ length: Math.min(conns, entities.length) }, sender));
   return {
     firstSentAt: answers.length ? Math.min(...answers.map((a) => a.sentAt)) : started,
     lastAckAt: answers.length ? Math.max(...answers.map((a) => a.ackAt)) : null,
@@ -123,9 +124,9 @@ function apiSource(system, conns, ackTimeoutMs) {
     how: conns === 1 ? '1 connection, in turn' : `${conns} connections`,
     async start() {},
     async arm(size) {
-      const ids = entityIds(size);
+      const entities = entityIds(size);
       await openConnections(system, conns);
-      return { fire: () => sendFrom(system, ids, conns, ackTimeoutMs), verify: async () => [] };
+      return { fire: () => sendFrom(system, entities, conns, ackTimeoutMs), verify: async () => [] };
     },
     processes: () => [],
     async stop() {},
