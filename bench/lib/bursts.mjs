@@ -102,10 +102,11 @@ async function sendFrom(system, entities, conns, ackTimeoutMs) {
   const sender = async () => {
     while (next < entities.length) {
       const k = next++;
+      const sent = nowMs();
       try {
         answers.push(await system.trigger('invalidate', k, { timeoutMs: ackTimeoutMs, entityId: entities[k] }));
       } catch (e) {
-        errors.push(`trigger ${k + 1} of ${entities.length}: ${e.message ?? e}`);
+        errors.push(`trigger ${k + 1} of ${entities.length}, ${Math.round(sent - started)} ms into the burst, after ${Math.round(nowMs() - sent)} ms: ${e.message ?? e}`);
       }
     }
   };
