@@ -3,7 +3,8 @@
 // under `wrangler dev` and in better-sse (the peer), side by side from one
 // run, with the runtime's floor (a bare Worker and Durable Object in the
 // same shape, bench/floor/worker.mjs) beside them; a PATCH row for the
-// product path; mirror propagation; cached reads; write acknowledgement.
+// product path; mirror propagation; cached reads; write acknowledgement;
+// and, in an invocation of their own (`--only bursts`), bursts of events.
 // The runtime rows run once per number of regions of the edge tier
 // (`--regions`): 1 is today's default (EDGE_REGIONS unset, one Edge), 3 is
 // three regions (three Edges) with the streams and reads spread evenly over
@@ -11,12 +12,13 @@
 // Prints the tables (markdown) and writes bench/results/<timestamp>.json.
 // Run by `make bench` through bench/run.sh (which raises the fd limit and
 // installs the peer); bench/README.md explains every column. Options:
-//   --only LIST            parts to run, of runtime,floor,dev,peer,mirror,reads,acks,churn (default: all)
+//   --only LIST            parts to run, of runtime,floor,dev,peer,mirror,reads,acks,churn (default: all
+//                          of these), and bursts (never by default: its own invocation, `--only bursts`)
 //   --regions LIST         numbers of edge-tier regions the runtime rows (fan-out, reads, acks) run
 //                          with (1,3): 1 = EDGE_REGIONS unset (one Edge); n > 1 = the first n of
 //                          weur,enam,apac,wnam,... with EDGE_REGION_HEADER=x-polycache-region, each
 //                          stream and read sending the header with the regions in turn
-//   --streams LIST         concurrent streams (default 1000,2000,5000,10000)
+//   --streams LIST         concurrent streams (default 1000,2000,5000,10000; for bursts 1000,2000)
 //   --events N             events per round (20)        --interval-ms MS  between events (200)
 //   --patch-streams N      where the PATCH /api/posts/1 row runs (1000; 0: none)
 //   --threads N            load-client worker threads (2)
@@ -28,9 +30,17 @@
 //   --acks-triggers LIST   the writes of the acknowledgement rows (invalidate,patch)
 //   --churn-streams N      streams per churn round (1000)   --churn-rounds N (3)
 //   --churn-systems LIST   where the churn rounds run (runtime,dev)
+//   --burst-sizes LIST     events per burst (10,50)      --bursts N  bursts per row (3)
+//   --burst-kinds LIST     how a burst is sent (api,mirror): api = from --burst-conns connections as fast
+//                          as the API takes them; mirror = one bulk mirror catch-up (the peer: its
+//                          triggers one after the other from one connection)
+//   --burst-conns N        connections of an api burst (10)
+//   --burst-systems LIST   systems of the burst rows (runtime,peer; also floor); the runtime at every --regions
+//   --burst-wait-ms MS     how long a burst's events may take to reach every stream, from its first trigger (60000)
 //   --runtime-assets       serve the runtime rows with Miniflare's static-assets router in
 //                          front of the Worker, as `wrangler dev` does (default: the Worker alone)
 //   --runtime-vars JSON    more vars for the runtime rows, e.g. '{"SSE_MAX_WRITES":"40"}' (a trade-off)
+//                          or '{"SSE_COALESCE_MS":"0"}' (the burst rows without coalescing)
 //   --runtime-entry-worker serve the runtime rows through Miniflare's entry Worker, as its own
 //                          socket and `wrangler dev` do (default: a direct socket to the Worker)
 //   --drain-ms MS          how long to wait for the last receipts after the last acknowledgement (15000)
@@ -53,15 +63,17 @@ import { measureMirror } from './lib/mirror.mjs';
 import { measureReads } from './lib/reads.mjs';
 import { measureChurn } from './lib/churn.mjs';
 import { measureAcks } from './lib/acks.mjs';
+import { measureBursts } from './lib/bursts.mjs';
 import { closeAgent } from './lib/http.mjs';
-import { acksTable, churnTable, fanoutTable, memoryTable, mirrorTable, peerTable, readsTable } from './lib/report.mjs';
+import { acksTable, burstsTable, churnTable, fanoutTable, memoryTable, mirrorTable, peerTable, readsTable } from './lib/report.mjs';
 import { nowMs, withTimeout } from './lib/clock.mjs';
 
 const { values: opt } = parseArgs({
   options: {
     only: { type: 'string', default: 'runtime,floor,dev,peer,mirror,reads,acks,churn' },
     regions: { type: 'string', default: '1,3' },
-    streams: { type: 'string', default: '1000,2000,5000,10000' },
+    // No default here: the fan-out rows' and the burst rows' differ (below).
+    streams: { type: 'string' },
     events: { type: 'string', default: '20' },
     'interval-ms': { type: 'string', default: '200' },
     'patch-streams': { type: 'string', default: '1000' },
@@ -77,6 +89,12 @@ const { values: opt } = parseArgs({
     'churn-streams': { type: 'string', default: '1000' },
     'churn-rounds': { type: 'string', default: '3' },
     'churn-systems': { type: 'string', default: 'runtime,dev' },
+    'burst-sizes': { type: 'string', default: '10,50' },
+    bursts: { type: 'string', default: '3' },
+    'burst-kinds': { type: 'string', default: 'api,mirror' },
+    'burst-conns': { type: 'string', default: '10' },
+    'burst-systems': { type: 'string', default: 'runtime,peer' },
+    'burst-wait-ms': { type: 'string', default: '60000' },
     'runtime-assets': { type: 'boolean', default: false },
     'runtime-entry-worker': { type: 'boolean', default: false },
     'runtime-vars': { type: 'string', default: '{}' },
@@ -99,17 +117,27 @@ if (opt.help) {
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const parts = new Set(list(opt.only));
 for (const p of parts) {
-  if (!['runtime', 'floor', 'dev', 'peer', 'mirror', 'reads', 'acks', 'churn'].includes(p)) throw new Error(`--only: unknown part ${p}`);
+  if (!['runtime', 'floor', 'dev', 'peer', 'mirror', 'reads', 'acks', 'churn', 'bursts'].includes(p)) throw new Error(`--only: unknown part ${p}`);
 }
-const streamCounts = list(opt.streams).map(Number).sort((a, b) => a - b);
+const numbers = (s) => list(s).map(Number).sort((a, b) => a - b);
+const streamCounts = numbers(opt.streams ?? '1000,2000,5000,10000');
+// Bursts cost far more per stream than one event: 1,000 and 2,000 streams
+// unless --streams says otherwise.
+const burstStreamCounts = numbers(opt.streams ?? '1000,2000');
+const burstSizes = numbers(opt['burst-sizes']);
+const burstKinds = list(opt['burst-kinds']);
+for (const k of burstKinds) if (!['api', 'mirror'].includes(k)) throw new Error(`--burst-kinds: unknown kind ${k}`);
 const regionCounts = [...new Set(list(opt.regions).map(Number))].sort((a, b) => a - b);
 for (const n of regionCounts) regionVars(n); // checks the numbers
 // The fan-out rows' systems in the order they run for each number of
 // streams: the runtime once per number of regions, then the others.
 const systems = ['runtime', 'floor', 'dev', 'peer'].filter((s) => parts.has(s));
-const fanoutSystems = systems.flatMap((kind) => (kind === 'runtime'
+/** The systems in the order they run: the runtime once per number of regions, then the others. */
+const withRegions = (kinds) => kinds.flatMap((kind) => (kind === 'runtime'
   ? regionCounts.map((regions) => ({ key: `runtime@${regions}`, kind, regions }))
   : [{ key: kind, kind, regions: null }]));
+const fanoutSystems = withRegions(systems);
+const burstSystems = withRegions(['runtime', 'floor', 'peer'].filter((s) => list(opt['burst-systems']).includes(s)));
 const patchAt = Number(opt['patch-streams']) === 0 ? null
   : (streamCounts.includes(Number(opt['patch-streams'])) ? Number(opt['patch-streams']) : streamCounts[0]);
 const runtimeVars = JSON.parse(opt['runtime-vars']);
@@ -132,6 +160,8 @@ function fdLimit() {
 const FDS_PER_STREAM = { runtime: 1, floor: 1, dev: 2, peer: 1 };
 // Room for everything else a process has open (libraries, pipes, listeners).
 const FD_HEADROOM = 500;
+/** Descriptors the busiest process of a system of this kind needs with n streams open. */
+const fdsNeeded = (kind, n) => Math.max(n, n * FDS_PER_STREAM[kind]) + FD_HEADROOM;
 
 function version(pkg) {
   try { return JSON.parse(readFileSync(join(ROOT, pkg, 'package.json'), 'utf8')).version; } catch { return null; }
@@ -149,7 +179,10 @@ const results = {
     workerd: version('node_modules/workerd'),
     betterSse: version('bench/peers/node_modules/better-sse'),
   },
-  config: { ...opt, streams: streamCounts, regions: regionCounts, systems, patchAt },
+  config: {
+    ...opt, streams: streamCounts, regions: regionCounts, systems, patchAt, runtimeVars,
+    ...(parts.has('bursts') ? { burstStreams: burstStreamCounts, burstSizes, burstKinds, burstSystems: burstSystems.map((s) => s.key) } : {}),
+  },
   // The Worker the runtime rows ran (a copy of build/ taken at the start).
   build: null,
   fanout: [],
@@ -157,6 +190,7 @@ const results = {
   reads: [],
   acks: [],
   churn: [],
+  bursts: [],
   notes: [],
 };
 const note = (msg) => { results.notes.push(msg); log(`note: ${msg}`); };
@@ -176,7 +210,7 @@ async function fanoutPart() {
       for (const { key, kind } of fanoutSystems) {
         const system = instances[key];
         if (outOfTime(`${system.label} at ${n} streams`)) continue;
-        const need = Math.max(n, n * FDS_PER_STREAM[kind]) + FD_HEADROOM;
+        const need = fdsNeeded(kind, n);
         if (need > limit) {
           note(`${system.label} at ${n} streams skipped: needs about ${need} open files in one process, the limit is ${limit} (ulimit -Hn)`);
           results.fanout.push({ system: kind, label: system.label, edgeCount: system.edgeCount, streams: n, trigger: 'invalidate', error: `skipped: needs ~${need} fds, limit ${limit}` });
@@ -223,6 +257,66 @@ async function fanoutPart() {
           results.fanout.push({ system: kind, label: system.label, edgeCount: system.edgeCount, streams: n, trigger: 'invalidate', error: e.message });
         } finally {
           await system.stop();
+        }
+      }
+    }
+  } finally {
+    await Promise.allSettled(Object.values(instances).map((s) => s.dispose()));
+  }
+}
+
+/**
+ * The burst rows: for each number of streams and each way of sending a
+ * burst, every burst system one after the other, each started fresh, its
+ * burst sizes on the same open streams (bench/lib/bursts.mjs).
+ */
+async function burstsPart() {
+  const limit = fdLimit();
+  const instances = Object.fromEntries(burstSystems.map(({ key, kind, regions }) => [key,
+    makeSystem(kind, kind === 'runtime' ? { ...regionVars(regions), ...runtimeVars } : undefined)]));
+  const bursts = Number(opt.bursts);
+  const waitMs = Number(opt['burst-wait-ms']);
+  try {
+    for (const n of burstStreamCounts) {
+      for (const burstKind of burstKinds) {
+        for (const { key, kind } of burstSystems) {
+          const system = instances[key];
+          const what = `bursts (${burstKind}) on ${system.label} at ${n} streams`;
+          const failed = (error) => results.bursts.push({ system: kind, label: system.label, edgeCount: system.edgeCount, streams: n, kind: burstKind, size: 0, error });
+          if (outOfTime(what)) continue;
+          const need = fdsNeeded(kind, n);
+          if (need > limit) {
+            note(`${what} skipped: needs about ${need} open files in one process, the limit is ${limit} (ulimit -Hn)`);
+            failed(`skipped: needs ~${need} fds, limit ${limit}`);
+            continue;
+          }
+          log(`${what}: ${burstSizes.join(', ')} events, ${bursts} bursts each ...`);
+          try {
+            const t0 = nowMs();
+            await system.restart();
+            log(`  started in ${((nowMs() - t0) / 1000).toFixed(1)} s on ${system.url}`);
+            // Every step is bounded; this bounds the whole, in case something unforeseen hangs.
+            const rowMs = Number(opt['connect-budget-ms']) + burstSizes.length * bursts * (waitMs + 90_000) + 120_000;
+            results.bursts.push(...await withTimeout(measureBursts(system, {
+              streams: n,
+              kind: burstKind,
+              sizes: burstSizes,
+              bursts,
+              conns: Number(opt['burst-conns']),
+              threads: Number(opt.threads),
+              connectTimeoutMs: Number(opt['connect-timeout-ms']),
+              connectBudgetMs: Number(opt['connect-budget-ms']),
+              waitMs,
+              ackTimeoutMs: Number(opt['ack-timeout-ms']),
+              deadline,
+              log,
+            }), rowMs, `the bursts did not end within ${rowMs / 1000} s`));
+          } catch (e) {
+            note(`${what} failed: ${e.message}\n${system.output?.slice(-2000) ?? ''}`);
+            failed(e.message);
+          } finally {
+            await system.stop();
+          }
         }
       }
     }
@@ -322,6 +416,7 @@ function render() {
       + `Node ${m.node}, wrangler ${results.versions.wrangler}, workerd ${results.versions.workerd}, better-sse ${results.versions.betterSse}; `
       + `open-files limit ${m.fdLimit}; ${opt.events} events ${opt['interval-ms']} ms apart per row; ${Math.round(results.durationSecs)} s in all.`,
   ];
+  if (Object.keys(runtimeVars).length) out.push('', `Runtime vars: \`${JSON.stringify(runtimeVars)}\`.`);
   if (results.fanout.length) {
     out.push('', '### Fan-out', '', fanoutTable(results.fanout));
     const against = peerTable(results.fanout);
@@ -331,6 +426,9 @@ function render() {
   if (results.mirror.length) out.push('', '### Mirror propagation', '', mirrorTable(results.mirror));
   if (results.reads.length) out.push('', `### Reads (wrk, 1 thread, ${opt['reads-conns']} connections, ${opt['reads-secs']} s each)`, '', readsTable(results.reads));
   if (results.acks.length) out.push('', `### Write acknowledgement: sequential writes, ${opt['acks-streams']} streams open (spread over the regions)`, '', acksTable(results.acks));
+  if (results.bursts.length) {
+    out.push('', `### Bursts: ${opt.bursts} per row, each from its first trigger to its last event at each stream`, '', burstsTable(results.bursts));
+  }
   if (results.churn.length) out.push('', `### Churn: rounds of connects then closes (a gone client is noticed at a heartbeat write)`, '', churnTable(results.churn));
   if (results.notes.length) out.push('', '### Notes', '', ...results.notes.map((n) => `- ${n.split('\n')[0]}`));
   return out.join('\n');
@@ -351,7 +449,7 @@ async function finish(reason) {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(render());
   console.log(`\n(JSON: ${file})`);
-  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads, ...results.acks, ...results.churn].some((r) => r.error && !r.error.startsWith('skipped'));
+  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads, ...results.acks, ...results.churn, ...results.bursts].some((r) => r.error && !r.error.startsWith('skipped'));
   // Explicitly: a load-client thread of a row that timed out may still be alive.
   process.exit(failed ? 1 : 0);
 }
@@ -373,7 +471,8 @@ setTimeout(() => finish(`the run was cut ${5} minutes past --max-minutes`), dead
 try {
   if (parts.has('runtime') || parts.has('acks') || (parts.has('reads') && list(opt['reads-systems']).includes('runtime'))
       || (parts.has('churn') && list(opt['churn-systems']).includes('runtime'))
-      || (parts.has('mirror') && opt['mirror-system'] === 'runtime')) {
+      || (parts.has('mirror') && opt['mirror-system'] === 'runtime')
+      || (parts.has('bursts') && burstSystems.some((s) => s.kind === 'runtime'))) {
     results.build = { sha256: (await snapshotBuild()).sha256 };
   }
   // The short parts first: if the fan-out rows run out of time (--max-minutes),
@@ -383,6 +482,7 @@ try {
   if (parts.has('acks')) await acksPart();
   if (systems.length) await fanoutPart();
   if (parts.has('churn')) await churnPart();
+  if (parts.has('bursts')) await burstsPart();
 } catch (e) {
   results.error = String(e?.stack ?? e);
   await finish(`the run failed: ${e?.message ?? e}`);

@@ -137,3 +137,34 @@ export function churnTable(results) {
   }
   return table(['system', 'round', 'streams opened', 'heartbeat s', 'subscribers 0 after s', 'descriptors back after s', 'descriptors before / after'], rows, 2);
 }
+
+/**
+ * The burst rows: per stream, the time from the burst's first trigger to
+ * its last event (over every stream and burst of the row), the share of
+ * streams that got every event of a burst once and in order, CPU per
+ * burst, and the chunks and events written per stream per burst as the
+ * server counts them (n/a where it does not). `p99 / peer` against the
+ * peer's row of the same streams, size and kind.
+ */
+export function burstsTable(results) {
+  const KIND = { api: 0, mirror: 1 };
+  const key = (r) => `${r.streams}/${r.kind}/${r.size}`;
+  const peers = new Map(results.filter((r) => r.system === 'peer' && !r.error && r.lastEventMs).map((r) => [key(r), r]));
+  const pct = (x) => (x === null || x === undefined ? '-' : `${(100 * x).toFixed(x === 1 ? 0 : 2)} %`);
+  const na = (x, digits) => (x === null || x === undefined ? 'n/a' : f(x, digits));
+  const rows = [...results]
+    .sort((a, b) => a.streams - b.streams || KIND[a.kind] - KIND[b.kind] || a.size - b.size || bySystem(a, b))
+    .map((r) => {
+      if (r.error) return [r.label, f(r.streams), '-', r.kind, `**${r.error.startsWith('skipped') ? 'not run' : 'failed'}**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', ''];
+      const peer = peers.get(key(r));
+      return [
+        r.label, f(r.streams), f(r.size), r.how,
+        f(r.lastEventMs?.p50, 1), f(r.lastEventMs?.p99, 1), f(r.lastEventMs?.max, 1),
+        r.system === 'peer' ? '1' : (peer && r.lastEventMs ? f(r.lastEventMs.p99 / peer.lastEventMs.p99, 2) : '-'),
+        pct(r.deliveredFraction),
+        f(r.cpuMsPerBurst, 0),
+        na(r.chunksPerStream, 2), na(r.eventsPerStream, 2),
+      ];
+    });
+  return table(['system', 'streams', 'events', 'sent as', 'last event p50 ms', 'p99 ms', 'max ms', 'p99 / peer', 'delivered (all once, in order)', 'CPU ms / burst', 'chunks / stream', 'events / stream'], rows, 4);
+}

@@ -91,11 +91,13 @@ export class SseLoad {
   /**
    * The receipts so far: Map event id -> Array indexed by thread of
    * Float64Array (a receipt time per stream of the thread, 0 where none;
-   * undefined for a thread that received none of that event), and the
-   * counters.
+   * undefined for a thread that received none of that event), per thread a
+   * Uint32Array of each stream's duplicates and out-of-order events since
+   * the last collect (`anomalies`), and the counters.
    */
   async collect() {
     const replies = await this.ask('collect');
+    const anomalies = replies.map((r) => r.anomalies);
     const receipts = new Map();
     replies.forEach((r, t) => {
       r.ids.forEach((id, i) => {
@@ -103,7 +105,7 @@ export class SseLoad {
         receipts.get(id)[t] = r.arrays[i];
       });
     });
-    return { ...merge(replies), receipts };
+    return { ...merge(replies), receipts, anomalies };
   }
 
   /** Closes every stream. */

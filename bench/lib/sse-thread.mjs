@@ -40,6 +40,12 @@ const firstRequest = (index) => {
 let receipts = new Map();
 let received = 0; // app-updates received, first copy of each (stream, id) only
 let duplicates = 0;
+// Per stream since the last collect: app-updates that came twice or after a
+// higher id (the burst rows count a stream's burst as delivered only when
+// every event came once and in order).
+let anomalies = new Uint32Array(count);
+// Per stream: the highest app-update id seen, to tell an event out of order.
+const lastAppId = new Float64Array(count);
 let helloCount = 0;
 let failed = 0; // streams that never saw their hello
 let lostAfterHello = 0; // streams that ended after their hello (a renewal excepted)
@@ -59,9 +65,11 @@ function receipt(index, idText, at) {
     slots = new Float64Array(count);
     receipts.set(id, slots);
   }
-  if (slots[index] !== 0) { duplicates++; return; }
+  if (slots[index] !== 0) { duplicates++; anomalies[index]++; return; }
   slots[index] = at;
   received++;
+  if (id < lastAppId[index]) anomalies[index]++;
+  else lastAppId[index] = id;
 }
 
 /** One stream: the socket and its parser state. */
@@ -272,11 +280,13 @@ parentPort.on('message', async (msg) => {
     case 'collect': {
       const ids = [...receipts.keys()];
       const arrays = ids.map((id) => receipts.get(id));
+      const streamAnomalies = anomalies;
       receipts = new Map();
+      anomalies = new Uint32Array(count);
       const p = progress();
       received = 0;
       duplicates = 0;
-      parentPort.postMessage({ ...p, ids, arrays }, arrays.map((a) => a.buffer));
+      parentPort.postMessage({ ...p, ids, arrays, anomalies: streamAnomalies }, [...arrays.map((a) => a.buffer), streamAnomalies.buffer]);
       break;
     }
     case 'close': {

@@ -256,11 +256,16 @@ class Polycache {
     return this.regions.length ? this.regions.map((r) => ({ [this.regionHeader]: r })) : [{}];
   }
 
-  /** kind 'invalidate': POST /api/cache/invalidate {type: posts}; 'patch': PATCH /api/posts/1. */
-  async trigger(kind, i, { timeoutMs } = {}) {
+  /**
+   * kind 'invalidate': POST /api/cache/invalidate {type: posts} (with `id`
+   * when entityId is given: the burst rows name a distinct post each time);
+   * 'patch': PATCH /api/posts/1.
+   */
+  async trigger(kind, i, { timeoutMs, entityId } = {}) {
     if (kind === 'invalidate') {
       const token = await this.token(ADMIN);
-      const res = await send(this.url, 'POST', '/api/cache/invalidate', { token, body: { type: 'posts' }, timeoutMs });
+      const body = entityId === undefined ? { type: 'posts' } : { type: 'posts', id: String(entityId) };
+      const res = await send(this.url, 'POST', '/api/cache/invalidate', { token, body, timeoutMs });
       if (res.status !== 200) throw new Error(`invalidate: ${res.status} ${res.text.slice(0, 200)}`);
       return { eventId: res.json.eventId, sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
     }
@@ -434,6 +439,8 @@ class BroadcastSystem {
     this.args = []; // more arguments after --port
     this.streamPath = '/stream';
     this.node = null;
+    // Not polycache: no Hub counters or Edges in its status (fanout.mjs, edgeTier).
+    this.edgeTier = false;
   }
 
   async start() {
@@ -450,13 +457,19 @@ class BroadcastSystem {
   async dispose() { await this.stop(); live.delete(this); }
 
   async subscribers() {
-    const res = await send(this.url, 'GET', '/api/status', { timeoutMs: 10_000 });
-    return res.json?.subscribers ?? null;
+    return (await this.status({ timeoutMs: 10_000 }))?.subscribers ?? null;
   }
 
-  async trigger(kind, i, { timeoutMs } = {}) {
+  /** GET /api/status (its JSON, or null). */
+  async status({ timeoutMs = 30_000 } = {}) {
+    const res = await send(this.url, 'GET', '/api/status', { timeoutMs });
+    return res.json ?? null;
+  }
+
+  /** One broadcast; with entityId, the event names that entity (the burst rows). */
+  async trigger(kind, i, { timeoutMs, entityId } = {}) {
     if (kind !== 'invalidate') throw new Error(`${this.label} has no trigger ${kind}`);
-    const res = await send(this.url, 'POST', '/broadcast', { body: {}, timeoutMs });
+    const res = await send(this.url, 'POST', '/broadcast', { body: entityId === undefined ? {} : { id: String(entityId) }, timeoutMs });
     if (res.status !== 200) throw new Error(`broadcast: ${res.status} ${res.text.slice(0, 200)}`);
     return { eventId: res.json.eventId, sentAt: res.sentAt, ackAt: res.ackAt, ms: res.ms };
   }
