@@ -10,6 +10,7 @@
 // The run is replayable: it prints its seed; POLYCACHE_HOSTILE_SEED=<seed>
 // sends the same requests again (the order in which concurrent answers come
 // back may differ). POLYCACHE_HOSTILE_REQUESTS changes the count (10,000).
+// `make test` runs it as a tier of its own (scripts/test.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, request as httpRequest } from 'node:http';
@@ -75,7 +76,13 @@ before(async () => {
     },
   });
   await Promise.all([receiver.start(), worker.start()]);
-  watchLines(worker.child, (line) => { if (CRASH.test(line) && crashes.length < 50) crashes.push(line.slice(0, 500)); });
+  // Each crash with the lines before it: the requests wrangler logged as they ended.
+  const recent = [];
+  watchLines(worker.child, (line) => {
+    if (CRASH.test(line) && crashes.length < 20) crashes.push([...recent, `>>> ${line}`].join('\n    ').slice(0, 3000));
+    recent.push(line.slice(0, 300));
+    if (recent.length > 6) recent.shift();
+  });
   tokens.editor = await login(worker, EDITOR);
   tokens.service = await login(worker, SERVICE);
   tokens.admin = await login(worker, ADMIN);
@@ -325,6 +332,10 @@ function makeRequest(r, ids) {
     }],
     // Admin routes: refused tokens, and an admin's with odd queries.
     [4, () => ({ method: r.pick(['GET', 'POST']), path: r.pick(['/api/cache/mirrors', '/api/cache/mirrors/retry', '/api/cache/logs', '/api/cache/hub/reset']), headers: authHeader(r, r.pick(['editor', 'service', ...REFUSED, 'none'])), body: r.chance(0.5) ? '{}' : undefined, contentType: 'application/json', refuse: true })],
+    [1, () => ({ method: 'POST', path: '/api/cache/hub/reset', headers: authHeader(r, 'admin'), refuse: true })],
+    // A client that hangs up halfway through its body: no answer to check, only the log.
+    [1, () => ({ method: r.pick(['POST', 'PATCH']), path: r.pick(['/api/posts', '/api/posts/1', '/api/auth/login', '/api/cache/invalidate']), headers: authHeader(r, r.pick(['editor', 'service', 'none'])),
+      body: filler(r.pick([1000, 100_000])), contentType: 'application/json', chunked: true, hangUp: true })],
     [3, () => ({ method: 'GET', path: `/api/cache/${r.pick(['logs', 'mirrors'])}?${r.pick(['since=-1', 'since=abc', 'since=18446744073709551616', 'limit=0', 'limit=-5', 'limit=1000000000', 'since=0&limit=1', 'since=1e3', 'since=&limit=', 'limit=9007199254740993', ''])}`, headers: authHeader(r, 'admin') })],
     // Unknown routes, odd methods, long and percent-encoded paths.
     [6, () => ({ method: r.pick(METHODS), path: r.pick([`/api/${r.pick(OTHER_TYPES)}`, `/api/${r.pick(OTHER_TYPES)}/1`, '/', '/index.html', '/api', '/api/', '//api//posts', '/api/posts/1/2', '/api/cache', '/api/cache/hub', '/api/auth', '/api/auth/logout', '/API/posts', `/api/${'a'.repeat(r.pick([100, 2000, 8000]))}`, `/api/posts/${'%41'.repeat(1000)}`, '/api/%2e%2e/%2e%2e/etc/passwd', '/api/posts/%2F..%2F1']), refuse: true })],
@@ -338,6 +349,12 @@ function makeRequest(r, ids) {
   if (r.chance(0.03)) for (let i = 0; i < 60; i++) req.headers[`x-many-${i}`] = String(i);
   if (r.chance(0.05)) req.headers.accept = r.pick(['*/*', 'text/html', 'text/event-stream', '', 'application/json;q=0']);
   if (r.chance(0.03)) req.headers['x-polycache-edge'] = r.pick(['edge:default:0', 'edge:apac:9', '../hub', '']);
+  // The same header twice: the Worker sees the values joined by a comma.
+  if (r.chance(0.03)) req.headers[r.pick(['authorization', 'last-event-id', 'content-length-like'])] = [r.pick(['Bearer x', '5']), r.pick(['Bearer y', '7'])];
+  if (r.chance(0.03) && req.contentType !== undefined) req.contentType = ['application/json', r.pick(['text/plain', 'application/json'])];
+  if (r.chance(0.02)) req.headers.expect = '100-continue';
+  // A GET with a body.
+  if (r.chance(0.02) && req.method === 'GET' && !req.stream) Object.assign(req, { body: '{"title":"x"}', contentType: 'application/json' });
   return req;
 }
 
@@ -372,7 +389,10 @@ function send(base, agent, req) {
     });
     out.on('error', (e) => done({ error: e.message }));
     timer = setTimeout(() => { out.destroy(); done({ error: `no answer within ${REQUEST_TIMEOUT_MS} ms` }); }, REQUEST_TIMEOUT_MS);
-    if (body && req.chunked) {
+    if (req.hangUp) {
+      // Half the body, then gone: the Worker reads a body that never ends.
+      out.write(body.subarray(0, body.length >> 1), () => setTimeout(() => { out.destroy(); done({ hungUp: true }); }, 50));
+    } else if (body && req.chunked) {
       for (let at = 0; at < body.length; at += 16_384) out.write(body.subarray(at, at + 16_384));
       out.end();
     } else {
@@ -392,6 +412,7 @@ const isApi = (path) => new URL(path, 'http://127.0.0.1').pathname.startsWith('/
 
 /** What is wrong with this answer to this request, or null. */
 function problemOf(req, res) {
+  if (res.hungUp) return null;
   if (res.error) return `no answer: ${res.error}`;
   if (res.status >= 500) return `${res.status}`;
   if (!isApi(req.path)) return null;
@@ -439,7 +460,7 @@ async function flood(url, count, seed, ids) {
       next += 1;
       const req = makeRequest(r, ids);
       const res = await send(base, agent, req);
-      const key = res.error ? 'no answer' : String(res.status);
+      const key = res.hungUp ? 'hung up' : res.error ? 'no answer' : String(res.status);
       statuses[key] = (statuses[key] ?? 0) + 1;
       const problem = problemOf(req, res);
       if (!problem) continue;
