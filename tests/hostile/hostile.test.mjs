@@ -13,7 +13,10 @@
 // `make test` runs it as a tier of its own (scripts/test.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createWriteStream, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WorkerInstance, freePort, TEST_SECRETS } from '../common/harness.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import {
@@ -40,6 +43,11 @@ const INSTANCE_ID = 'hostile-test';
 let receiver;
 let worker;
 const tokens = {};
+/** Where the Worker's output goes, as it comes. */
+const LOG_FILE = join(tmpdir(), `polycache-hostile-${SEED}-${process.pid}.log`);
+let log;
+/** Whether every test passed: the log file is removed then. */
+let passed = false;
 /** Every line of the Worker's output that shows a crash, read as it comes (the harness keeps only the last MB). */
 const crashes = [];
 
@@ -77,8 +85,11 @@ before(async () => {
   });
   await Promise.all([receiver.start(), worker.start()]);
   // Each crash with the lines before it: the requests wrangler logged as they ended.
+  // The whole log goes to a file too (the harness keeps only its last MB), kept when the run fails.
   const recent = [];
+  log = createWriteStream(LOG_FILE);
   watchLines(worker.child, (line) => {
+    log.write(`${line}\n`);
     if (CRASH.test(line) && crashes.length < 20) crashes.push([...recent, `>>> ${line}`].join('\n    ').slice(0, 3000));
     recent.push(line.slice(0, 300));
     if (recent.length > 6) recent.shift();
@@ -91,6 +102,9 @@ before(async () => {
 
 after(async () => {
   await Promise.all([worker?.dispose(), receiver?.dispose()]);
+  await new Promise((resolve) => (log ? log.end(resolve) : resolve()));
+  if (passed) rmSync(LOG_FILE, { force: true });
+  else console.log(`hostile: the Worker's whole log is in ${LOG_FILE}`);
 });
 
 /**
@@ -485,6 +499,8 @@ let beforeFlood;
 let afterFlood;
 let lastEventIdBefore;
 let result;
+let flooded = false;
+let unchanged = false;
 
 test(`${REQUESTS} hostile requests: no 5xx, every error a JSON error, nothing refused is taken, no panic`, { timeout: BUDGET_MS + 120_000 }, async () => {
   beforeFlood = await originSnapshot(worker, tokens.service);
@@ -503,6 +519,7 @@ test(`${REQUESTS} hostile requests: no 5xx, every error a JSON error, nothing re
   assert.equal(sent, REQUESTS, `all ${REQUESTS} requests sent within ${BUDGET_MS} ms`);
   assert.deepEqual(report, [], `${report.length} kinds of wrong answers (seed ${SEED})`);
   assert.deepEqual(crashes, [], `the Worker's log shows a crash (seed ${SEED})`);
+  flooded = true;
 });
 
 test('the refused requests made no event and changed no data (every list and the feed, read from D1)', { timeout: 60_000 }, async () => {
@@ -510,6 +527,7 @@ test('the refused requests made no event and changed no data (every list and the
   assert.equal((await status(worker)).lastEventId, lastEventIdBefore, 'no refused request made an event');
   afterFlood = await originSnapshot(worker, tokens.service);
   assert.deepEqual(afterFlood, beforeFlood);
+  unchanged = true;
 });
 
 test('afterwards a write, a read, a stream and a mirror delivery still work', { timeout: 60_000 }, async () => {
@@ -530,4 +548,5 @@ test('afterwards a write, a read, a stream and a mirror delivery still work', { 
     there.close();
   }
   assert.deepEqual(crashes, [], 'the Worker\'s log shows no crash');
+  passed = flooded && unchanged;
 });
