@@ -5,8 +5,11 @@
 #      (durable_objects/src/js/streams.js) under Node's test runner
 #   3. build: the Worker bundle, and `wrangler deploy --dry-run` with a size check
 #   4. runtime: end-to-end tests against `wrangler dev` (real workerd, D1, KV, DOs)
-#   5. browser: the demo page in Debian's Chromium (playwright-core) against `wrangler dev`
-#   6. bench smoke: `make bench`'s command on 100 streams (runtime, floor, peer),
+#   5. hostile traffic: 10,000 seeded random requests against `wrangler dev` (tests/hostile/):
+#      no 5xx, every error JSON, no crash in the Worker's log, nothing refused changed data;
+#      it prints its seed (POLYCACHE_HOSTILE_SEED=<seed> replays it), its duration and statuses
+#   6. browser: the demo page in Debian's Chromium (playwright-core) against `wrangler dev`
+#   7. bench smoke: `make bench`'s command on 100 streams (runtime, floor, peer),
 #      so that the benchmark keeps running and keeps its meaning; no figure is asserted
 # The TypeScript client (clients/js) is type-checked and unit-tested with the unit tier.
 set -euo pipefail
@@ -66,6 +69,9 @@ bash scripts/check-bundle.sh
 cargo build -p polycache-cli --quiet # target/debug/polycache, run by tests/runtime/cli.test.mjs
 step "runtime tests (wrangler dev)"
 POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 "$e2e_timeout" tests/runtime/
+
+step "hostile traffic (10,000 random requests, wrangler dev)"
+POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 "$e2e_timeout" tests/hostile/
 
 step "browser tests (Chromium, wrangler dev)"
 POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 "$e2e_timeout" tests/browser/

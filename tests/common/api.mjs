@@ -270,3 +270,23 @@ function parseResponse(buf) {
     at = lineEnd + 2 + size + 2;
   }
 }
+
+/** The content types, each with a table and routes of its own. */
+export const CONTENT_TYPES = ['posts', 'pages', 'categories', 'pictures', 'translations', 'types'];
+
+/**
+ * The JSON of each path (default: every list and the feed) as D1 has it:
+ * every content type is invalidated first (not mirrored), so that each read
+ * is a miss. For comparing data before and after requests that must change
+ * nothing; the invalidations themselves make events.
+ */
+export async function originSnapshot(worker, serviceToken, paths = [...CONTENT_TYPES.map((t) => `/api/${t}`), '/api/feed']) {
+  for (const type of CONTENT_TYPES) await invalidate(worker, serviceToken, { type, mirror: false });
+  const out = {};
+  for (const path of paths) {
+    const { json, cache } = await read(worker, path);
+    assert.equal(cache, 'miss', `${path} read from D1 after the invalidation`);
+    out[path] = json;
+  }
+  return out;
+}

@@ -10,7 +10,7 @@ import { freePort, startWorker, TEST_SECRETS } from '../common/harness.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import {
   login, request, read, get, patch, post, status, invalidate, waitUntil, expectError, expectStatus, eventIdOf,
-  decodeJwt, signJwt, unsignedJwt, nowSecs, REQUEST_TIMEOUT_MS,
+  decodeJwt, signJwt, unsignedJwt, nowSecs, REQUEST_TIMEOUT_MS, originSnapshot,
 } from '../common/api.mjs';
 import { connect } from '../common/sse.mjs';
 
@@ -120,7 +120,6 @@ const CASES = [
 // What the bad requests aim at: post 1, every list (a rejected create or
 // delete would show there) and the feed, every field of them.
 const TARGETS = ['/api/posts/1', '/api/posts', '/api/pages', '/api/categories', '/api/pictures', '/api/translations', '/api/types', '/api/feed'];
-const CONTENT_TYPES = ['posts', 'pages', 'categories', 'pictures', 'translations', 'types'];
 
 /** The JSON of every target, by path. */
 async function snapshot() {
@@ -130,16 +129,7 @@ async function snapshot() {
 }
 
 /** The targets as D1 has them: every type invalidated first (not mirrored), so each read is a miss. */
-async function snapshotFromOrigin() {
-  for (const type of CONTENT_TYPES) await invalidate(worker, tokens.service, { type, mirror: false });
-  const out = {};
-  for (const path of TARGETS) {
-    const { json, cache } = await read(worker, path);
-    assert.equal(cache, 'miss', `${path} read from D1 after the invalidation`);
-    out[path] = json;
-  }
-  return out;
-}
+const snapshotFromOrigin = () => originSnapshot(worker, tokens.service, TARGETS);
 
 /** Taken before the table runs, compared with D1 right after it. */
 let beforeTable;
