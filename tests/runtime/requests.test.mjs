@@ -26,15 +26,38 @@ after(async () => { await worker?.dispose(); });
 
 /** The body the test streams, and the size of each chunk written. */
 const BODY_BYTES = 90 * 1024 * 1024;
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 8 * 1024;
+/**
+ * The first SLOW_BYTES go one chunk per SLOW_PACE_MS (400 KiB/s), the rest
+ * as fast as the connection takes them: see "Why paced" below.
+ */
+const SLOW_BYTES = 2 * 1024 * 1024;
+const SLOW_PACE_MS = 20;
 /** How long the whole upload may take before the test gives up on it. */
-const UPLOAD_MS = 60_000;
+const UPLOAD_MS = 30_000;
+/**
+ * How much the client may have written when an upload refused early ends:
+ * the 64 KiB the Worker reads, plus what the sockets and wrangler's proxy
+ * buffer meanwhile (up to 8 MiB measured at full speed). A Worker that reads
+ * the whole body lets the client write all 90 MB.
+ */
+const EARLY_BYTES = 32 * 1024 * 1024;
 /**
  * How much workerd's peak resident memory may grow while refusing the body.
  * Buffering it whole costs at least the body (90 MB); reading it with a
  * bound costs a few chunks, plus whatever the runtime allocates meanwhile.
  */
 const PEAK_GROWTH_LIMIT_BYTES = 24 * 1024 * 1024;
+/** Uploads tried until one reads the Worker's answer whole (see "Why paced"). */
+const UPLOAD_ATTEMPTS = 3;
+/**
+ * The answer of wrangler dev's proxy (its ProxyWorker, in front of the
+ * Worker) when its own request to the Worker fails on the network: plain
+ * text, where the Worker's errors are JSON. Despite its words nothing
+ * restarts: the proxy compares the Worker's address and path with the
+ * address alone, so a failed POST to any path but `/` gets this text.
+ */
+const PROXY_CUT = /^Your worker restarted mid-request\./;
 
 /** Peak resident memory (VmHWM) of the instance's workerd processes, in bytes. */
 function workerdPeakRss() {
@@ -46,61 +69,114 @@ function workerdPeakRss() {
   }, 0);
 }
 
+/** The process ids of the instance's workerd processes, to tell a restart. */
+function workerdPids() {
+  return worker.processes().filter((p) => p.comm.startsWith('workerd')).map((p) => p.pid).sort();
+}
+
 /**
  * Streams up to `total` bytes of a JSON-looking body with chunked encoding
- * (no content-length) to `path`, writing only as fast as the connection
- * takes it, and stops at the first response. Returns {status, text, sent, ms}.
+ * (no content-length) to `path`, paced at first and then only as fast as
+ * the connection takes it, and stops writing at the first response. Returns {status, text,
+ * sent, ms} once the response is read whole, or {cut, status?, sent, ms} when
+ * the connection ends first (`cut`: what ended it).
  */
 function streamChunked(path, total) {
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     const started = performance.now();
     let sent = 0;
-    let answered = false;
+    let res = null;
+    let text = '';
     const req = httpRequest(`${worker.url}${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
     });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${UPLOAD_MS} ms; ${sent} bytes sent`)), UPLOAD_MS);
-    req.on('response', (res) => {
-      answered = true;
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => {
-        clearTimeout(timer);
-        req.destroy();
-        resolve({ status: res.statusCode, text, sent, ms: performance.now() - started });
-      });
+    const finish = (outcome) => {
+      clearTimeout(timer);
+      req.destroy();
+      resolve({ ...outcome, status: res?.statusCode, sent, ms: performance.now() - started });
+    };
+    const timer = setTimeout(() => finish({ cut: `no answer within ${UPLOAD_MS} ms` }), UPLOAD_MS);
+    req.on('response', (r) => {
+      res = r;
+      r.setEncoding('utf8');
+      r.on('data', (d) => { text += d; });
+      r.on('end', () => finish({ text }));
+      r.on('close', () => { if (!r.complete) finish({ cut: 'the response was cut' }); });
     });
-    req.on('error', (e) => { if (!answered) { clearTimeout(timer); reject(e); } });
+    req.on('error', (e) => { if (!res) finish({ cut: e.code ?? e.message }); });
     const chunk = Buffer.alloc(CHUNK_BYTES, 'a');
     const pump = () => {
-      while (!answered && sent < total) {
+      while (!res && sent < total) {
         sent += chunk.length;
-        if (!req.write(chunk)) { req.once('drain', pump); return; }
+        const drained = req.write(chunk);
+        if (sent < SLOW_BYTES) {
+          const later = () => setTimeout(pump, SLOW_PACE_MS);
+          if (drained) later(); else req.once('drain', later);
+          return;
+        }
+        if (!drained) { req.once('drain', pump); return; }
       }
-      if (!answered) req.end();
+      if (!res) req.end();
     };
     req.write('{"email":"');
     pump();
   });
 }
 
+/** A one-line account of an upload's outcome. */
+function describe(u) {
+  const what = u.cut ? `cut (${u.cut}${u.status ? ` after status ${u.status}` : ''})`
+    : `${u.status}${PROXY_CUT.test(u.text) ? ' from wrangler\'s proxy' : ''}`;
+  return `${what} after ${Math.round(u.ms)} ms, ${(u.sent / 2 ** 20).toFixed(1)} MiB sent`;
+}
+
+// Why paced: the Worker answers 413 after 64 KiB and stops reading, and
+// workerd's HTTP server then closes the connection once 64 KiB more of the
+// body (or 1 s) have come. Under `wrangler dev` that server is the Worker's
+// and wrangler's proxy pumps this client's body into it: at full speed the
+// 64 KiB come at once, the close resets the proxy's connection before the
+// proxy has read the 413, and this client gets the proxy's 503 (PROXY_CUT) or
+// a reset instead (15 uploads of 16 at full speed here). A client that
+// starts at 400 KiB/s leaves the proxy 160 ms to read the 413 and stops
+// writing when it comes. Production has no such proxy in front of the
+// Worker. An upload that is cut all the same is tried again, but it must have
+// ended early like the rest: a Worker that read the body whole would take all
+// 90 MB.
 test('a 90 MB chunked body to the login is refused with 413 once past 64 KiB, and workerd does not hold it', { timeout: 120_000 }, async () => {
+  const pidsBefore = workerdPids();
   const peakBefore = workerdPeakRss();
   assert.ok(peakBefore > 0, 'workerd found under /proc');
-  const res = await streamChunked('/api/auth/login', BODY_BYTES);
+  const uploads = [];
+  let refused = null;
+  while (!refused && uploads.length < UPLOAD_ATTEMPTS) {
+    const u = await streamChunked('/api/auth/login', BODY_BYTES);
+    uploads.push(u);
+    console.log(`# chunked 90 MB login, upload ${uploads.length}: ${describe(u)}`);
+    if (u.sent >= EARLY_BYTES) break;
+    if (!u.cut && !PROXY_CUT.test(u.text)) refused = u;
+  }
   const peakAfter = workerdPeakRss();
   const growth = peakAfter - peakBefore;
-  console.log(`# chunked 90 MB login: ${res.status} after ${Math.round(res.ms)} ms, ${(res.sent / 2 ** 20).toFixed(1)} MiB sent; `
-    + `workerd peak RSS ${(peakBefore / 2 ** 20).toFixed(1)} -> ${(peakAfter / 2 ** 20).toFixed(1)} MiB (+${(growth / 2 ** 20).toFixed(1)} MiB)`);
-  assert.equal(res.status, 413, res.text.slice(0, 300));
-  const error = JSON.parse(res.text).error;
-  assert.equal(error.code, 'payload_too_large', res.text);
-  assert.ok(res.sent < BODY_BYTES, `answered before the whole body was sent (${res.sent} bytes sent)`);
+  console.log(`# workerd peak RSS ${(peakBefore / 2 ** 20).toFixed(1)} -> ${(peakAfter / 2 ** 20).toFixed(1)} MiB (+${(growth / 2 ** 20).toFixed(1)} MiB)`
+    + ` over ${uploads.length} upload(s); workerd pids ${pidsBefore.join(',')} -> ${workerdPids().join(',')}`);
+  const late = uploads.find((u) => u.sent >= EARLY_BYTES);
+  assert.ok(!late, `an upload did not end early: ${late && describe(late)}`);
+  assert.ok(refused, `no upload read the Worker's answer in ${UPLOAD_ATTEMPTS}:\n${worker.notes()}`);
+  assert.equal(refused.status, 413, refused.text.slice(0, 300));
+  assert.equal(JSON.parse(refused.text).error.code, 'payload_too_large', refused.text);
   assert.ok(growth < PEAK_GROWTH_LIMIT_BYTES, `workerd's peak RSS grew by ${growth} bytes`);
-  // The instance is still well and answers the next small body.
-  expectError(await post(worker, '/api/auth/login', { email: 'nobody@polycache.test', password: 'x' }), 401, 'unauthenticated');
+  assert.deepEqual(workerdPids(), pidsBefore, 'workerd was not restarted');
+  // The instance is still well and answers the next small body. The proxy's
+  // own request to the Worker may still fail once on a connection the
+  // refusal closed: that answer is the proxy's (PROXY_CUT), and is asked again.
+  let next;
+  for (let i = 0; i < 3; i++) {
+    next = await post(worker, '/api/auth/login', { email: 'nobody@polycache.test', password: 'x' });
+    if (!(next.status === 503 && PROXY_CUT.test(next.text))) break;
+    console.log('# the next login: wrangler\'s proxy could not reach the Worker; asked again');
+  }
+  expectError(next, 401, 'unauthenticated');
 });
 
 test('a chunked body within the limit is still read whole', async () => {
