@@ -16,7 +16,7 @@
 //!   on this machine, so the password never travels in clear);
 //! - an answer is read up to [`MAX_ANSWER_BYTES`], then the request is
 //!   aborted and the attempt retried (a batch's answer, 100 results, is
-//!   some 20 KiB);
+//!   some 15 KiB);
 //! - a request with no complete answer within [`TIMEOUT`] is aborted
 //!   (its `AbortSignal`), so the runtime closes the connection rather than
 //!   leave it open behind an abandoned future.

@@ -93,7 +93,7 @@ impl InvalidateBody {
 /// The most deliveries one `POST /api/cache/invalidate` carries as
 /// `{"deliveries": [...]}`. Not a setting: sender and receiver are
 /// different deployments and must agree on it. 100 keeps the largest body
-/// (about 390 bytes per delivery with the longest id, origin and epoch)
+/// (about 440 bytes per delivery with the longest id, origin and epoch)
 /// and the largest answer (see the test below) within the Worker's 64 KiB
 /// on either side.
 pub const MAX_BATCH: usize = 100;

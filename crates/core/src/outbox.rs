@@ -47,7 +47,7 @@ use crate::types::EntityType;
 
 /// The most of a mirror's answer that the sender reads: its answers are a
 /// token, an acknowledgement (of up to [`crate::api::MAX_BATCH`]
-/// deliveries) or an error, a few hundred bytes to some 20 KiB of JSON; the
+/// deliveries) or an error, a few hundred bytes to some 15 KiB of JSON; the
 /// Worker itself accepts request bodies of at most 64 KiB, and so does the
 /// sender answers.
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
