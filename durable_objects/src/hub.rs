@@ -216,9 +216,10 @@ impl Hub {
     /// Bumps the generations of each request's closure (in the cache
     /// backend first, if it keeps its own), logs their events, writes all
     /// of it in one commit (atomic up to storage's 128 keys per call, a
-    /// batch of about 40 deliveries with receipts; see
-    /// `HubDurable::invalidate_all` for the order past that), then pushes the events to the Edges (one
-    /// push each carries them all, so each stream gets them in one chunk)
+    /// batch of about 60 received deliveries; see
+    /// `HubDurable::invalidate_all` for the order past that), then pushes
+    /// the events to the Edges (one push each carries them all, so each
+    /// stream gets them in one chunk)
     /// and answers, in the requests' order, once each Edge has applied them
     /// or its lease has run out. A delivery already applied is answered
     /// with its event, as a duplicate; `None` when an identical delivery
