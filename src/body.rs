@@ -73,7 +73,11 @@ fn append_within(bytes: &mut Vec<u8>, chunk: &[u8], limit: usize) -> bool {
 
 /// Reads the body as `T`; shape errors (unknown fields, wrong types) are 422.
 pub async fn json<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
-    let value = json_value(req).await?;
+    parse(json_value(req).await?)
+}
+
+/// Reads a body already read as JSON as `T`, as [`json`] does.
+pub fn parse<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
     if !value.is_object() {
         return Err(ApiError::Unprocessable("body must be a JSON object".into()));
     }

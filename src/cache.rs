@@ -33,7 +33,8 @@ use polycache_core::edge_api::EDGE_HEADER;
 use polycache_core::edge_name::EdgeName;
 use polycache_core::event::Action;
 use polycache_core::hub_api::{
-    route, DedupeKey, FailureReport, InvalidateRequest, InvalidateResponse,
+    route, DedupeKey, FailureReport, InvalidateBatch, InvalidateBatchResponse, InvalidateRequest,
+    InvalidateResponse,
 };
 use polycache_core::throttle::{Throttle, WINDOW_MS};
 use polycache_core::types::EntityType;
@@ -244,21 +245,34 @@ impl Invalidation {
 /// Invalidates the closure of the type and notifies every stream; returns
 /// once the generations are bumped, with the event id.
 pub async fn invalidate(ctx: &Ctx, inv: Invalidation) -> ApiResult<InvalidateResponse> {
-    let types = ctx.config.graph.closure(inv.entity_type);
-    hub_client::call(
-        &ctx.env,
-        route::INVALIDATE,
-        &InvalidateRequest {
-            type_name: inv.type_name,
-            types,
-            entity_id: inv.entity_id,
-            action: inv.action,
-            origin: inv.origin,
-            mirror: inv.mirror,
-            dedupe: inv.dedupe,
-        },
-    )
-    .await
+    hub_client::call(&ctx.env, route::INVALIDATE, &request(ctx, inv)).await
+}
+
+/// [`invalidate`] of each, in order, in one call to the Hub: one storage
+/// write, and one chunk per stream for them all.
+pub async fn invalidate_all(
+    ctx: &Ctx,
+    invs: Vec<Invalidation>,
+) -> ApiResult<Vec<InvalidateResponse>> {
+    let batch = InvalidateBatch {
+        requests: invs.into_iter().map(|inv| request(ctx, inv)).collect(),
+    };
+    let answer: InvalidateBatchResponse =
+        hub_client::call(&ctx.env, route::INVALIDATE_BATCH, &batch).await?;
+    Ok(answer.results)
+}
+
+/// The Hub's request for `inv`: its type's closure to invalidate.
+fn request(ctx: &Ctx, inv: Invalidation) -> InvalidateRequest {
+    InvalidateRequest {
+        types: ctx.config.graph.closure(inv.entity_type),
+        type_name: inv.type_name,
+        entity_id: inv.entity_id,
+        action: inv.action,
+        origin: inv.origin,
+        mirror: inv.mirror,
+        dedupe: inv.dedupe,
+    }
 }
 
 /// Sets `x-invalidation-event` on a write's response.

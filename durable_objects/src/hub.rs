@@ -12,27 +12,30 @@ use std::time::Duration;
 
 use futures::future::select;
 use polycache_core::accounts::account_key;
+use polycache_core::api::MAX_BATCH;
 use polycache_core::config::Config;
 use polycache_core::edge_api::route as edge_route;
 use polycache_core::error_code::ErrorCode;
+use polycache_core::event::InvalidationEvent;
 use polycache_core::hub_api::{
-    route, Ack, InvalidateRequest, InvalidateResponse, LoginAttempt, LoginRelease, LoginVerdict,
-    LogsPage, Requeued, StatusResponse,
+    route, Ack, InvalidateBatch, InvalidateBatchResponse, InvalidateRequest, InvalidateResponse,
+    LoginAttempt, LoginRelease, LoginVerdict, LogsPage, Requeued, StatusResponse,
 };
 use polycache_core::hub_state::{delivery_key, Delivery, QueueCollapse};
 use polycache_core::log::Level;
-use polycache_core::outbox::{mirror_id, MirrorQueue, OutboxEntry};
+use polycache_core::outbox::{mirror_id, Attempt, MirrorQueue, OutboxEntry};
 use polycache_core::query::{LogsQuery, MirrorsQuery};
 use polycache_core::rate_limit::{address_key, LoginLimiter};
+use polycache_core::types::EntityType;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 use worker::{durable_object, Delay, DurableObject, Env, Method, Request, Response, Result, State};
 
 use self::edges::EdgeLink;
-use crate::mirror::{self, Credentials};
+use crate::mirror::{self, BatchAttempt, Credentials};
 use crate::platform::{self, now_ms};
 use crate::reply;
-use crate::state::{HubState, Reservation};
+use crate::state::{HubState, Reservation, Reserved};
 
 /// How long one alarm goes on serving the mirrors that wait for their next
 /// entry while another is in flight: a few mirror timeouts, well within an
@@ -137,6 +140,10 @@ impl Hub {
                 let body = read_json(&mut req).await?;
                 self.invalidate(&config, body).await
             }
+            (Method::Post, route::INVALIDATE_BATCH) => {
+                let body = read_json(&mut req).await?;
+                self.invalidate_batch(&config, body).await
+            }
             (Method::Post, route::CACHE_FAILURE) => self.cache_failure(read_json(&mut req).await?),
             (Method::Post, edge_route::HUB_RENEW) => {
                 let lease_ms = config.edge_lease_secs.saturating_mul(1000);
@@ -190,58 +197,132 @@ impl Hub {
         }
     }
 
-    /// Bumps the generations of the closure (in the cache backend first, if
-    /// it keeps its own), logs the event, writes both in one atomic step,
-    /// then pushes it to the Edges (which send it to their streams) and
-    /// answers once each has applied it or its lease has run out.
+    /// `POST /invalidate`: one invalidation, a batch of one.
     async fn invalidate(&self, config: &Config, req: InvalidateRequest) -> Result<Response> {
-        // Before any await: a delivery already applied, or being applied by
-        // an identical request, is answered with that event.
-        let mut reserved = None;
-        if let Some(key) = &req.dedupe {
-            let applied = match self.memory.with(|d| d.seen(key))? {
-                Some(event_id) => Some(event_id),
-                None => match self.memory.reserve(delivery_key(key)) {
-                    Reservation::Mine(r) => {
-                        reserved = Some(r);
-                        None
+        match self.invalidate_all(config, vec![req]).await? {
+            Some(mut results) if !results.is_empty() => reply::json(200, &results.remove(0)),
+            _ => identical_failed(),
+        }
+    }
+
+    /// `POST /invalidate/batch`: several, in order, in one go.
+    async fn invalidate_batch(&self, config: &Config, batch: InvalidateBatch) -> Result<Response> {
+        match self.invalidate_all(config, batch.requests).await? {
+            Some(results) => reply::json(200, &InvalidateBatchResponse { results }),
+            None => identical_failed(),
+        }
+    }
+
+    /// Bumps the generations of each request's closure (in the cache
+    /// backend first, if it keeps its own), logs their events, writes all
+    /// of it in one commit (atomic up to storage's 128 keys per call, a
+    /// batch of about 60 received deliveries; see
+    /// `HubDurable::invalidate_all` for the order past that), then pushes
+    /// the events to the Edges (one push each carries them all, so each
+    /// stream gets them in one chunk)
+    /// and answers, in the requests' order, once each Edge has applied them
+    /// or its lease has run out. A delivery already applied is answered
+    /// with its event, as a duplicate; `None` when an identical delivery
+    /// applied meanwhile by another request failed (the sender retries).
+    async fn invalidate_all(
+        &self,
+        config: &Config,
+        reqs: Vec<InvalidateRequest>,
+    ) -> Result<Option<Vec<InvalidateResponse>>> {
+        // Before any await: a delivery already applied, or being applied
+        // by an identical request, is answered with that event.
+        let receipts = reqs
+            .iter()
+            .map(|req| self.receipt(req))
+            .collect::<Result<Vec<_>>>()?;
+        let fresh: Vec<&InvalidateRequest> = reqs
+            .iter()
+            .zip(&receipts)
+            .filter(|(_, r)| matches!(r, Receipt::New | Receipt::Mine(_)))
+            .map(|(req, _)| req)
+            .collect();
+        let events = if fresh.is_empty() {
+            Vec::new()
+        } else {
+            self.apply(config, &fresh).await?
+        };
+        let mut applied = events.iter();
+        let mut results = Vec::with_capacity(reqs.len());
+        for (req, receipt) in reqs.iter().zip(receipts) {
+            let event_id = match receipt {
+                Receipt::New | Receipt::Mine(_) => {
+                    let event = applied.next().ok_or_else(|| {
+                        worker::Error::RustError("an event short for the batch".into())
+                    })?;
+                    if let Receipt::Mine(reserved) = receipt {
+                        reserved.applied(event.id);
                     }
-                    Reservation::Theirs(first) => match first.await {
-                        Ok(Some(event_id)) => Some(event_id),
-                        // It failed; this one fails too, and the sender retries.
-                        _ => {
-                            return reply::error(
-                                ErrorCode::Unavailable,
-                                "an identical delivery failed meanwhile; retry",
-                            )
-                        }
-                    },
+                    results.push(InvalidateResponse {
+                        event_id: event.id,
+                        types: event.types.clone(),
+                        duplicate: false,
+                    });
+                    continue;
+                }
+                Receipt::Seen(event_id) => event_id,
+                // It failed; this one fails too, and the sender retries.
+                Receipt::Theirs(first) => match first.await {
+                    Ok(Some(event_id)) => event_id,
+                    _ => return Ok(None),
                 },
             };
-            if let Some(event_id) = applied {
+            if let Some(key) = &req.dedupe {
                 self.log(
                     Level::Info,
                     "duplicate delivery acknowledged",
                     json!({ "origin": key.origin, "epoch": key.epoch,
                             "remoteEventId": key.event_id, "eventId": event_id }),
                 );
-                return reply::json(
-                    200,
-                    &InvalidateResponse {
-                        event_id,
-                        types: req.types,
-                        duplicate: true,
-                    },
-                );
             }
+            results.push(InvalidateResponse {
+                event_id,
+                types: req.types.clone(),
+                duplicate: true,
+            });
         }
-        // Before the event exists: an acknowledged invalidation is either
+        Ok(Some(results))
+    }
+
+    /// What the receipts say of `req`, its key reserved if it is new. No
+    /// await: the check and the reservation of a batch's entries are one
+    /// step against identical deliveries in flight.
+    fn receipt(&self, req: &InvalidateRequest) -> Result<Receipt> {
+        let Some(key) = &req.dedupe else {
+            return Ok(Receipt::New);
+        };
+        if let Some(event_id) = self.memory.with(|d| d.seen(key))? {
+            return Ok(Receipt::Seen(event_id));
+        }
+        Ok(match self.memory.reserve(delivery_key(key)) {
+            Reservation::Mine(r) => Receipt::Mine(r),
+            Reservation::Theirs(first) => Receipt::Theirs(first),
+        })
+    }
+
+    /// Applies `reqs` (none a duplicate), in order: see
+    /// [`Hub::invalidate_all`], which answers the identical deliveries
+    /// waiting for them once this returns.
+    async fn apply(
+        &self,
+        config: &Config,
+        reqs: &[&InvalidateRequest],
+    ) -> Result<Vec<InvalidationEvent>> {
+        // Before the events exist: an acknowledged invalidation is either
         // recorded in the backend or pending (its types bypass the cache).
-        let bump = self.record_bump(config, &req.types).await;
+        // One bump of every type of the batch.
+        let mut types: Vec<EntityType> = reqs.iter().flat_map(|r| r.types.clone()).collect();
+        types.sort_unstable();
+        types.dedup();
+        let bump = self.record_bump(config, &types).await;
         let ts = now_ms();
-        let (event, change, collapses) = self.memory.with(|d| {
-            d.invalidate(
-                &req,
+        let (events, change, collapses) = self.memory.with(|d| {
+            d.invalidate_all(
+                reqs,
                 &bump,
                 &config.mirrors,
                 config.mirror_queue_limit,
@@ -252,44 +333,39 @@ impl Hub {
         })??;
         let storage = self.state.storage();
         self.memory.commit(&storage, change).await?;
-        if let Some(r) = reserved {
-            r.applied(event.id);
-        }
         for collapse in &collapses {
             self.log_collapse(collapse);
         }
-        self.after_bump(&bump, event.id, &event.types).await?;
-        let mirrored = req.mirror && !config.mirrors.is_empty();
+        for event in &events {
+            self.after_bump(&bump, event.id, &event.types).await?;
+        }
+        let mirrored = !config.mirrors.is_empty() && reqs.iter().any(|r| r.mirror);
         if mirrored {
             // Deliver now; the alarm reschedules itself for retries. A
             // running alarm has mirrors waiting for this entry: wake them.
             self.memory.wake_mirrors();
             storage.set_alarm(0).await?;
         }
-        self.link.count(|c| c.writes += 1);
-        let edges = self.push_and_wait(&event).await?;
-        self.log(
-            Level::Info,
-            "invalidate",
-            json!({
-                "eventId": event.id, "type": event.type_name, "types": event.types,
-                "entityId": event.entity_id, "action": event.action, "origin": event.origin,
-                "mirror": mirrored,
-            }),
-        );
-        self.log(
-            Level::Info,
-            "notify",
-            json!({ "eventId": event.id, "edges": edges }),
-        );
-        reply::json(
-            200,
-            &InvalidateResponse {
-                event_id: event.id,
-                types: event.types,
-                duplicate: false,
-            },
-        )
+        self.link
+            .count(|c| c.writes += u64::try_from(events.len()).unwrap_or(u64::MAX));
+        let edges = self.push_and_wait(&events).await?;
+        for (req, event) in reqs.iter().zip(&events) {
+            self.log(
+                Level::Info,
+                "invalidate",
+                json!({
+                    "eventId": event.id, "type": event.type_name, "types": event.types,
+                    "entityId": event.entity_id, "action": event.action, "origin": event.origin,
+                    "mirror": req.mirror && mirrored,
+                }),
+            );
+            self.log(
+                Level::Info,
+                "notify",
+                json!({ "eventId": event.id, "edges": edges }),
+            );
+        }
+        Ok(events)
     }
 
     /// `POST /login/reserve`: counts a login attempt against its address and
@@ -412,7 +488,9 @@ impl Hub {
         }
     }
 
-    /// Delivers one mirror's due entries in order, until one fails.
+    /// Delivers one mirror's due entries in order, until one fails: several
+    /// due go as one batch (up to [`MAX_BATCH`]), unless the mirror refused
+    /// a batch before (an older version), then one by one.
     async fn deliver_mirror(
         &self,
         config: &Config,
@@ -420,64 +498,117 @@ impl Hub {
         url: &str,
         creds: Option<&Credentials>,
     ) -> Result<()> {
-        // Bounded so that one alarm stays within its time budget; the next
-        // alarm goes on where this one stopped.
+        // Requests, bounded so that one alarm stays within its time budget;
+        // the next alarm goes on where this one stopped.
         const MAX_PER_ALARM: usize = 200;
-        let policy = config.mirror_retry();
-        let mut rng = platform::rng();
-        let storage = self.state.storage();
         for _ in 0..MAX_PER_ALARM {
-            let Some(entry) = self
-                .memory
-                .with(|d| d.outbox.get(id).and_then(|q| q.due(now_ms()).cloned()))?
-            else {
-                break;
+            let max = if self.memory.single_mirrors.borrow().contains(id) {
+                1
+            } else {
+                MAX_BATCH
             };
-            let attempt = mirror::deliver(&self.memory, id, url, creds, &entry, now_ms()).await;
-            let now = now_ms();
-            let outcome = self.memory.with(|d| {
-                d.record_delivery(
-                    id,
-                    entry.seq,
-                    attempt,
-                    now,
-                    &policy,
-                    config.mirror_queue_limit,
-                    &mut rng,
-                )
-                .map_err(|e| worker::Error::RustError(e.to_string()))
-            })??;
-            let Some((delivery, change, collapse)) = outcome else {
-                break;
-            };
-            self.memory.commit(&storage, change).await?;
-            if let Some(collapse) = &collapse {
-                self.log_collapse(collapse);
-            }
-            let fields = |e: &OutboxEntry, error: Option<&str>| {
-                json!({ "mirror": url, "eventId": e.event_id, "type": e.type_name,
-                        "attempts": e.attempts, "error": error })
-            };
-            match delivery {
-                Delivery::Delivered(done) => {
-                    self.log(Level::Info, "mirror delivered", fields(&done, None));
+            let run = self.memory.with(|d| {
+                d.outbox
+                    .get(id)
+                    .map(|q| q.due_run(now_ms(), max))
+                    .unwrap_or_default()
+            })?;
+            let outcomes = match run.as_slice() {
+                [] => break,
+                [entry] => {
+                    let attempt = mirror::deliver(&self.memory, id, url, creds, entry, now_ms());
+                    vec![(entry, attempt.await)]
                 }
-                Delivery::RetryAt(failed, at) => {
-                    let mut f = fields(&failed, failed.last_error.as_deref());
-                    f["retryInMs"] = json!(at.saturating_sub(now));
-                    self.log(Level::Warn, "mirror retry", f);
-                    break;
+                entries => {
+                    match mirror::deliver_batch(&self.memory, id, url, creds, entries, now_ms())
+                        .await
+                    {
+                        BatchAttempt::Delivered => {
+                            entries.iter().map(|e| (e, Attempt::Delivered)).collect()
+                        }
+                        // The head carries the failure; the rest wait behind it.
+                        BatchAttempt::Failed(attempt) => vec![(&entries[0], attempt)],
+                        BatchAttempt::Refused(error) => {
+                            self.memory
+                                .single_mirrors
+                                .borrow_mut()
+                                .insert(id.to_owned());
+                            self.log(
+                                Level::Warn,
+                                "mirror refused a batch; delivering one by one",
+                                json!({ "mirror": url, "error": error }),
+                            );
+                            continue;
+                        }
+                    }
                 }
-                Delivery::Parked(failed) => {
-                    self.log(
-                        Level::Error,
-                        "mirror parked",
-                        fields(&failed, failed.last_error.as_deref()),
-                    );
+            };
+            for (entry, attempt) in outcomes {
+                if !self
+                    .record_delivery(config, id, url, entry, attempt)
+                    .await?
+                {
+                    return Ok(());
                 }
             }
         }
         Ok(())
+    }
+
+    /// Records the outcome of an attempt at `entry` (the head of mirror
+    /// `id`'s queue) and logs it; false when the queue must wait (a retry
+    /// is scheduled, or the head moved meanwhile).
+    async fn record_delivery(
+        &self,
+        config: &Config,
+        id: &str,
+        url: &str,
+        entry: &OutboxEntry,
+        attempt: Attempt,
+    ) -> Result<bool> {
+        let now = now_ms();
+        let outcome = self.memory.with(|d| {
+            d.record_delivery(
+                id,
+                entry.seq,
+                attempt,
+                now,
+                &config.mirror_retry(),
+                config.mirror_queue_limit,
+                &mut platform::rng(),
+            )
+            .map_err(|e| worker::Error::RustError(e.to_string()))
+        })??;
+        let Some((delivery, change, collapse)) = outcome else {
+            return Ok(false);
+        };
+        self.memory.commit(&self.state.storage(), change).await?;
+        if let Some(collapse) = &collapse {
+            self.log_collapse(collapse);
+        }
+        let fields = |e: &OutboxEntry, error: Option<&str>| {
+            json!({ "mirror": url, "eventId": e.event_id, "type": e.type_name,
+                    "attempts": e.attempts, "error": error })
+        };
+        match delivery {
+            Delivery::Delivered(done) => {
+                self.log(Level::Info, "mirror delivered", fields(&done, None));
+            }
+            Delivery::RetryAt(failed, at) => {
+                let mut f = fields(&failed, failed.last_error.as_deref());
+                f["retryInMs"] = json!(at.saturating_sub(now));
+                self.log(Level::Warn, "mirror retry", f);
+                return Ok(false);
+            }
+            Delivery::Parked(failed) => {
+                self.log(
+                    Level::Error,
+                    "mirror parked",
+                    fields(&failed, failed.last_error.as_deref()),
+                );
+            }
+        }
+        Ok(true)
     }
 
     /// Sets the alarm for the earliest due entry of any configured mirror,
@@ -575,6 +706,27 @@ impl Hub {
             },
         )
     }
+}
+
+/// What the receipts say of a delivery in a batch before it is applied.
+enum Receipt {
+    /// No dedupe key: an invalidation of this deployment's.
+    New,
+    /// Already applied as this event.
+    Seen(u64),
+    /// Reserved: this batch applies it.
+    Mine(Reserved),
+    /// Being applied by another request: its event id comes here.
+    Theirs(futures::channel::oneshot::Receiver<Option<u64>>),
+}
+
+/// The answer when an identical delivery applied by another request
+/// failed meanwhile.
+fn identical_failed() -> Result<Response> {
+    reply::error(
+        ErrorCode::Unavailable,
+        "an identical delivery failed meanwhile; retry",
+    )
 }
 
 /// Reads and drops a body nobody needs: an unread body keeps the request

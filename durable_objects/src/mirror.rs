@@ -1,6 +1,7 @@
 //! Delivery of outbox entries to a mirror: login for a service token,
-//! `POST <mirror>/api/cache/invalidate`, and the classification of what came
-//! back ([`polycache_core::outbox::classify`]).
+//! `POST <mirror>/api/cache/invalidate` (one entry, or a batch of those due
+//! when there are several), and the classification of what came back
+//! ([`polycache_core::outbox::classify`]).
 //!
 //! The token is cached per mirror until a minute before it expires
 //! ([`polycache_core::outbox::MirrorTokens`]), and
@@ -14,7 +15,8 @@
 //!   operator to fix the URL (config allows only `https://`, or `http://`
 //!   on this machine, so the password never travels in clear);
 //! - an answer is read up to [`MAX_ANSWER_BYTES`], then the request is
-//!   aborted and the attempt retried;
+//!   aborted and the attempt retried (a batch's answer, 100 results, is
+//!   some 15 KiB);
 //! - a request with no complete answer within [`TIMEOUT`] is aborted
 //!   (its `AbortSignal`), so the runtime closes the connection rather than
 //!   leave it open behind an abandoned future.
@@ -23,9 +25,11 @@ use std::time::Duration;
 
 use futures::future::{select, Either};
 use futures::StreamExt;
-use polycache_core::api::{LoginRequest, LoginResponse};
+use polycache_core::api::{
+    InvalidateBatchAnswer, InvalidateBatchBody, LoginRequest, LoginResponse,
+};
 use polycache_core::error_code::ErrorBody;
-use polycache_core::outbox::{classify, Attempt, OutboxEntry};
+use polycache_core::outbox::{classify, Attempt, OutboxEntry, MAX_ANSWER_BYTES};
 use serde::Serialize;
 use worker::{
     AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
@@ -41,12 +45,6 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The longest piece of a mirror's error message we keep.
 const MAX_DETAIL: usize = 200;
-
-/// The most of a mirror's answer that is read: its answers are a token, an
-/// acknowledgement or an error, a few hundred bytes of JSON; the Worker
-/// itself accepts request bodies of at most 64 KiB, and so does the sender
-/// answers.
-pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The service account this deployment logs in to its mirrors with:
 /// `SERVICE_EMAIL`/`SERVICE_PASSWORD`, else `TEST_EMAIL`/`TEST_PASSWORD`.
@@ -82,35 +80,84 @@ pub async fn deliver(
     entry: &OutboxEntry,
     now: u64,
 ) -> Attempt {
+    match send(memory, mirror, url, creds, &entry.body(), now).await {
+        Ok((status, body)) => classify(status, &detail(&body)),
+        Err(failed) => failed,
+    }
+}
+
+/// What one attempt at a batch came to.
+pub enum BatchAttempt {
+    /// The mirror acknowledged every entry.
+    Delivered,
+    /// The mirror does not take batches: an older version, which answers
+    /// 400 or 422 to the batch body (or a 2xx without one result per
+    /// entry). Its entries go singly.
+    Refused(String),
+    /// The batch failed as a single delivery would (all of it retries).
+    Failed(Attempt),
+}
+
+/// One attempt to deliver `entries` (2 to [`polycache_core::api::MAX_BATCH`],
+/// in order) to the mirror at `url` in one request.
+pub async fn deliver_batch(
+    memory: &HubState,
+    mirror: &str,
+    url: &str,
+    creds: Option<&Credentials>,
+    entries: &[OutboxEntry],
+    now: u64,
+) -> BatchAttempt {
+    let body = InvalidateBatchBody {
+        deliveries: entries.iter().map(OutboxEntry::body).collect(),
+    };
+    let (status, text) = match send(memory, mirror, url, creds, &body, now).await {
+        Ok(answer) => answer,
+        Err(failed) => return BatchAttempt::Failed(failed),
+    };
+    if status == 400 || status == 422 {
+        return BatchAttempt::Refused(format!("HTTP {status}: {}", detail(&text)));
+    }
+    match classify(status, &detail(&text)) {
+        Attempt::Delivered => match serde_json::from_str::<InvalidateBatchAnswer>(&text) {
+            Ok(answer) if answer.results.len() == entries.len() => BatchAttempt::Delivered,
+            _ => BatchAttempt::Refused(format!("HTTP {status} without one result per delivery")),
+        },
+        failed => BatchAttempt::Failed(failed),
+    }
+}
+
+/// `POST <url>/api/cache/invalidate` with `body` and the mirror's token
+/// (logging in first if none is cached, and again once if the cached one
+/// is refused): the status and body of the answer, or the failed attempt.
+async fn send(
+    memory: &HubState,
+    mirror: &str,
+    url: &str,
+    creds: Option<&Credentials>,
+    body: &impl Serialize,
+    now: u64,
+) -> Result<(u16, String), Attempt> {
     let Some(creds) = creds else {
-        return Attempt::Park(
+        return Err(Attempt::Park(
             "no service credentials: set SERVICE_EMAIL and SERVICE_PASSWORD".into(),
-        );
+        ));
     };
     let cached = memory.tokens.borrow().get(mirror, now).map(str::to_owned);
     let fresh_login = cached.is_none();
     let token = match cached {
         Some(t) => t,
-        None => match login(memory, mirror, url, creds).await {
-            Ok(t) => t,
-            Err(a) => return a,
-        },
+        None => login(memory, mirror, url, creds).await?,
     };
     let target = format!("{url}/api/cache/invalidate");
-    let mut result = post(&target, Some(&token), &entry.body()).await;
+    let result = post(&target, Some(&token), body).await;
     if matches!(result, Ok((401, _))) && !fresh_login {
         // The cached token was refused: log in again, once.
         memory.tokens.borrow_mut().forget(mirror);
-        let token = match login(memory, mirror, url, creds).await {
-            Ok(t) => t,
-            Err(a) => return a,
-        };
-        result = post(&target, Some(&token), &entry.body()).await;
+        let token = login(memory, mirror, url, creds).await?;
+        return post(&target, Some(&token), body).await;
     }
-    match result {
-        Ok((status, body)) => classify(status, &detail(&body)),
-        Err(failed) => failed,
-    }
+    result
 }
 
 /// `attempt` with its message prefixed by `what` (a login's failure).

@@ -12,7 +12,7 @@
 //! next request loads it again from storage.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use futures::channel::oneshot;
@@ -62,6 +62,10 @@ pub struct HubState {
     pub failed_logins: RefCell<FailedLogins>,
     /// The service token for each mirror.
     pub tokens: RefCell<MirrorTokens>,
+    /// The mirrors (by id) that refused a batch: older versions, which get
+    /// their entries singly for the rest of this object's life. At most
+    /// the mirrors configured.
+    pub single_mirrors: RefCell<HashSet<String>>,
     /// Mirror deliveries of a running alarm waiting for an entry to be due.
     mirror_waiters: RefCell<Vec<oneshot::Sender<()>>>,
     /// Received deliveries being applied, by receipt key, each with the
@@ -120,6 +124,7 @@ impl Default for HubState {
             logs: RefCell::new(LogRing::new(LOG_CAPACITY)),
             failed_logins: RefCell::new(FailedLogins::default()),
             tokens: RefCell::new(MirrorTokens::default()),
+            single_mirrors: RefCell::new(HashSet::new()),
             mirror_waiters: RefCell::new(Vec::new()),
             in_flight: RefCell::new(HashMap::new()),
         }

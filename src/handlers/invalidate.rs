@@ -9,12 +9,20 @@
 //! wiped (its ids started over, under a new epoch) are applied. A delivery
 //! without an epoch (an older sender) counts as epoch `""`. An `origin`
 //! equal to our own `INSTANCE_ID` is refused: that is a mirror loop.
+//!
+//! `{deliveries: [<body>, ...]}` (1 to [`MAX_BATCH`]) -> `{results: [<answer>,
+//! ...]}`: a mirror catching up sends its backlog in one request, applied
+//! in order with one storage write, its events in one chunk per stream.
+//! Each entry is checked as a single body; one bad entry refuses the whole
+//! batch (422 naming its index) before anything is applied.
 
-use polycache_core::api::{InvalidateAnswer, InvalidateBody};
+use polycache_core::api::{InvalidateAnswer, InvalidateBatchAnswer, InvalidateBody, MAX_BATCH};
 use polycache_core::event::Action;
-use polycache_core::hub_api::DedupeKey;
+use polycache_core::hub_api::{DedupeKey, InvalidateResponse};
 use polycache_core::jwt::Role;
 use polycache_core::types::EntityType;
+use serde::Deserialize;
+use serde_json::Value;
 use worker::{Request, Response};
 
 use crate::auth;
@@ -29,15 +37,68 @@ const MAX_NAME_LEN: usize = 128;
 /// The longest epoch accepted: ours are 16 hex digits.
 const MAX_EPOCH_LEN: usize = 64;
 
+/// A batch as received: its entries are read one by one, so that an error
+/// names the entry.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deliveries {
+    deliveries: Vec<Value>,
+}
+
 /// Invalidates on request.
 pub async fn post(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
     auth::require(ctx, &req, Role::may_invalidate)?;
-    let body: InvalidateBody = body::json(&mut req).await?;
+    let value = body::json_value(&mut req).await?;
+    if value.get("deliveries").is_some() {
+        return post_batch(ctx, body::parse(value)?).await;
+    }
+    let inv = invalidation(ctx, body::parse(value)?)?;
+    json_response(200, &answer(cache::invalidate(ctx, inv).await?))
+}
+
+/// `{deliveries: [...]}`: every entry checked before any is applied.
+async fn post_batch(ctx: &Ctx, batch: Deliveries) -> ApiResult<Response> {
+    let count = batch.deliveries.len();
+    if count == 0 || count > MAX_BATCH {
+        return Err(ApiError::Unprocessable(format!(
+            "deliveries must hold 1 to {MAX_BATCH} entries, not {count}"
+        )));
+    }
+    let invs = batch
+        .deliveries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            body::parse(entry)
+                .and_then(|body| invalidation(ctx, body))
+                .map_err(|e| ApiError::Unprocessable(format!("deliveries[{i}]: {}", e.message())))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let results = cache::invalidate_all(ctx, invs).await?;
+    json_response(
+        200,
+        &InvalidateBatchAnswer {
+            results: results.into_iter().map(answer).collect(),
+        },
+    )
+}
+
+fn answer(outcome: InvalidateResponse) -> InvalidateAnswer {
+    InvalidateAnswer {
+        ok: true,
+        event_id: outcome.event_id,
+        types: outcome.types,
+        duplicate: outcome.duplicate,
+    }
+}
+
+/// A single delivery's body, checked: what to invalidate.
+fn invalidation(ctx: &Ctx, body: InvalidateBody) -> ApiResult<Invalidation> {
     let t = EntityType::parse(&body.type_name)?;
     let entity_id = match body.id {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
         Some(_) => {
             return Err(ApiError::Unprocessable(
                 "id must be a string, a number or null".into(),
@@ -77,30 +138,17 @@ pub async fn post(ctx: &Ctx, mut req: Request) -> ApiResult<Response> {
         }
         None => None,
     };
-    let outcome = cache::invalidate(
-        ctx,
-        Invalidation {
-            type_name: body.type_name.clone(),
-            entity_type: t,
-            entity_id,
-            action,
-            origin,
-            // Mirrored deliveries arrive with mirror:false; a manual purge
-            // mirrors unless told not to.
-            mirror: body.mirror.unwrap_or(true) && !from_elsewhere,
-            dedupe,
-        },
-    )
-    .await?;
-    json_response(
-        200,
-        &InvalidateAnswer {
-            ok: true,
-            event_id: outcome.event_id,
-            types: outcome.types,
-            duplicate: outcome.duplicate,
-        },
-    )
+    Ok(Invalidation {
+        type_name: body.type_name.clone(),
+        entity_type: t,
+        entity_id,
+        action,
+        origin,
+        // Mirrored deliveries arrive with mirror:false; a manual purge
+        // mirrors unless told not to.
+        mirror: body.mirror.unwrap_or(true) && !from_elsewhere,
+        dedupe,
+    })
 }
 
 /// An epoch names a sender's life in a storage key after a `:`, so it has

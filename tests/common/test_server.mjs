@@ -79,3 +79,40 @@ export class TestServer {
   /** method, path and status of the requests from index `from`, for assertion messages. */
   describe(from = 0) { return this.requests.slice(from).map((r) => `${r.path} ${r.status ?? '-'}`).join(', '); }
 }
+
+/**
+ * A proxy to `target()` that forwards method, path, content-type,
+ * authorization and body, and answers with the target's status and body
+ * (recorded as `status`). `tokenLifetimeMs`, when set, replaces the
+ * `expiresAt` of a successful login answer with now + that. `down`, when
+ * true, answers 503 to everything without forwarding: the receiver is down
+ * (its streams stay open).
+ */
+export function proxyTo(target) {
+  const proxy = new TestServer('proxy', async (req, body, res, record) => {
+    if (record.path === '/api/auth/login') record.email = JSON.parse(body || '{}').email;
+    if (proxy.down) {
+      record.status = 503;
+      res.writeHead(503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'unavailable', message: 'the proxy is down' } }));
+      return;
+    }
+    const headers = {};
+    for (const h of ['content-type', 'authorization']) if (req.headers[h]) headers[h] = req.headers[h];
+    const up = await fetch(`${target()}${req.url}`, {
+      method: req.method, headers, body: body || undefined, signal: AbortSignal.timeout(8_000),
+    });
+    let text = await up.text();
+    record.status = up.status;
+    if (record.path === '/api/auth/login' && up.status === 200 && proxy.tokenLifetimeMs) {
+      const answer = JSON.parse(text);
+      record.expiresAt = Date.now() + proxy.tokenLifetimeMs;
+      text = JSON.stringify({ ...answer, expiresAt: record.expiresAt });
+    }
+    res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+    res.end(text);
+  });
+  proxy.tokenLifetimeMs = null;
+  proxy.down = false;
+  return proxy;
+}

@@ -18,7 +18,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerInstance, freePort } from '../common/harness.mjs';
-import { TestServer } from '../common/test_server.mjs';
+import { TestServer, proxyTo } from '../common/test_server.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import { connect } from '../common/sse.mjs';
 import { login, invalidate, get, waitUntil } from '../common/api.mjs';
@@ -33,34 +33,6 @@ const FAST_RETRY = { MIRROR_RETRY_BASE_MS: '100', MIRROR_RETRY_CAP_MS: '500' };
 const SLOW_ENOUGH_RETRY = { MIRROR_RETRY_BASE_MS: '100', MIRROR_RETRY_CAP_MS: '2000', MIRROR_MAX_ATTEMPTS: '100' };
 /** The README's mirror timeout. */
 const TIMEOUT_MS = 10_000;
-
-/**
- * A proxy to `target()` that forwards method, path, content-type,
- * authorization and body, and answers with the target's status and body.
- * `tokenLifetimeMs`, when set, replaces the `expiresAt` of a successful
- * login answer with now + that.
- */
-function proxyTo(target) {
-  const proxy = new TestServer('proxy', async (req, body, res, record) => {
-    if (record.path === '/api/auth/login') record.email = JSON.parse(body || '{}').email;
-    const headers = {};
-    for (const h of ['content-type', 'authorization']) if (req.headers[h]) headers[h] = req.headers[h];
-    const up = await fetch(`${target()}${req.url}`, {
-      method: req.method, headers, body: body || undefined, signal: AbortSignal.timeout(8_000),
-    });
-    let text = await up.text();
-    record.status = up.status;
-    if (record.path === '/api/auth/login' && up.status === 200 && proxy.tokenLifetimeMs) {
-      const answer = JSON.parse(text);
-      record.expiresAt = Date.now() + proxy.tokenLifetimeMs;
-      text = JSON.stringify({ ...answer, expiresAt: record.expiresAt });
-    }
-    res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
-    res.end(text);
-  });
-  proxy.tokenLifetimeMs = null;
-  return proxy;
-}
 
 /** A server that reads every request and never answers it. */
 function neverAnswers() {

@@ -90,6 +90,32 @@ impl InvalidateBody {
     }
 }
 
+/// The most deliveries one `POST /api/cache/invalidate` carries as
+/// `{"deliveries": [...]}`. Not a setting: sender and receiver are
+/// different deployments and must agree on it. 100 keeps the largest body
+/// (about 440 bytes per delivery with the longest id, origin and epoch)
+/// and the largest answer (see the test below) within the Worker's 64 KiB
+/// on either side.
+pub const MAX_BATCH: usize = 100;
+
+/// `POST /api/cache/invalidate`'s body for several deliveries at once (a
+/// mirror catching up): each entry as a single delivery's body, applied in
+/// order, all or none refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvalidateBatchBody {
+    /// 1 to [`MAX_BATCH`] single delivery bodies.
+    pub deliveries: Vec<InvalidateBody>,
+}
+
+/// The answer to [`InvalidateBatchBody`]: one result per delivery, in
+/// their order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidateBatchAnswer {
+    /// What a single delivery of each would have answered.
+    pub results: Vec<InvalidateAnswer>,
+}
+
 /// `POST /api/cache/invalidate`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -142,5 +168,40 @@ mod tests {
             serde_json::to_string(&answer).unwrap(),
             r#"{"token":"t","expiresAt":5000,"role":"service"}"#
         );
+    }
+
+    #[test]
+    fn the_largest_batch_answer_fits_the_bound_on_a_mirrors_answer() {
+        // Every type in every closure, event ids at their largest.
+        let result = InvalidateAnswer {
+            ok: true,
+            event_id: u64::MAX,
+            types: EntityType::ALL.to_vec(),
+            duplicate: false,
+        };
+        let answer = InvalidateBatchAnswer {
+            results: vec![result; MAX_BATCH],
+        };
+        let len = serde_json::to_string(&answer).unwrap().len();
+        assert!(len <= crate::outbox::MAX_ANSWER_BYTES, "{len} bytes");
+    }
+
+    #[test]
+    fn the_largest_batch_body_fits_the_workers_body_limit() {
+        let long = "x".repeat(128);
+        let one = InvalidateBody::mirrored(
+            "categories",
+            Some(&long),
+            Action::Update,
+            &long,
+            &"f".repeat(64),
+            u64::MAX,
+        );
+        let body = InvalidateBatchBody {
+            deliveries: vec![one; MAX_BATCH],
+        };
+        let len = serde_json::to_string(&body).unwrap().len();
+        // The Worker's body limit (src/body.rs), the same 64 KiB.
+        assert!(len <= crate::outbox::MAX_ANSWER_BYTES, "{len} bytes");
     }
 }

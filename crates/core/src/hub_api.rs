@@ -25,6 +25,9 @@ pub const HUB_NAME: &str = "hub";
 pub mod route {
     /// `POST`: [`super::InvalidateRequest`] → [`super::InvalidateResponse`].
     pub const INVALIDATE: &str = "/invalidate";
+    /// `POST`: [`super::InvalidateBatch`] → [`super::InvalidateBatchResponse`]:
+    /// several invalidations applied in order, in one go.
+    pub const INVALIDATE_BATCH: &str = "/invalidate/batch";
     /// `POST`: [`super::FailureReport`] → [`super::Ack`].
     pub const CACHE_FAILURE: &str = "/cache/failure";
     /// `GET` → [`super::StatusResponse`].
@@ -94,6 +97,22 @@ pub struct InvalidateResponse {
     pub types: Vec<EntityType>,
     /// True when this was a repeat of an already applied delivery.
     pub duplicate: bool,
+}
+
+/// `POST /invalidate/batch`: [`InvalidateRequest`]s applied in order with
+/// one storage write and one wait for the Edges, whose pushes carry them
+/// all (a mirror catching up).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidateBatch {
+    /// The invalidations, in the order they are applied.
+    pub requests: Vec<InvalidateRequest>,
+}
+
+/// The answer to [`InvalidateBatch`]: one per request, in their order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidateBatchResponse {
+    /// What each request alone would have answered.
+    pub results: Vec<InvalidateResponse>,
 }
 
 /// `POST /cache/read`: the current generation of a type, whether reads of

@@ -89,6 +89,11 @@ fn dedupe_key(key: &DedupeKey) -> String {
     }
 }
 
+/// Whether a storage key is a delivery's receipt ([`dedupe_key`]).
+fn is_receipt_key(key: &str) -> bool {
+    key.starts_with("dd:") || key.starts_with("de:")
+}
+
 /// The key a delivery reserves while it is applied: the same as its
 /// receipt's, so that two identical deliveries in flight at once meet.
 pub fn delivery_key(key: &DedupeKey) -> String {
@@ -116,6 +121,18 @@ impl Change {
         let json = serde_json::to_string(value).map_err(|e| Error::Invalid(e.to_string()))?;
         self.puts.push((key.into(), json));
         Ok(())
+    }
+
+    /// This change followed by `next`, as one: a key put by both keeps
+    /// `next`'s value, at `next`'s place (storage writes the puts in calls
+    /// of at most 128 keys, in order, and the later value belongs with the
+    /// writes made after it).
+    fn then(mut self, next: Change) -> Change {
+        let again: std::collections::HashSet<&String> = next.puts.iter().map(|(k, _)| k).collect();
+        self.puts.retain(|(k, _)| !again.contains(k));
+        self.puts.extend(next.puts);
+        self.deletes.extend(next.deletes);
+        self
     }
 
     /// Applies this change to a key-value map, as storage does.
@@ -278,7 +295,7 @@ impl HubDurable {
                     let event: InvalidationEvent = parse(&key, &json)?;
                     events.push((event.id, event));
                 }
-                k if k.starts_with("dd:") || k.starts_with("de:") => {
+                k if is_receipt_key(k) => {
                     let id: u64 = parse(&key, &json)?;
                     seen.push((key, id));
                 }
@@ -530,6 +547,38 @@ impl HubDurable {
         Ok((event, change, collapses))
     }
 
+    /// [`HubDurable::invalidate`] of each of `reqs` in order, as one
+    /// [`Change`]: one storage write for a mirror's batch. The receipts of
+    /// the deliveries go last, so that should the write be cut between two
+    /// of storage's calls, no delivery is remembered whose event was not
+    /// stored (a redelivery applies it again rather than never).
+    pub fn invalidate_all(
+        &mut self,
+        reqs: &[&InvalidateRequest],
+        bump: &Bump,
+        mirrors: &[String],
+        queue_limit: usize,
+        now: u64,
+        rng: &mut impl RandomSource,
+    ) -> Result<(Vec<InvalidationEvent>, Change, Vec<QueueCollapse>)> {
+        let mut events = Vec::with_capacity(reqs.len());
+        let mut change = Change::default();
+        let mut collapses = Vec::new();
+        for req in reqs {
+            let (event, one, collapsed) =
+                self.invalidate(req, bump, mirrors, queue_limit, now, rng)?;
+            events.push(event);
+            change = change.then(one);
+            collapses.extend(collapsed);
+        }
+        let (receipts, rest): (Vec<_>, Vec<_>) = change
+            .puts
+            .into_iter()
+            .partition(|(k, _)| is_receipt_key(k));
+        change.puts = rest.into_iter().chain(receipts).collect();
+        Ok((events, change, collapses))
+    }
+
     /// This Hub's epoch: drawn at the first call (its write added to
     /// `change`), the same ever after, across restarts. 64 random bits in
     /// hex: two lives of one deployment never draw the same.
@@ -752,6 +801,43 @@ mod tests {
     const MIRRORS: [&str; 2] = ["https://a.example", "https://b.example"];
     /// `MIRROR_QUEUE_LIMIT`'s default.
     const LIMIT: usize = 10_000;
+
+    #[test]
+    fn a_batch_stores_what_its_invalidations_one_by_one_store_receipts_last() {
+        let reqs: Vec<InvalidateRequest> = (1..=60)
+            .map(|n| request(&[EntityType::POSTS], n % 2 == 0, Some(("far", n))))
+            .collect();
+        let refs: Vec<&InvalidateRequest> = reqs.iter().collect();
+        let mut one_by_one = Life::new(1_000);
+        for req in &reqs {
+            one_by_one.invalidate(req, &Bump::InHub, 5);
+        }
+        let mut batched = Life::new(1_000);
+        let (events, change, _) = batched
+            .state
+            .invalidate_all(&refs, &Bump::InHub, &mirrors(), LIMIT, 5, &mut batched.rng)
+            .unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.id).collect::<Vec<_>>(),
+            (1..=60).collect::<Vec<_>>()
+        );
+        change.apply_to(&mut batched.store);
+        assert_eq!(batched.store, one_by_one.store, "the same state in storage");
+        // Each key once, so the write is as small as it can be ...
+        let keys: std::collections::HashSet<&String> = change.puts.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys.len(), change.puts.len(), "a key put twice");
+        // ... and no receipt before an event or the last id.
+        let first_receipt = change
+            .puts
+            .iter()
+            .position(|(k, _)| is_receipt_key(k))
+            .unwrap();
+        assert!(change.puts[first_receipt..]
+            .iter()
+            .all(|(k, _)| is_receipt_key(k)));
+        let restored = HubDurable::restore(1_000, batched.store.clone()).unwrap();
+        assert_eq!(restored.seen(reqs[59].dedupe.as_ref().unwrap()), Some(60));
+    }
 
     #[test]
     fn a_restarted_hub_still_knows_the_edges_with_a_lease() {

@@ -45,6 +45,13 @@ use crate::event::Action;
 use crate::retry::{RandomSource, RetryPolicy};
 use crate::types::EntityType;
 
+/// The most of a mirror's answer that the sender reads: its answers are a
+/// token, an acknowledgement (of up to [`crate::api::MAX_BATCH`]
+/// deliveries) or an error, a few hundred bytes to some 15 KiB of JSON; the
+/// Worker itself accepts request bodies of at most 64 KiB, and so does the
+/// sender answers.
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 /// One invalidation waiting for a mirror.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -161,6 +168,18 @@ impl MirrorQueue {
     /// The head, if it is due at `now`.
     pub fn due(&self, now: u64) -> Option<&OutboxEntry> {
         self.pending.front().filter(|e| e.next_at <= now)
+    }
+
+    /// The entries due at `now` from the head on, at most `max`, in order:
+    /// what one batch delivery carries. (Only the head waits for a retry;
+    /// the entries behind it were due when queued.)
+    pub fn due_run(&self, now: u64, max: usize) -> Vec<OutboxEntry> {
+        self.pending
+            .iter()
+            .take(max)
+            .take_while(|e| e.next_at <= now)
+            .cloned()
+            .collect()
     }
 
     /// When the head is due, if there is one.
@@ -670,5 +689,20 @@ mod tests {
         // Pinned: stored queues are keyed by this id, so it must not change
         // between releases.
         assert_eq!(mirror_id("http://localhost:8787"), "02b311c3fa5fa482");
+    }
+
+    #[test]
+    fn a_batch_is_the_due_run_from_the_head_bounded() {
+        let mut q = MirrorQueue::new("https://m.example");
+        for seq in 1..=5 {
+            q.push(entry(seq), 100);
+        }
+        let seqs = |run: Vec<OutboxEntry>| run.iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(q.due_run(0, 3)), vec![1, 2, 3]);
+        assert_eq!(seqs(q.due_run(0, 100)), vec![1, 2, 3, 4, 5]);
+        // A head waiting for its retry holds the run back.
+        q.pending[0].next_at = 50;
+        assert!(q.due_run(49, 100).is_empty());
+        assert_eq!(seqs(q.due_run(50, 2)), vec![1, 2]);
     }
 }

@@ -159,34 +159,57 @@ impl Hub {
         reply::json(200, &page)
     }
 
-    /// Pushes `event` (just made durable) to every Edge with a live lease,
-    /// and returns once the write may be acknowledged: each has applied it,
-    /// or its lease has run out. Answers how many Edges it was pushed to.
+    /// Pushes `events` (just made durable) to every Edge with a live lease,
+    /// all of them queued before any push starts, so that one request per
+    /// Edge carries them all, and returns once the writes may be
+    /// acknowledged: each Edge has applied them, or its lease has run out.
+    /// Answers how many Edges they were pushed to.
     ///
     /// When Edges hold events back (several shards per region), they send
-    /// the event to their streams only once it is acknowledged: the Hub
-    /// tells them so by one more request each ([`EdgeLink::forward_through`]).
-    pub(super) async fn push_and_wait(&self, event: &InvalidationEvent) -> Result<usize> {
+    /// the events to their streams only once acknowledged: the Hub tells
+    /// them so by one more request each ([`EdgeLink::forward_through`]).
+    pub(super) async fn push_and_wait(&self, events: &[InvalidationEvent]) -> Result<usize> {
         let now = now_ms();
-        let (targets, push) = self.memory.with(|d| {
-            let targets = d.edges.push(event.id, now);
-            (targets, EdgePush::new(event.clone(), &d.generations))
+        let (targets, pushes) = self.memory.with(|d| {
+            let mut targets = Vec::new();
+            let mut pushes = Vec::with_capacity(events.len());
+            // Each push carries the generations after the whole batch: no
+            // one saw those in between (the batch was bumped in one step).
+            for event in events {
+                targets = d.edges.push(event.id, now);
+                pushes.push(EdgePush::new(event.clone(), &d.generations));
+            }
+            (targets, pushes)
         })?;
         if targets.is_empty() {
             return Ok(0);
         }
-        self.link.unacknowledged.borrow_mut().insert(event.id);
+        let ids: Vec<u64> = events.iter().map(|e| e.id).collect();
+        self.link.unacknowledged.borrow_mut().extend(&ids);
         {
             let mut queue = self.link.queue.borrow_mut();
-            for target in &targets {
-                queue.enqueue(target, push.clone());
+            for push in pushes {
+                for target in &targets {
+                    queue.enqueue(target, push.clone());
+                }
             }
         }
         self.start_pushes();
-        let waited = self.wait_for_acknowledgements(event.id).await;
-        self.link.unacknowledged.borrow_mut().remove(&event.id);
+        let mut waited = Ok(());
+        for id in &ids {
+            waited = self.wait_for_acknowledgements(*id).await;
+            if waited.is_err() {
+                break;
+            }
+        }
+        {
+            let mut unacknowledged = self.link.unacknowledged.borrow_mut();
+            for id in &ids {
+                unacknowledged.remove(id);
+            }
+        }
         if self.link.hold.get() {
-            // Tell the Edges that they may forward it.
+            // Tell the Edges that they may forward them.
             self.touch_edges()?;
         }
         waited.map(|()| targets.len())
