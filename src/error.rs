@@ -32,7 +32,7 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 422: well-formed, but names an unknown type or field or an invalid value.
     Unprocessable(String),
-    /// 429: too many attempts; retry after this many seconds.
+    /// 429: too many requests (logins, streams); retry after this many seconds.
     TooManyRequests(u64),
     /// 500: a setting is missing or malformed; the message names it.
     Config(String),
@@ -87,7 +87,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 "body must be JSON (content-type: application/json)".into()
             }
-            ApiError::TooManyRequests(secs) => format!("too many attempts; retry in {secs} s"),
+            ApiError::TooManyRequests(secs) => format!("too many requests; retry in {secs} s"),
             ApiError::Internal(_) => "internal error".into(),
         }
     }

@@ -13,7 +13,9 @@ const PARALLEL = 25;
 let worker;
 
 before(async () => {
-  worker = await startWorker({ vars: { INSTANCE_ID: 'churn-test', SSE_HEARTBEAT_SECS: '1' } });
+  // 500 streams opened and dropped in a loop from one address outrun the
+  // limit per address (a dropped stream counts until the Edge notices it).
+  worker = await startWorker({ vars: { INSTANCE_ID: 'churn-test', SSE_HEARTBEAT_SECS: '1', SSE_STREAMS_PER_ADDRESS: '100000' } });
 });
 after(async () => { await worker?.dispose(); });
 

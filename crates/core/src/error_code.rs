@@ -30,7 +30,7 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     /// 422: well-formed, but names an unknown type or field or an invalid value.
     Unprocessable,
-    /// 429: too many attempts.
+    /// 429: too many requests (logins past their limits, streams past theirs).
     TooManyRequests,
     /// 500: a setting is missing or malformed; the message names it.
     Configuration,
