@@ -5,7 +5,9 @@
 // bug), every error the JSON error shape with its content-type, no request
 // meant to be refused may be taken, and the Worker's log must show no panic.
 // Afterwards a write, a read, a stream and a mirror delivery still work, and
-// no data changed.
+// no data changed. wrangler dev's own proxy answers a few requests with a
+// 503 of its own after an upload the Worker refused early: that exact answer
+// is counted apart (DEV_PROXY_RESTART), any other 5xx fails the run.
 //
 // The run is replayable: it prints its seed; POLYCACHE_HOSTILE_SEED=<seed>
 // sends the same requests again (the order in which concurrent answers come
