@@ -94,6 +94,8 @@ const CRASH = /panicked at|RuntimeError|unreachable executed|Uncaught|internal e
  */
 const CLIENT_GONE = /Uncaught Error: Network connection lost\.?\s*$/;
 let clientsGone = 0;
+/** A line without its terminal colours (wrangler colours its error lines). */
+const plain = (line) => line.replace(/\x1b\[[0-9;]*m/g, '');
 
 /** Calls onLine for every complete line written to the child's stdout and stderr from now on. */
 function watchLines(child, onLine) {
@@ -126,7 +128,7 @@ before(async () => {
   log = createWriteStream(LOG_FILE);
   watchLines(worker.child, (line) => {
     log.write(`${line}\n`);
-    if (CLIENT_GONE.test(line)) clientsGone += 1;
+    if (CLIENT_GONE.test(plain(line))) clientsGone += 1;
     else if (CRASH.test(line) && crashes.length < 20) crashes.push([...recent, `>>> ${line}`].join('\n    ').slice(0, 3000));
     recent.push(line.slice(0, 300));
     if (recent.length > 6) recent.shift();
@@ -356,8 +358,12 @@ function makeRequest(r, ids) {
     // A right body of the wrong media type.
     [3, () => ({ method: 'POST', path: `/api/${type()}`, headers: authHeader(r, 'editor'), body: '{"title":"x"}', contentType: r.pick(OTHER_MEDIA), refuse: true })],
     // Bodies too big: by content-length, or chunked (no length: only reading tells).
+    // Just past the limit: a body still arriving when the Worker has answered 413
+    // and workerd closes the connection breaks wrangler dev's proxy (see
+    // sendPaced), which then answers other requests of the flood itself; the
+    // megabyte bodies have their own paced test (tests/runtime/requests.test.mjs).
     [3, () => ({ method: r.pick(['POST', 'PATCH']), path: r.pick(['/api/posts', '/api/posts/1', '/api/auth/login', '/api/cache/invalidate']), headers: authHeader(r, r.pick(['editor', 'service', 'none'])),
-      body: filler(r.pick([64 * 1024 + 1, 100_000, 1_000_000, 4_000_000])), contentType: 'application/json', chunked: r.chance(0.5), refuse: true, oversized: true })],
+      body: filler(64 * 1024 + r.pick([1, 100, 1000])), contentType: 'application/json', chunked: r.chance(0.5), refuse: true, oversized: true })],
     // Mirror deliveries and purges: bad bodies with the service token, any body without a valid one.
     [6, () => ({ method: 'POST', path: '/api/cache/invalidate', headers: authHeader(r, r.pick(['service', 'admin'])), body: badInvalidation(r), contentType: r.chance(0.9) ? r.pick(JSON_TYPES) : r.pick(OTHER_MEDIA), refuse: true })],
     [3, () => ({ method: 'POST', path: '/api/cache/invalidate', headers: authHeader(r, r.pick(['editor', ...REFUSED, 'none'])), body: goodInvalidation(r), contentType: 'application/json', refuse: true })],
@@ -389,7 +395,13 @@ function makeRequest(r, ids) {
       body: filler(r.pick([1000, 100_000])), contentType: 'application/json', chunked: true, hangUp: true })],
     [3, () => ({ method: 'GET', path: `/api/cache/${r.pick(['logs', 'mirrors'])}?${r.pick(['since=-1', 'since=abc', 'since=18446744073709551616', 'limit=0', 'limit=-5', 'limit=1000000000', 'since=0&limit=1', 'since=1e3', 'since=&limit=', 'limit=9007199254740993', ''])}`, headers: authHeader(r, 'admin') })],
     // Unknown routes, odd methods, long and percent-encoded paths.
-    [6, () => ({ method: r.pick(METHODS), path: r.pick([`/api/${r.pick(OTHER_TYPES)}`, `/api/${r.pick(OTHER_TYPES)}/1`, '/', '/index.html', '/api', '/api/', '//api//posts', '/api/posts/1/2', '/api/cache', '/api/cache/hub', '/api/auth', '/api/auth/logout', '/API/posts', `/api/${'a'.repeat(r.pick([100, 2000, 8000]))}`, `/api/posts/${'%41'.repeat(1000)}`, '/api/%2e%2e/%2e%2e/etc/passwd', '/api/posts/%2F..%2F1']), refuse: true })],
+    [6, () => {
+      const method = r.pick(METHODS);
+      const path = r.pick([`/api/${r.pick(OTHER_TYPES)}`, `/api/${r.pick(OTHER_TYPES)}/1`, '/', '/index.html', '/api', '/api/', '//api//posts', '/api/posts/1/2', '/api/cache', '/api/cache/hub', '/api/auth', '/api/auth/logout', '/API/posts', `/api/${'a'.repeat(r.pick([100, 2000, 8000]))}`, `/api/posts/${'%41'.repeat(1000)}`, '/api/%2e%2e/%2e%2e/etc/passwd', '/api/posts/%2F..%2F1']);
+      // `feed` is among the odd names, but GET /api/feed is the feed itself.
+      const feed = path === '/api/feed' && ['GET', 'HEAD'].includes(method);
+      return { method, path, refuse: !feed };
+    }],
     [4, () => ({ method: r.pick(['OPTIONS', 'TRACE', 'PUT', 'PATCH', 'DELETE']), path: r.pick(['/api/health', '/api/status', '/api/feed', '/api/stream', '/api/auth/login', '/api/cache/invalidate', `/api/${type()}`]), refuse: true })],
   ]);
   const req = { headers: {}, ...make() };
@@ -447,6 +459,8 @@ function send(base, agent, req) {
     if (req.hangUp) {
       // Half the body, then gone: the Worker reads a body that never ends.
       out.write(body.subarray(0, body.length >> 1), () => setTimeout(() => { out.destroy(); done({ hungUp: true }); }, 50));
+    } else if (body && req.oversized) {
+      sendPaced(out, body, () => settled);
     } else if (body && req.chunked) {
       for (let at = 0; at < body.length; at += 16_384) out.write(body.subarray(at, at + 16_384));
       out.end();
@@ -454,6 +468,35 @@ function send(base, agent, req) {
       out.end(body);
     }
   });
+}
+
+/** Bytes of a refused upload sent slowly, a piece every PACE_MS, before the rest goes at full speed. */
+const PACED_BYTES = 256 * 1024;
+const PACE_MS = 20;
+
+/**
+ * Writes an upload the Worker refuses (413 past 64 KiB) paced at first, as
+ * tests/runtime/requests.test.mjs does ("Why paced"): wrangler dev's proxy
+ * copies a body into the Worker at full speed, and when workerd closes the
+ * connection after its 413 while bytes still arrive, the proxy often loses
+ * the 413 and then answers requests of its own (a text/plain 503, a GET it
+ * never answers, a 500 for a static path) that a deployment has no part in.
+ * Paced, the proxy reads the 413 first. Stops once answered (`answered()`).
+ */
+function sendPaced(out, body, answered) {
+  let at = 0;
+  const pump = () => {
+    if (answered()) { out.destroy(); return; }
+    if (at >= body.length) { out.end(); return; }
+    const slow = at < PACED_BYTES;
+    const piece = body.subarray(at, at + (slow ? 8192 : 65_536));
+    at += piece.length;
+    const flowing = out.write(piece);
+    if (slow) setTimeout(pump, PACE_MS);
+    else if (flowing) setImmediate(pump);
+    else out.once('drain', pump);
+  };
+  pump();
 }
 
 /**
@@ -593,6 +636,7 @@ test('afterwards a write, a read, a stream and a mirror delivery still work', { 
     here.close();
     there.close();
   }
+  console.log(`# hostile: ${clientsGone} "Network connection lost" lines in all (streams whose client had gone)`);
   assert.deepEqual(crashes, [], 'the Worker\'s log shows no crash');
   passed = flooded && unchanged;
 });
