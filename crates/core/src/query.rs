@@ -40,33 +40,40 @@ impl LogsQuery {
     pub fn parse<'a>(
         pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
     ) -> Result<Self> {
-        let mut query = Self::default();
-        for (k, v) in pairs {
-            match k.as_ref() {
-                "since" => {
-                    query.since = v.parse().map_err(|_| {
-                        Error::Malformed("since must be a non-negative integer".into())
-                    })?;
-                }
-                "limit" => {
-                    query.limit = v
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=MAX_LOG_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            Error::Malformed(format!("limit must be 1 to {MAX_LOG_LIMIT}"))
-                        })?;
-                }
-                _ => {}
-            }
-        }
-        Ok(query)
+        let (since, limit) = page(pairs, "since", DEFAULT_LOG_LIMIT, MAX_LOG_LIMIT)?;
+        Ok(Self { since, limit })
     }
 
     /// The query string (without `?`).
     pub fn to_query(&self) -> String {
         format!("since={}&limit={}", self.since, self.limit)
     }
+}
+
+/// A page of a listing: the position named `after` (a non-negative
+/// integer, 0 when absent) and `limit` (1 to `max`, `default` when
+/// absent); other names are ignored.
+fn page<'a>(
+    pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    after: &str,
+    default: usize,
+    max: usize,
+) -> Result<(u64, usize)> {
+    let (mut position, mut limit) = (0, default);
+    for (k, v) in pairs {
+        if k == after {
+            position = v
+                .parse()
+                .map_err(|_| Error::Malformed(format!("{after} must be a non-negative integer")))?;
+        } else if k == "limit" {
+            limit = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| Error::Malformed(format!("limit must be 1 to {max}")))?;
+        }
+    }
+    Ok((position, limit))
 }
 
 /// Parked entries one `GET /api/cache/mirrors` lists at most: a page a
@@ -103,27 +110,8 @@ impl MirrorsQuery {
     pub fn parse<'a>(
         pairs: impl IntoIterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
     ) -> Result<Self> {
-        let mut query = Self::default();
-        for (k, v) in pairs {
-            match k.as_ref() {
-                "cursor" => {
-                    query.cursor = v.parse().map_err(|_| {
-                        Error::Malformed("cursor must be a non-negative integer".into())
-                    })?;
-                }
-                "limit" => {
-                    query.limit = v
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=MAX_MIRRORS_LIMIT).contains(n))
-                        .ok_or_else(|| {
-                            Error::Malformed(format!("limit must be 1 to {MAX_MIRRORS_LIMIT}"))
-                        })?;
-                }
-                _ => {}
-            }
-        }
-        Ok(query)
+        let (cursor, limit) = page(pairs, "cursor", DEFAULT_MIRRORS_LIMIT, MAX_MIRRORS_LIMIT)?;
+        Ok(Self { cursor, limit })
     }
 
     /// The query string (without `?`).
