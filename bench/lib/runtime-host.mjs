@@ -23,7 +23,7 @@
 //   --var EDGE_REGIONS=weur,enam,apac --var EDGE_REGION_HEADER=x-polycache-region
 // (bench.mjs passes them in --vars: `--regions 3`).
 //
-//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--var K=V ...] [--migrate] [--build DIR] [--assets] [--floor]
+//   node bench/lib/runtime-host.mjs --port P --state DIR [--vars '{"K":"V"}'] [--var K=V ...] [--migrate] [--build DIR] [--assets] [--floor] [--verbose]
 // prints one JSON line {"ready": url, "pid": pid} once /api/health answers 200,
 // then runs until SIGTERM or SIGINT.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
     'entry-worker': { type: 'boolean', default: false },
     'inspector-port': { type: 'string' },
     floor: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', default: false },
   },
 });
 if (!args.port || !args.state) throw new Error('usage: runtime-host.mjs --port P --state DIR [--vars JSON] [--var NAME=VALUE ...]');
@@ -109,6 +110,11 @@ const mf = new Miniflare({
   // Diagnostics only (a heap probe); the bench never sets it.
   ...(args['inspector-port'] ? { inspectorPort: Number(args['inspector-port']) } : {}),
   log: new Log(LogLevel.WARN),
+  // --verbose: workerd's own, which logs an uncaught error of the Worker
+  // (an exception, a rejection nobody awaited: "Uncaught (in promise)"),
+  // as wrangler dev's inspector does; console output shows either way.
+  // For tests that read the log (tests/hostile); the bench never sets it.
+  ...(args.verbose ? { verbose: true } : {}),
   // Offline: no download of Request.cf data (wrangler dev warns and falls back).
   cf: false,
   d1Persist: persist('d1'),

@@ -139,7 +139,7 @@ function signalTree(pid, signal) {
  * (runtime-host.mjs, the peer). Started in a process group of its own, so
  * that a Ctrl-C reaches the bench first, which then stops it in order.
  */
-class NodeChild {
+export class NodeChild {
   constructor(name, script, args) {
     this.name = name;
     this.script = script;
