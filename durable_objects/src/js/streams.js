@@ -77,7 +77,7 @@ export class StreamRegistry {
     this.nextId = 0;
     this.timer = null;
     this.timerMs = 0;
-    /** tag -> {parts, events}: events waiting for the coalescing window. */
+    /** tag -> {parts, events, bytes}: events waiting for the coalescing window. */
     this.pending = new Map();
     this.pendingBytes = 0;
     this.flushTimer = null;
@@ -183,9 +183,10 @@ export class StreamRegistry {
     for (const tag of tags) {
       if (!this.byTag.has(tag)) continue;
       let waiting = this.pending.get(tag);
-      if (!waiting) this.pending.set(tag, (waiting = { parts: [], events: 0 }));
+      if (!waiting) this.pending.set(tag, (waiting = { parts: [], events: 0, bytes: 0 }));
       waiting.parts.push(frame);
       waiting.events += 1;
+      waiting.bytes += frame.byteLength;
       this.pendingBytes += frame.byteLength;
     }
     if (this.pendingBytes >= MAX_PENDING_BYTES) this.flush();
@@ -238,6 +239,7 @@ export class StreamRegistry {
     else this.byAddr.delete(stream.addr);
     if (set.size === 0) {
       this.byTag.delete(stream.tag);
+      this.pendingBytes -= this.pending.get(stream.tag)?.bytes ?? 0;
       this.pending.delete(stream.tag);
     }
     if (this.byId.size === 0) {
