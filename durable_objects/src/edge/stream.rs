@@ -5,8 +5,9 @@
 //!
 //! What one Edge gives the public is bounded: at most
 //! `SSE_STREAMS_PER_ADDRESS` open streams per client address (from the
-//! Worker, in [`polycache_core::edge_api::CLIENT_HEADER`]) and `SSE_STREAMS_PER_OBJECT` in all (429
-//! with `retry-after` past them), and a replay of at most
+//! Worker, in [`polycache_core::edge_api::CLIENT_HEADER`]) and
+//! `SSE_STREAMS_PER_OBJECT` in all (429 with `retry-after` past them), and
+//! a replay of at most
 //! `SSE_REPLAY_MAX_EVENTS` events and `SSE_REPLAY_MAX_BYTES` bytes (a
 //! `reset` past them: the client refetches everything).
 //!
@@ -20,8 +21,10 @@ use polycache_core::config::Config;
 use polycache_core::edge_api::{route, EventsPage, EventsRequest};
 use polycache_core::edge_replay::{replay, tail_reaches, too_far_behind, Catchup};
 use polycache_core::error_code::ErrorCode;
+use polycache_core::event::InvalidationEvent;
 use polycache_core::query::StreamQuery;
 use polycache_core::sse;
+use polycache_core::types::EntityType;
 use serde_json::json;
 use std::time::Duration;
 
@@ -124,9 +127,7 @@ impl Edge {
         self.schedule_renewal().await?;
         Ok(resp)
     }
-}
 
-impl Edge {
     /// A 429 when the client at `addr`, or the Edge as a whole, holds as
     /// many streams as allowed; `None` when the stream may open.
     fn refuse_stream(&self, addr: &str, config: &Config) -> Result<Option<Response>> {
@@ -157,8 +158,8 @@ const STREAM_RETRY_SECS: u64 = 10;
 /// The replay's frames of the `events` that `filter` lets through, or
 /// `None` (a reset) when they would take more than `max_bytes`.
 fn encode_replay(
-    events: &[polycache_core::event::InvalidationEvent],
-    filter: &[polycache_core::types::EntityType],
+    events: &[InvalidationEvent],
+    filter: &[EntityType],
     max_bytes: usize,
 ) -> Option<String> {
     let mut frames = String::new();
