@@ -4,7 +4,7 @@
 // name). The Worker is built once by `make test`; POLYCACHE_PREBUILT=1 keeps
 // wrangler's [build] step from rebuilding it for every instance.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -145,6 +145,28 @@ export class WorkerInstance {
     }
     await this.stop();
     throw new Error(`${this.name}: no health within 90 s:\n${this.output}`);
+  }
+
+  /**
+   * Stops the instance and replaces the Hub's SQLite database in its state
+   * (Miniflare's layout: v3/do/<script>-<class>/<object id>.sqlite, with its
+   * -wal and -shm) with bytes that are not a database, keeping the real
+   * files aside: the next start has a Hub that cannot open its storage.
+   * Returns `repair()`, which puts the real files back (the Hub opens its
+   * storage again on the next request that needs it).
+   */
+  async breakHubStorage() {
+    const dir = join(this.stateDir, 'v3', 'do', 'polycache-Hub');
+    await this.stop();
+    const files = readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite(-wal|-shm)?$/.test(f));
+    const db = files.find((f) => f.endsWith('.sqlite'));
+    if (!db) throw new Error(`no Hub database in ${dir}: ${readdirSync(dir)}`);
+    for (const f of files) renameSync(join(dir, f), join(dir, `${f}.kept`));
+    writeFileSync(join(dir, db), 'this is not an SQLite database\n'.repeat(512));
+    return () => {
+      for (const f of readdirSync(dir).filter((f) => files.includes(f))) rmSync(join(dir, f));
+      for (const f of files) renameSync(join(dir, `${f}.kept`), join(dir, f));
+    };
   }
 
   async stop() {

@@ -6,8 +6,6 @@
 // cannot open its storage; every route that then fails is asked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startWorker } from '../common/harness.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import { get, login, loginRequest, patch, post, request } from '../common/api.mjs';
@@ -72,16 +70,8 @@ test('D1 without its posts table: every 5xx says only that the database is unava
 });
 
 test('a Hub that cannot open its storage: every 5xx, the stream\'s included, carries no internal error text', { timeout: 120_000 }, async () => {
-  // The Hub's SQLite database in the instance's state (Miniflare's layout:
-  // v3/do/<script>-<class>/<object id>.sqlite, with its -wal and -shm).
   await get(worker, '/api/status');
-  const dir = join(worker.stateDir, 'v3', 'do', 'polycache-Hub');
-  await worker.stop();
-  const files = readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite(-wal|-shm)?$/.test(f));
-  const db = files.find((f) => f.endsWith('.sqlite'));
-  assert.ok(db, `the Hub's database in ${dir}: ${readdirSync(dir)}`);
-  for (const f of files) renameSync(join(dir, f), join(dir, `${f}.kept`));
-  writeFileSync(join(dir, db), 'this is not an SQLite database\n'.repeat(512));
+  const repair = await worker.breakHubStorage();
   try {
     await worker.start();
     const stream = async () => {
@@ -107,7 +97,6 @@ test('a Hub that cannot open its storage: every 5xx, the stream\'s included, car
     assert.match(worker.output, /hub|edge/i, 'the failure is logged');
   } finally {
     await worker.stop();
-    for (const f of readdirSync(dir).filter((f) => files.includes(f))) rmSync(join(dir, f));
-    for (const f of files) renameSync(join(dir, `${f}.kept`), join(dir, f));
+    repair();
   }
 });

@@ -9,8 +9,6 @@
 // was: the failed writes made no event and took no event id.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { startWorker } from '../common/harness.mjs';
 import { EDITOR, SERVICE } from '../common/accounts.mjs';
 import {
@@ -65,15 +63,7 @@ test('a Hub that cannot open its storage: reads go to D1, writes, the status, th
   await read(worker, '/api/posts/3');
   assert.equal((await read(worker, '/api/posts/3')).cache, 'hit');
   const before = await status(worker);
-  // The Hub's SQLite database in the instance's state (Miniflare's layout:
-  // v3/do/<script>-<class>/<object id>.sqlite, with its -wal and -shm).
-  const dir = join(worker.stateDir, 'v3', 'do', 'polycache-Hub');
-  await worker.stop();
-  const files = readdirSync(dir).filter((f) => /^[0-9a-f]{64}\.sqlite(-wal|-shm)?$/.test(f));
-  const db = files.find((f) => f.endsWith('.sqlite'));
-  assert.ok(db, `the Hub's database in ${dir}: ${readdirSync(dir)}`);
-  for (const f of files) renameSync(join(dir, f), join(dir, `${f}.kept`));
-  writeFileSync(join(dir, db), 'this is not an SQLite database\n'.repeat(512));
+  const repair = await worker.breakHubStorage();
   const title = `Written while the Hub was down ${Date.now()}`;
   try {
     await worker.start();
@@ -96,8 +86,7 @@ test('a Hub that cannot open its storage: reads go to D1, writes, the status, th
     assert.doesNotMatch(s.errorBody, /reference|JsValue|stack/i, 'no runtime internals in the message');
     expectError(await loginRequest(worker, EDITOR), 503, 'unavailable', 'POST /api/auth/login');
   } finally {
-    for (const f of readdirSync(dir).filter((f) => files.includes(f))) rmSync(join(dir, f));
-    for (const f of files) renameSync(join(dir, `${f}.kept`), join(dir, f));
+    repair();
   }
   // The Hub opens its storage on the next request that needs it.
   const back = await waitUntil(async () => {
