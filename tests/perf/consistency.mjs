@@ -37,7 +37,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EDITOR, EDITOR2, ADMIN } from '../common/accounts.mjs';
-import { login, request, itemsOf, eventIdOf } from '../common/api.mjs';
+import { login, request, itemsOf, eventIdOf, proxyCuts } from '../common/api.mjs';
 import { connect } from '../common/sse.mjs';
 import { staleReads } from '../common/history.mjs';
 import { REGION_HEADER, edgeVars } from '../common/regions.mjs';
@@ -81,6 +81,7 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
   }
   const inRegion = (region) => (region && regions ? { [regions.header]: region } : {});
   const t0 = performance.now();
+  const cutsBefore = proxyCuts.count;
   const deadline = t0 + runMs;
   const live = () => performance.now() < deadline;
 
@@ -211,7 +212,8 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
     ? `events ${refetchers.map((f) => `${f.events.length} in ${f.region}`).join(', ')}`
     : `${events.length} events`;
   const summary = `${seconds.toFixed(1)} s: ${writes.length} writes, ${reads.length} reads (${hits} hits), `
-    + `${eventCounts}, ${violations.length} stale reads, ${failures.length} failed requests`;
+    + `${eventCounts}, ${violations.length} stale reads, ${failures.length} failed requests`
+    + (proxyCuts.count > cutsBefore ? `, ${proxyCuts.count - cutsBefore} asked again after wrangler dev's proxy cut them` : '');
   const out = refetchers.map(({ region, sse: s, events: e, pending }) => ({ region, sse: s, events: e, refetches: pending.length }));
   return { writes, reads, failures, events, violations, hits, seconds, summary, refetches: out[0].refetches, sse, refetchers: out };
 }
