@@ -6,10 +6,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { inflateSync } from 'node:zlib';
 import { startOrigin, productImage, EDITOR_TOKEN, VIEWER_TOKEN, ROUTES, MAX_LOGGED_REQUESTS } from '../common/origin.mjs';
 
 let origin;
+
+/** Polls check() every 10 ms, for at most 2 s. */
+async function waitFor(check) {
+  for (let i = 0; i < 200 && !check(); i++) await sleep(10);
+  assert.ok(check(), 'condition within 2 s');
+}
 before(async () => { origin = await startOrigin(); });
 after(async () => { await origin.close(); });
 
@@ -177,10 +184,27 @@ test('latencyMs delays each answer', async () => {
   assert.ok(ms >= 140, `answered after ${ms.toFixed(0)} ms`);
 });
 
-test('down(): connecting is refused, on the same port nothing else answers; up(): the same port answers again with the same data', async () => {
+test('down(): connections open and in flight are cut, connecting is refused, on the same port nothing else answers; up(): the same port answers again with the same data', async () => {
   const port = origin.port;
   origin.adminEdit('7', { title: 'kept across down/up' });
+  // A kept-alive connection (as a proxy pools them) is closed by down():
+  // otherwise a pooled request would still reach a "dead" origin.
+  const pooled = connect(port, '127.0.0.1');
+  const closed = new Promise((resolve) => pooled.once('close', resolve));
+  pooled.on('error', () => {});
+  const answered = new Promise((resolve) => pooled.once('data', resolve));
+  pooled.write('GET /v1/products/7 HTTP/1.1\r\nhost: x\r\nconnection: keep-alive\r\n\r\n');
+  await answered;
+  // A request in flight (the origin slow) is cut, not answered later.
+  origin.latencyMs = 400;
+  const inFlight = fetch(`${origin.url}/v1/products/7`, { signal: AbortSignal.timeout(3000) }).then((r) => r.status, (e) => e.cause?.code ?? e.name);
+  await waitFor(() => origin.count('GET', '/v1/products/7') === 2);
   await origin.down();
+  origin.latencyMs = 0;
+  assert.match(String(await inFlight), /UND_ERR_SOCKET|ECONNRESET/, 'the request in flight was cut');
+  const pooledClosed = await Promise.race([closed.then(() => true), sleep(1000).then(() => false)]);
+  pooled.destroy();
+  assert.ok(pooledClosed, 'down() closed a kept-alive connection');
   // A new connection (fetch could pick a pooled socket that the server
   // has just destroyed, which fails differently).
   const code = await new Promise((resolve) => {
