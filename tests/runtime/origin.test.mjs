@@ -125,17 +125,18 @@ test('a binary body (PNG) is byte-exact through a miss and a hit', async () => {
 
 test('bypass: set-cookie, private, no-store, and authorization or cookie on a non-public route: x-cache bypass, the origin asked every time', async () => {
   const cases = [
-    ['/v1/session', {}, 'the answer sets a cookie'],
-    ['/v1/account', {}, 'cache-control: private'],
-    ['/v1/live', {}, 'cache-control: no-store'],
-    ['/v1/products/2', { authorization: 'Bearer someone' }, 'a request with authorization'],
-    ['/v1/products/2', { cookie: 'shop_session=abc' }, 'a request with a cookie'],
+    ['/v1/session', {}, 'the answer sets a cookie', 'set-cookie'],
+    ['/v1/account', {}, 'cache-control: private', 'no-store'],
+    ['/v1/live', {}, 'cache-control: no-store', 'no-store'],
+    ['/v1/products/2', { authorization: 'Bearer someone' }, 'a request with authorization', 'credentials'],
+    ['/v1/products/2', { cookie: 'shop_session=abc' }, 'a request with a cookie', 'credentials'],
   ];
-  for (const [path, headers, why] of cases) {
+  for (const [path, headers, why, reason] of cases) {
     origin.resetCounts();
     const a = await read(path, headers);
     const b = await read(path, headers);
     assert.deepEqual([a.status, a.cache, b.status, b.cache], [200, 'bypass', 200, 'bypass'], `${why}: ${show(b)}`);
+    assert.equal(b.headers.get('x-polycache-bypass'), reason, `${why}: the reason given`);
     assert.equal(origin.count('GET', path), 2, `${why}: the origin asked twice`);
   }
   const session = await read('/v1/session');
