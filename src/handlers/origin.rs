@@ -20,7 +20,9 @@
 //!   (or is answered 404 with `ORIGIN_UNMATCHED=404`).
 //!
 //! Requests go only to `ORIGIN_URL`'s host (the path is appended to it and
-//! the result checked), redirects are passed back rather than followed, and
+//! the result checked), redirects are passed back rather than followed (a
+//! `Location` on the origin's host moved to polycache's, as a reverse proxy
+//! does), and
 //! each request has `ORIGIN_TIMEOUT_MS` in all: a reader who waited for
 //! another's fill reads the origin with what is left of it.
 
@@ -30,7 +32,8 @@ use futures::future::{select, Either};
 use polycache_core::edge_api::EDGE_HEADER;
 use polycache_core::event::Action;
 use polycache_core::origin::{
-    self, is_hop_by_hop, storable, Bypass, OriginSettings, RouteMatch, StoredAnswer, Unmatched,
+    self, is_hop_by_hop, storable, Bypass, OriginSettings, OriginUrl, RouteMatch, StoredAnswer,
+    Unmatched,
 };
 use polycache_core::types::EntityType;
 use serde_json::json;
@@ -244,13 +247,14 @@ async fn fetch_answer(
     let controller = AbortController::default();
     let signal = controller.signal();
     let limit = origin.max_body_bytes;
+    let public = url.origin().ascii_serialization();
     let exchange = async move {
         let mut resp = Fetch::Request(outgoing)
             .send_with_signal(&signal)
             .await
             .map_err(|_| ApiError::OriginUnreachable("the origin could not be reached".into()))?;
         let status = resp.status_code();
-        let headers = answer_headers(resp.headers());
+        let headers = answer_headers(resp.headers(), &origin.url, &public);
         let announced = resp
             .headers()
             .get("content-length")
@@ -332,8 +336,9 @@ fn forward_headers(req: &Request, url: &Url) -> ApiResult<Headers> {
 
 /// The origin's headers as kept: lower-case names, without hop-by-hop
 /// ones, `content-length` (the body is sent again, decoded) and
-/// `content-encoding` (the runtime has decoded it).
-fn answer_headers(headers: &Headers) -> Vec<(String, String)> {
+/// `content-encoding` (the runtime has decoded it); a `location` on the
+/// origin's host moved to polycache's (`public`).
+fn answer_headers(headers: &Headers, origin: &OriginUrl, public: &str) -> Vec<(String, String)> {
     let connection = connection_names(headers);
     headers
         .entries()
@@ -342,6 +347,13 @@ fn answer_headers(headers: &Headers) -> Vec<(String, String)> {
             !is_hop_by_hop(name, &connection)
                 && name != "content-length"
                 && name != "content-encoding"
+        })
+        .map(|(name, value)| match name.as_str() {
+            "location" | "content-location" => {
+                let moved = origin.public_location(&value, public);
+                (name, moved)
+            }
+            _ => (name, value),
         })
         .collect()
 }

@@ -176,6 +176,21 @@ impl OriginUrl {
     pub fn origin(&self) -> &str {
         &self.origin
     }
+
+    /// A `Location` the origin sent, as the client must follow it: one on
+    /// the origin's own host (and under its prefix) is moved to `public`
+    /// (`scheme://host[:port]` of the client's request), as a reverse proxy
+    /// does, so that the client comes back through polycache rather than
+    /// to an origin it may not be able to reach; any other is kept.
+    pub fn public_location(&self, location: &str, public: &str) -> String {
+        let base = format!("{}{}", self.origin, self.prefix);
+        match location.strip_prefix(&base) {
+            Some(rest) if rest.is_empty() || rest.starts_with(['/', '?', '#']) => {
+                format!("{public}{rest}")
+            }
+            _ => location.to_owned(),
+        }
+    }
 }
 
 /// One segment of a route's path.
@@ -770,6 +785,25 @@ mod tests {
         ] {
             assert!(OriginUrl::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_redirect_to_the_origin_comes_back_through_polycache() {
+        let url = OriginUrl::parse("http://127.0.0.1:9100/base").unwrap();
+        let public = "https://shop.example";
+        assert_eq!(
+            url.public_location("http://127.0.0.1:9100/base/v1/x?a=1", public),
+            "https://shop.example/v1/x?a=1"
+        );
+        assert_eq!(
+            url.public_location("http://127.0.0.1:9100/basement", public),
+            "http://127.0.0.1:9100/basement"
+        );
+        assert_eq!(
+            url.public_location("https://elsewhere.example/", public),
+            "https://elsewhere.example/"
+        );
+        assert_eq!(url.public_location("/v1/relative", public), "/v1/relative");
     }
 
     #[test]
