@@ -683,7 +683,12 @@ mod tests {
                 r#"{{"sub":"a@example.com","role":"service","exp":{},"iat":{NOW},"aud":"{AUD}","jti":{jti}}}"#,
                 NOW + 60
             );
-            verify(&hs256_by_hand(r#"{"alg":"HS256"}"#, &payload, SECRET), SECRET, AUD, NOW)
+            verify(
+                &hs256_by_hand(r#"{"alg":"HS256"}"#, &payload, SECRET),
+                SECRET,
+                AUD,
+                NOW,
+            )
         };
         for jti in [r#""a,b""#, r#""""#, "7", r#""x y""#] {
             assert!(
