@@ -152,18 +152,26 @@ const _: () = {
 /// How many types are declared.
 const COUNT: usize = DECLARED.len();
 
-/// The types an isolate knows: `decls[first_active..]` are the active ones.
+/// The types an isolate knows: `decls[active]` are this deployment's;
+/// before them the declared ones when they are not (origin mode), after
+/// them the names stored state gave that no setting declares any more.
 #[derive(Debug)]
 struct Registry {
     decls: &'static [Declaration],
-    first_active: usize,
+    active: (usize, usize),
 }
 
 /// The registry of D1 mode: the declared types, all active.
 static DECLARED_ONLY: Registry = Registry {
     decls: DECLARED,
-    first_active: 0,
+    active: (0, COUNT),
 };
+
+/// The most names a registry takes in from stored state without a
+/// declaration (a deployment that went from origin mode back to D1 mode
+/// keeps its old types' generations and events): past it, such a name is an
+/// unknown type again.
+const MAX_FOREIGN: usize = 64;
 
 thread_local! {
     static REGISTRY: Cell<&'static Registry> = const { Cell::new(&DECLARED_ONLY) };
@@ -183,14 +191,16 @@ fn registry() -> &'static Registry {
 /// leaked, to be `&'static` like the declared ones): an isolate's settings
 /// do not change while it runs.
 pub fn install_origin_types(names: Option<&[String]>) -> Result<()> {
+    let current = registry();
     let Some(names) = names else {
-        REGISTRY.with(|r| r.set(&DECLARED_ONLY));
+        if current.active != (0, COUNT) {
+            REGISTRY.with(|r| r.set(&DECLARED_ONLY));
+        }
         return Ok(());
     };
-    let current = registry();
-    let same = current.first_active == COUNT
-        && current.decls.len() == COUNT + names.len()
-        && current.decls[COUNT..]
+    let active = (COUNT, COUNT + names.len());
+    let same = current.active == active
+        && current.decls[COUNT..COUNT + names.len()]
             .iter()
             .zip(names)
             .all(|(d, n)| d.name == n);
@@ -199,13 +209,7 @@ pub fn install_origin_types(names: Option<&[String]>) -> Result<()> {
     }
     let mut decls = DECLARED.to_vec();
     for name in names {
-        let name: &'static str = Box::leak(name.clone().into_boxed_str());
-        decls.push(Declaration {
-            name,
-            alias: None,
-            content: false,
-            depends_on: None,
-        });
+        decls.push(undeclared(name));
     }
     if let Some(problem) = problem(&decls[COUNT..]) {
         return Err(Error::Config {
@@ -213,20 +217,35 @@ pub fn install_origin_types(names: Option<&[String]>) -> Result<()> {
             message: problem.into(),
         });
     }
+    install(decls, active);
+    Ok(())
+}
+
+/// The entry of a type no declaration names: a name and nothing else.
+fn undeclared(name: &str) -> Declaration {
+    Declaration {
+        name: Box::leak(name.to_owned().into_boxed_str()),
+        alias: None,
+        content: false,
+        depends_on: None,
+    }
+}
+
+fn install(decls: Vec<Declaration>, active: (usize, usize)) {
     let registry = Box::leak(Box::new(Registry {
         decls: Box::leak(decls.into_boxed_slice()),
-        first_active: COUNT,
+        active,
     }));
     REGISTRY.with(|r| r.set(registry));
-    Ok(())
 }
 
 /// A kind of entity whose cached reads are invalidated together: a handle on
 /// its [`Declaration`].
 ///
-/// `Ord` is declaration order, the order of [`EntityType::ALL`]. Serializes
-/// as its canonical name; deserializes from the names [`EntityType::parse`]
-/// accepts.
+/// `Ord` is registry order, the order of [`EntityType::ALL`] for the
+/// declared types. Serializes as its canonical name; deserializes from the
+/// names [`EntityType::parse`] accepts, and the other names stored state
+/// may hold (see the module docs).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EntityType(u16);
 
@@ -293,18 +312,16 @@ impl EntityType {
     /// Every type of this deployment, in registry order: the declared ones
     /// in D1 mode (as [`EntityType::ALL`]), the route table's in origin mode.
     pub fn all() -> Vec<EntityType> {
-        let r = registry();
-        // `install_origin_types` bounds the registry to u16 indices.
-        (r.first_active..r.decls.len())
-            .map(|i| EntityType(i as u16))
-            .collect()
+        let (start, end) = registry().active;
+        // `problem` and MAX_FOREIGN bound the registry to u16 indices.
+        (start..end).map(|i| EntityType(i as u16)).collect()
     }
 
     /// Whether this type is one of [`EntityType::all`] (a declared type is
     /// not, in origin mode).
     pub fn is_active(self) -> bool {
-        let r = registry();
-        (r.first_active..r.decls.len()).contains(&self.index())
+        let (start, end) = registry().active;
+        (start..end).contains(&self.index())
     }
 
     /// The position of this type in [`EntityType::ALL`], for tables indexed
@@ -343,12 +360,25 @@ impl EntityType {
     /// [`EntityType::parse`], then the declared types that are not active
     /// (origin mode): how stored state and the messages between isolates are
     /// read, so that what was stored in D1 mode still loads.
+    ///
+    /// A well-formed name that no entry has (the type of a route table that
+    /// is no longer set) is taken in as a type of no deployment, up to
+    /// [`MAX_FOREIGN`] of them, so that the Hub's stored generations and
+    /// events still load after a switch of mode.
     fn parse_stored(name: &str) -> Result<EntityType> {
         EntityType::parse(name).or_else(|e| {
-            EntityType::ALL
-                .into_iter()
-                .find(|t| t.is_named(name))
-                .ok_or(e)
+            let r = registry();
+            if let Some(i) = (0..r.decls.len()).find(|i| EntityType(*i as u16).is_named(name)) {
+                return Ok(EntityType(i as u16));
+            }
+            let foreign = r.decls.len() - r.active.1.max(COUNT);
+            if foreign >= MAX_FOREIGN || !is_name(name) || name.len() > 64 {
+                return Err(e);
+            }
+            let mut decls = r.decls.to_vec();
+            decls.push(undeclared(name));
+            install(decls, r.active);
+            Ok(EntityType((r.decls.len()) as u16))
         })
     }
 
@@ -547,6 +577,32 @@ impl<'de> Deserialize<'de> for EntityType {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_state_of_another_mode_still_loads() {
+        install_origin_types(Some(&["products".to_string()])).unwrap();
+        let products: EntityType = serde_json::from_str("\"products\"").unwrap();
+        assert!(products.is_active());
+        // Back to D1 mode, as a developer who unsets ORIGIN_URL with the
+        // same local state: the Hub's generations still name `products`.
+        install_origin_types(None).unwrap();
+        assert!(
+            EntityType::parse("products").is_err(),
+            "not a type users may name"
+        );
+        let stored: crate::generation::Generations =
+            serde_json::from_str(r#"{"posts":3,"products":7}"#).unwrap();
+        let foreign: EntityType = serde_json::from_str("\"products\"").unwrap();
+        assert!(!foreign.is_active());
+        assert_eq!((stored.get(EntityType::POSTS), stored.get(foreign)), (3, 7));
+        assert_eq!(EntityType::all(), EntityType::ALL.to_vec());
+        // A malformed name is still refused, and the foreign ones are bounded.
+        assert!(serde_json::from_str::<EntityType>("\"Not A Name\"").is_err());
+        for i in 0..MAX_FOREIGN {
+            let _ = serde_json::from_str::<EntityType>(&format!("\"gone_{i}\""));
+        }
+        assert!(serde_json::from_str::<EntityType>("\"one_too_many\"").is_err());
+    }
 
     #[test]
     fn canonical_names_round_trip() {
@@ -785,15 +841,19 @@ mod tests {
     }
 
     #[test]
-    fn deserializes_aliases_and_rejects_unknown_names() {
+    fn deserializes_aliases_and_rejects_malformed_names() {
         let types: Vec<EntityType> = serde_json::from_str(r#"["post","Pages","type"]"#).unwrap();
         assert_eq!(
             types,
             [EntityType::POSTS, EntityType::PAGES, EntityType::TYPES]
         );
 
-        let err = serde_json::from_str::<EntityType>(r#""postz""#).unwrap_err();
-        assert!(err.to_string().contains("unknown type \"postz\""), "{err}");
+        // A well-formed name no one declares is read (it may be stored
+        // state of another mode), as a type no user may name.
+        let postz = serde_json::from_str::<EntityType>(r#""postz""#).unwrap();
+        assert!(!postz.is_active() && EntityType::parse("postz").is_err());
+        let err = serde_json::from_str::<EntityType>(r#""post z""#).unwrap_err();
+        assert!(err.to_string().contains("unknown type \"post z\""), "{err}");
         assert!(serde_json::from_str::<EntityType>("3").is_err());
     }
 }
