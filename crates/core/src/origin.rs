@@ -460,7 +460,7 @@ fn quote(s: &str) -> String {
 /// The cache key of a GET: the path, the query with its pairs sorted (so
 /// that `?a=1&b=2` and `?b=2&a=1` are one entry), and the values of the
 /// route's `vary` headers (`None`: the header was absent). A key past
-/// [`MAX_KEY_LEN`] bytes is cut and ends in the SHA-256 of the whole.
+/// 400 bytes is cut and ends in the SHA-256 of the whole.
 pub fn cache_path(path: &str, query: Option<&str>, vary: &[(&str, Option<String>)]) -> String {
     let mut key = path.to_owned();
     if let Some(q) = query.filter(|q| !q.is_empty()) {
