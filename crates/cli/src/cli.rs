@@ -431,17 +431,26 @@ fn type_help() -> String {
 }
 
 /// An entity type or alias, kept as given (the API echoes the given name in
-/// an event's `type`).
+/// an event's `type`). A deployment in origin mode has its own types (its
+/// route table's), which this tool cannot know offline: any well-formed
+/// name is passed on, and the deployment refuses one it does not have
+/// (422). Only a name no deployment can have is refused here.
 fn parse_type_name(s: &str) -> Result<String, String> {
-    EntityType::parse(s.trim())
-        .map(|_| s.trim().to_owned())
-        .map_err(|_| {
-            let names: Vec<&str> = EntityType::ALL.iter().map(|t| t.as_str()).collect();
-            format!(
-                "unknown type {s:?}; one of {} (or a singular alias, e.g. post)",
-                names.join(", ")
-            )
-        })
+    let name = s.trim();
+    let well_formed = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if EntityType::parse(name).is_ok() || well_formed {
+        return Ok(name.to_owned());
+    }
+    let names: Vec<&str> = EntityType::ALL.iter().map(|t| t.as_str()).collect();
+    Err(format!(
+        "unknown type {s:?}; one of {} (or a singular alias, e.g. post), or in origin mode \
+         a type of the deployment's CACHE_ROUTES (lower-case letters, digits and '_')",
+        names.join(", ")
+    ))
 }
 
 fn parse_action(s: &str) -> Result<String, String> {
@@ -469,13 +478,25 @@ mod tests {
     use clap::CommandFactory as _;
 
     #[test]
+    fn a_type_of_an_origin_mode_deployment_is_passed_on() {
+        // `products` is no declared type: it may be a route table's.
+        let cli = Cli::try_parse_from(["polycache", "invalidate", "products", "--id", "7"])
+            .expect("a well-formed name");
+        match cli.command {
+            Command::Invalidate(a) => assert_eq!(a.entity_type, "products"),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
 
     #[test]
     fn usage_errors_exit_2() {
-        let e = Cli::try_parse_from(["polycache", "invalidate", "nope"]).expect_err("unknown type");
+        let e =
+            Cli::try_parse_from(["polycache", "invalidate", "No pe"]).expect_err("malformed type");
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("one of posts, pages"), "{e}");
         let e = Cli::try_parse_from(["polycache", "frobnicate"]).expect_err("unknown command");
@@ -508,8 +529,8 @@ mod tests {
             "{help}"
         );
 
-        let e = Cli::try_parse_from(["polycache", "tail", "--types", "posts,kittens"])
-            .expect_err("unknown type");
+        let e = Cli::try_parse_from(["polycache", "tail", "--types", "posts,Kittens!"])
+            .expect_err("malformed type");
         let message = e.to_string();
         assert_eq!(listed(&message, "; one of ", " ("), declared, "{message}");
     }
