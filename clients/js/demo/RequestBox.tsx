@@ -59,7 +59,13 @@ export function RequestBox({ routes }: { routes: readonly CacheRoute[] }) {
         </div>
       )}
       {write.data && (
-        <div className="request-result" data-testid="request-result" data-status={write.data.status} data-event={write.data.event ?? ''}>
+        <div
+          className="request-result"
+          data-testid="request-result"
+          data-status={write.data.status}
+          data-event={write.data.event ?? ''}
+          data-sent={write.submittedAt}
+        >
           <div className="small">
             {write.data.event !== null ? (
               <>
