@@ -21,7 +21,15 @@ export interface Match {
   readonly params: Readonly<Record<string, string>>;
 }
 
-const segments = (path: string): string[] => path.split('/').filter((s) => s !== '');
+/**
+ * A path's segments as the Worker splits them: one leading and one trailing
+ * `/` dropped, the rest split at `/` (so `//` leaves an empty segment, which
+ * no route matches), segments kept as sent (not percent-decoded).
+ */
+function segments(path: string): string[] {
+  const trimmed = path.replace(/^\//, '').replace(/\/$/, '');
+  return trimmed === '' ? [] : trimmed.split('/');
+}
 
 /** The route `path` (with or without a query) falls under, or null. */
 export function matchRoute(routes: readonly CacheRoute[], path: string): Match | null {
@@ -34,8 +42,8 @@ export function matchRoute(routes: readonly CacheRoute[], path: string): Match |
     const ok = want.every((w, i) => {
       const g = got[i] as string;
       if (!w.startsWith(':')) return w === g;
-      params[w.slice(1)] = decodeURIComponent(g);
-      return true;
+      params[w.slice(1)] = g;
+      return g !== '';
     });
     if (ok) return { route, params };
   }
