@@ -144,6 +144,7 @@ test('origin mode: a write from the request box, then an admin change and its we
     origin.adminEdit('3', { title: direct });
     return origin.notify(worker.url, token, { type: 'products', id: '3', action: 'update' });
   });
+  assert.equal(notified.out.status, 200, `the webhook: ${notified.out.text}`);
   assert.deepEqual(notified.refetches, [1, 1], 'each page refetched the list once after the webhook');
   t.diagnostic(`screenshot: ${await screenshot(a, 'demo-origin-mode')}`);
   // Chromium logs the refused write's 401 as a resource that failed to load: that one only.
