@@ -25,13 +25,17 @@ export POLYCACHE_PREBUILT=1
 # every local request then carries anyway ("The edge tier", "Locally"), so
 # do not fetch; CLOUDFLARE_CF_FETCH_ENABLED=true make dev fetches.
 export CLOUDFLARE_CF_FETCH_ENABLED="${CLOUDFLARE_CF_FETCH_ENABLED:-false}"
-# Cache settings given in the environment win over wrangler.toml and
-# .dev.vars, so that `CACHE_BACKEND=upstash make dev` (or kv, or cache)
-# does what it says.
+# Cache and origin-mode settings given in the environment win over
+# wrangler.toml and .dev.vars, so that `CACHE_BACKEND=upstash make dev` (or
+# kv, or cache) and `ORIGIN_URL=... CACHE_ROUTES=... make dev` do what they say.
 vars=()
-for name in CACHE_BACKEND CACHE_TTL_SECS UPSTASH_REDIS_REST_URL UPSTASH_REDIS_REST_TOKEN; do
+for name in CACHE_BACKEND CACHE_TTL_SECS UPSTASH_REDIS_REST_URL UPSTASH_REDIS_REST_TOKEN \
+  ORIGIN_URL CACHE_ROUTES CACHE_DEPENDENCIES ORIGIN_TIMEOUT_MS ORIGIN_MAX_BODY_BYTES ORIGIN_UNMATCHED; do
   if [ -n "${!name:-}" ]; then vars+=(--var "$name:${!name}"); fi
 done
+# Once it answers, say in one line that it is up, or which setting is wrong
+# (scripts/dev-check.mjs; it ends by itself within 90 s).
+node scripts/dev-check.mjs "${PORT:-8787}" &
 # CACHE_BACKEND=upstash without a database named anywhere: a local
 # redis-server behind the Upstash REST shim (tests/upstash-shim/) on
 # 127.0.0.1:8079 with the token polycache-dev-token, stopped with wrangler.

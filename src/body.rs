@@ -23,21 +23,23 @@ pub async fn json_value(req: &mut Request) -> ApiResult<serde_json::Value> {
     if media != "application/json" {
         return Err(ApiError::UnsupportedMediaType);
     }
-    if let Some(len) = req.headers().get("content-length")? {
-        if len
-            .trim()
-            .parse::<usize>()
-            .map_or(true, |n| n > MAX_BODY_BYTES)
-        {
-            // Read (and drop) what fits the bounds first, as for a body
-            // without a length: see `read_bounded`.
-            let _ = read_bounded(req, MAX_BODY_BYTES).await;
-            return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-        }
-    }
-    let bytes = read_bounded(req, MAX_BODY_BYTES).await?;
+    // Past the limit, what fits the bounds is read (and dropped) first, as
+    // for a body without a length: see `read_bounded`.
+    let bytes = bytes(req, MAX_BODY_BYTES).await?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))
+}
+
+/// Reads a body of any media type, at most `limit` bytes (413 past it,
+/// told by its `content-length` or found while reading).
+pub async fn bytes(req: &mut Request, limit: usize) -> ApiResult<Vec<u8>> {
+    if let Some(len) = req.headers().get("content-length")? {
+        if len.trim().parse::<usize>().map_or(true, |n| n > limit) {
+            let _ = read_bounded(req, limit).await;
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+    }
+    read_bounded(req, limit).await
 }
 
 /// Reads the body chunk by chunk and stops at the first chunk that takes it

@@ -99,8 +99,23 @@ pub struct Served {
     pub edge: EdgeName,
 }
 
+/// What an origin read gives [`read_through_with`]: what to keep, and how.
+#[derive(Debug)]
+pub enum Loaded {
+    /// Stored for every reader of the key and generation.
+    Store(String),
+    /// An absent entity (a 404): kept only by the memory backend, and
+    /// briefly ([`backends::fill_negative`]).
+    Negative(String),
+    /// For this reader alone (origin mode: an answer marked `no-store`, one
+    /// that sets a cookie, ...): the readers waiting for the fill read the
+    /// origin themselves, and the read is served as `bypass`.
+    Pass(String),
+}
+
 /// Reads `path` of type `t` through the cache; `load` reads the origin and
-/// returns JSON text. Returns the text and how it was served.
+/// returns JSON text (the D1 content API: [`ABSENT`] for no row). Returns
+/// the text and how it was served.
 pub async fn read_through<F, Fut>(
     ctx: &Ctx,
     t: EntityType,
@@ -110,6 +125,28 @@ pub async fn read_through<F, Fut>(
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = ApiResult<String>>,
+{
+    read_through_with(ctx, t, path, || async {
+        let text = load().await?;
+        Ok(if text == ABSENT {
+            Loaded::Negative(text)
+        } else {
+            Loaded::Store(text)
+        })
+    })
+    .await
+}
+
+/// [`read_through`] with an origin read that says what may be kept.
+pub async fn read_through_with<F, Fut>(
+    ctx: &Ctx,
+    t: EntityType,
+    path: &str,
+    load: F,
+) -> ApiResult<(String, Served)>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<Loaded>>,
 {
     let delay_ms = ctx.config.origin_delay_ms;
     let origin = || async move {
@@ -130,18 +167,25 @@ where
     let served = |cache| Served { cache, edge };
     match backends::lookup(ctx, t, path).await {
         Ok(Lookup::Hit(value)) => Ok((value, served(CacheStatus::Hit))),
-        Ok(Lookup::Bypass) => Ok((origin().await?, served(CacheStatus::Bypass))),
+        Ok(Lookup::Bypass) => Ok((origin().await?.text(), served(CacheStatus::Bypass))),
         Ok(Lookup::Miss(ticket)) => match origin().await {
-            Ok(value) => {
-                let filled = if value == ABSENT {
-                    backends::fill_negative(ctx, &ticket, &value).await
-                } else {
-                    backends::fill(ctx, &ticket, &value).await
+            Ok(loaded) => {
+                let filled = match &loaded {
+                    Loaded::Store(value) => backends::fill(ctx, &ticket, value).await,
+                    Loaded::Negative(value) => backends::fill_negative(ctx, &ticket, value).await,
+                    Loaded::Pass(_) => {
+                        backends::release(ctx, &ticket).await;
+                        Ok(())
+                    }
                 };
                 if let Err(failure) = filled {
                     report(ctx, t, "fill", failure);
                 }
-                Ok((value, served(CacheStatus::Miss)))
+                let status = match loaded {
+                    Loaded::Pass(_) => CacheStatus::Bypass,
+                    _ => CacheStatus::Miss,
+                };
+                Ok((loaded.text(), served(status)))
             }
             Err(e) => {
                 backends::release(ctx, &ticket).await;
@@ -151,7 +195,15 @@ where
         Err(Failure::Config(e)) => Err(e),
         Err(failure) => {
             report(ctx, t, "read", failure);
-            Ok((origin().await?, served(CacheStatus::Bypass)))
+            Ok((origin().await?.text(), served(CacheStatus::Bypass)))
+        }
+    }
+}
+
+impl Loaded {
+    fn text(self) -> String {
+        match self {
+            Loaded::Store(text) | Loaded::Negative(text) | Loaded::Pass(text) => text,
         }
     }
 }

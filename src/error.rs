@@ -1,7 +1,9 @@
 //! The one error type of the Worker and the one place where an error becomes
 //! an HTTP response: `{"error": {"code": "...", "message": "..."}}` with the
 //! right status. A 5xx is a bug, so only [`ApiError::Internal`] and
-//! [`ApiError::Unavailable`] map to one, and their messages never carry
+//! [`ApiError::Unavailable`] map to one (and, in origin mode, the origin's
+//! own failures: [`ApiError::OriginUnreachable`], 502, and
+//! [`ApiError::OriginTimeout`], 504), and their messages never carry
 //! secrets or runtime internals.
 
 use polycache_core::error_code::{ErrorBody, ErrorCode};
@@ -42,6 +44,11 @@ pub enum ApiError {
     Unavailable(String),
     /// 500: a bug. The message is logged, not shown.
     Internal(String),
+    /// 502: the origin (origin mode) could not be reached or answered what
+    /// cannot be passed on.
+    OriginUnreachable(String),
+    /// 504: the origin did not answer within `ORIGIN_TIMEOUT_MS`.
+    OriginTimeout(u64),
 }
 
 impl ApiError {
@@ -66,6 +73,8 @@ impl ApiError {
             ApiError::Config(_) => ErrorCode::Configuration,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
             ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::OriginUnreachable(_) => ErrorCode::OriginUnreachable,
+            ApiError::OriginTimeout(_) => ErrorCode::OriginTimeout,
         }
     }
 
@@ -79,7 +88,11 @@ impl ApiError {
             | ApiError::Conflict(m)
             | ApiError::Unprocessable(m)
             | ApiError::Config(m)
-            | ApiError::Unavailable(m) => m.clone(),
+            | ApiError::Unavailable(m)
+            | ApiError::OriginUnreachable(m) => m.clone(),
+            ApiError::OriginTimeout(ms) => {
+                format!("the origin did not answer within {ms} ms (ORIGIN_TIMEOUT_MS)")
+            }
             ApiError::MethodNotAllowed { allowed } => {
                 format!("method not allowed; use {}", allowed.join(", "))
             }

@@ -28,10 +28,10 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
     let path = url.path().to_owned();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let method = req.method();
-    if !matches!(segments.first(), Some(&"api")) {
+    let config = settings::load(&env)?;
+    if config.origin.is_none() && !matches!(segments.first(), Some(&"api")) {
         return Err(ApiError::NotFound(format!("no route for {path}")));
     }
-    let config = settings::load(&env)?;
     let region = request_region(&config, &req);
     let ctx = Ctx {
         env,
@@ -64,6 +64,20 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
 
         (["api", "cache", "logs"], Get | Head) => handlers::logs::get(&ctx, req, &url).await,
         (["api", "cache", "logs"], _) => not_allowed(&["GET"]),
+
+        (["api", "cache", "routes"], Get | Head) => handlers::origin::routes(&ctx),
+        (["api", "cache", "routes"], _) => not_allowed(&["GET"]),
+        // Below /api/auth/ and /api/cache/ every path is ours, in either mode.
+        (["api", "auth" | "cache", ..], _) => {
+            Err(ApiError::NotFound(format!("no route for {path}")))
+        }
+
+        // Origin mode: every other path is the origin's (README, "Put
+        // polycache in front of your API").
+        _ if ctx.config.origin.is_some() => match &ctx.config.origin {
+            Some(origin) => handlers::origin::handle(&ctx, origin, req, &url).await,
+            None => Err(ApiError::NotFound(format!("no route for {path}"))),
+        },
 
         (["api", "feed"], Get | Head) => handlers::feed::get(&ctx).await,
         (["api", "feed"], _) => not_allowed(&["GET"]),

@@ -169,6 +169,8 @@ impl DurableObject for Edge {
     /// Renews the lease halfway through while the Edge is busy.
     async fn alarm(&self) -> Result<Response> {
         self.inner.alarm_at.set(0);
+        // The renewal's answer names types (origin mode's, once installed).
+        self.config()?;
         if self.inner.name.get().is_none() {
             // An object woken by its alarm is not always told its name.
             let stored: Option<String> = self.state.storage().get(NAME_KEY).await?;
@@ -200,6 +202,10 @@ impl Edge {
                 .map_err(|e| worker::Error::RustError(e.to_string()))?,
         );
         *self.inner.config.borrow_mut() = Some(config.clone());
+        self.inner
+            .leases
+            .borrow_mut()
+            .set_lease_ms(config.fill_lease_ms());
         // EVENT_LOG_SIZE is the replay window a deployment promises; an
         // Edge's tail keeps no more than that (the Hub's log no less).
         let last = self.inner.tail.borrow().last_id();
@@ -236,6 +242,9 @@ impl Edge {
     }
 
     async fn route(&self, mut req: Request) -> Result<Response> {
+        // First: loading the settings installs origin mode's types, which
+        // the requests below name.
+        self.config()?;
         if self.inner.name.get().is_none() {
             if let Some(name) = req.headers().get(EDGE_HEADER)?.as_deref() {
                 self.learn_name(name).await?;

@@ -12,7 +12,9 @@
 //!
 //! A reader that misses while another holds the lease polls the read script
 //! (10 ms, doubling to 100 ms) until the entry appears, the lease expires
-//! (then it takes it), or [`WAIT_MS`] passes (then it reads the origin).
+//! (then it takes it), or the wait bound passes (`Config::fill_wait_ms`:
+//! [`polycache_core::lease::WAIT_MS`], or the origin's timeout in origin
+//! mode; then it reads the origin).
 //!
 //! The client lives as long as the isolate, so that the SHA-1s of the
 //! scripts and the newest `upstash-sync-token` carry from one request to
@@ -24,7 +26,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use polycache_core::lease::{LEASE_MS, WAIT_MS};
 use polycache_core::redis_cache::{self, RedisLayout, FILL, READ, RELEASE};
 use polycache_core::types::EntityType;
 use polycache_core::upstash::{Client, Endpoint};
@@ -77,7 +78,12 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
     let layout = RedisLayout::new(&ctx.config.instance_id);
     let keys = layout.keys(t, path);
     let token = lease_token();
-    let args = redis_cache::read_args(t, &token, LEASE_MS, redis_cache::first_generation(now_ms()));
+    let args = redis_cache::read_args(
+        t,
+        &token,
+        ctx.config.fill_lease_ms(),
+        redis_cache::first_generation(now_ms()),
+    );
     let edge = edge_read(ctx, t, path, EdgeRead::GenerationOnly);
     let (edge, first) = futures::join!(edge, client.eval(&READ, &keys, &args));
     let edge = edge?;
@@ -101,7 +107,7 @@ pub async fn lookup(ctx: &Ctx, t: EntityType, path: &str) -> Result<Lookup, Fail
         return Ok(Lookup::Bypass);
     }
     let mut answer = first;
-    let deadline = now_ms() + WAIT_MS;
+    let deadline = now_ms() + ctx.config.fill_wait_ms();
     let mut pause = FIRST_POLL_MS;
     loop {
         let found = redis_cache::parse_read(&answer.map_err(Failure::Backend)?)

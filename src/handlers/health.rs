@@ -1,4 +1,5 @@
-//! `GET /api/health`: `{ok, version, instance, backend}`, so that a deploy,
+//! `GET /api/health`: `{ok, version, instance, backend, mode}` (`mode`:
+//! `d1`, or `origin` in front of the user's API), so that a deploy,
 //! a test harness or a load balancer can tell the Worker is up and how it is
 //! configured.
 
@@ -22,6 +23,7 @@ pub fn get(ctx: &Ctx) -> ApiResult<Response> {
             "version": VERSION,
             "instance": config.instance_id,
             "backend": config.backend.as_str(),
+            "mode": if config.origin.is_some() { "origin" } else { "d1" },
         }),
     )
 }

@@ -7,5 +7,6 @@ pub mod health;
 pub mod invalidate;
 pub mod logs;
 pub mod mirrors;
+pub mod origin;
 pub mod status;
 pub mod stream;

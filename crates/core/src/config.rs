@@ -19,6 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::error::quote;
 use crate::fault::Faults;
 use crate::graph::DependencyGraph;
+use crate::lease::{LEASE_MS, WAIT_MS};
+use crate::origin::{
+    OriginSettings, OriginUrl, RouteTable, Unmatched, ROUTES_SETTING, URL_SETTING,
+};
 use crate::rate_limit::{LoginLimits, DEFAULT_FAILURES_PER_ACCOUNT, DEFAULT_FAILURES_PER_ADDRESS};
 use crate::region::{region_for_request, CfLocation, EdgeRegions, Region};
 use crate::retry::RetryPolicy;
@@ -115,6 +119,17 @@ const DEFAULT_SSE_MAX_WRITES: u64 = 500;
 const MAX_SSE_MAX_WRITES: u64 = 1_000_000;
 /// Largest `CACHE_ORIGIN_DELAY_MS`: ten seconds, far past any real origin.
 const MAX_ORIGIN_DELAY_MS: u64 = 10_000;
+
+/// How long a request to the origin may take in origin mode before the
+/// client gets 504: long enough for a slow API's slowest page.
+const DEFAULT_ORIGIN_TIMEOUT_MS: u64 = 10_000;
+/// Two minutes: past that a client has long given up.
+const MAX_ORIGIN_TIMEOUT_MS: u64 = 120_000;
+/// The largest request body forwarded to the origin, and answer stored.
+const DEFAULT_ORIGIN_MAX_BODY_BYTES: u64 = 1 << 20;
+/// 25 MiB, Workers KV's largest value (a stored answer may grow by a third
+/// in base64).
+const MAX_ORIGIN_MAX_BODY_BYTES: u64 = 18 << 20;
 /// Default `EDGE_SHARDS`: one Edge per region. A second shard pays only
 /// once a region's reads pass what one Durable Object serves, about 1,000
 /// requests a second (the soft limit in Cloudflare's Durable Objects
@@ -283,6 +298,10 @@ pub struct Config {
     /// `LOGIN_FAILURES_PER_ACCOUNT` (default 20): failed logins a minute
     /// before 429, 1 to 100 each (`rate_limit`).
     pub login_limits: LoginLimits,
+    /// Origin mode (`ORIGIN_URL`, `CACHE_ROUTES`, `ORIGIN_*`): polycache in
+    /// front of the user's own API ([`crate::origin`]); `None` serves the
+    /// D1 content API.
+    pub origin: Option<OriginSettings>,
 }
 
 impl Config {
@@ -290,6 +309,26 @@ impl Config {
     /// never longer than any entry (`CACHE_TTL_SECS`); 0 = not at all.
     pub fn negative_ttl_secs(&self) -> u64 {
         self.negative_cache_secs.min(self.cache_ttl_secs)
+    }
+
+    /// How long a reader waits for another reader's fill of the same key
+    /// before reading the origin itself: in origin mode as long as the
+    /// origin may take (`ORIGIN_TIMEOUT_MS`), so that a slow origin still
+    /// sees one read per key and region.
+    pub fn fill_wait_ms(&self) -> u64 {
+        match &self.origin {
+            Some(o) => o.timeout_ms,
+            None => WAIT_MS,
+        }
+    }
+
+    /// How long a fill lease lasts: past [`Config::fill_wait_ms`], so that
+    /// a live filler keeps its lease while its waiters wait.
+    pub fn fill_lease_ms(&self) -> u64 {
+        match &self.origin {
+            Some(o) => o.timeout_ms.saturating_add(1_000).max(LEASE_MS),
+            None => LEASE_MS,
+        }
     }
 
     /// The retry policy of mirror deliveries.
@@ -331,10 +370,15 @@ impl Config {
             DEFAULT_EDGE_SHARDS,
             MAX_EDGE_SHARDS,
         )?;
+        // Before the graph: in origin mode, the route table's types are the
+        // ones CACHE_DEPENDENCIES may name.
+        let origin = origin_settings(get)?;
+        crate::types::install_origin_types(origin.as_ref().map(|o| o.routes.types()).as_deref())?;
         Ok(Config {
             instance_id: instance_id(get)?,
             backend: backend(get)?,
             graph: graph(get)?,
+            origin,
             cache_ttl_secs: number(
                 get,
                 "CACHE_TTL_SECS",
@@ -601,6 +645,65 @@ fn backend(get: &impl Fn(&str) -> Option<String>) -> Result<Backend> {
     })
 }
 
+/// `ORIGIN_URL` and the settings that go with it; `None` when it is unset
+/// (and then the others must be unset too, so that a typo in the name of
+/// `ORIGIN_URL` does not silently leave a deployment in D1 mode).
+fn origin_settings(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OriginSettings>> {
+    const OTHERS: [&str; 4] = [
+        ROUTES_SETTING,
+        "ORIGIN_TIMEOUT_MS",
+        "ORIGIN_MAX_BODY_BYTES",
+        "ORIGIN_UNMATCHED",
+    ];
+    let Some(raw) = optional(get, URL_SETTING) else {
+        if let Some(name) = OTHERS.iter().find(|n| optional(get, n).is_some()) {
+            return Err(config_error(
+                name,
+                format!("is set, but {URL_SETTING} is not: set {URL_SETTING} for origin mode, or remove {name}"),
+            ));
+        }
+        return Ok(None);
+    };
+    let url = OriginUrl::parse(&raw).map_err(|e| setting_error(URL_SETTING, e))?;
+    let Some(table) = optional(get, ROUTES_SETTING) else {
+        return Err(config_error(
+            ROUTES_SETTING,
+            format!("is not set; origin mode ({URL_SETTING}) needs a route table"),
+        ));
+    };
+    let routes = RouteTable::from_json(&table).map_err(|e| setting_error(ROUTES_SETTING, e))?;
+    let unmatched = match optional(get, "ORIGIN_UNMATCHED").as_deref().map(str::trim) {
+        None | Some("pass") => Unmatched::Pass,
+        Some("404") => Unmatched::NotFound,
+        Some(other) => {
+            return Err(config_error(
+                "ORIGIN_UNMATCHED",
+                format!("must be pass or 404, got {}", quote(other)),
+            ))
+        }
+    };
+    Ok(Some(OriginSettings {
+        url,
+        routes,
+        timeout_ms: number(
+            get,
+            "ORIGIN_TIMEOUT_MS",
+            "milliseconds",
+            DEFAULT_ORIGIN_TIMEOUT_MS,
+            MAX_ORIGIN_TIMEOUT_MS,
+        )?,
+        max_body_bytes: number_between(
+            get,
+            "ORIGIN_MAX_BODY_BYTES",
+            "bytes",
+            DEFAULT_ORIGIN_MAX_BODY_BYTES,
+            1024,
+            MAX_ORIGIN_MAX_BODY_BYTES,
+        )?,
+        unmatched,
+    }))
+}
+
 fn graph(get: &impl Fn(&str) -> Option<String>) -> Result<DependencyGraph> {
     const NAME: &str = "CACHE_DEPENDENCIES";
     match optional(get, NAME) {
@@ -824,6 +927,115 @@ mod tests {
         }
     }
 
+    const ROUTES: &str = r#"[{"path":"/v1/products/:id","type":"products","id":"id"},
+        {"path":"/v1/products/:id/reviews","type":"reviews"}]"#;
+
+    #[test]
+    fn origin_mode_takes_its_types_from_the_route_table() {
+        let c = config(&[
+            ("ORIGIN_URL", "http://127.0.0.1:9100"),
+            ("CACHE_ROUTES", ROUTES),
+            ("CACHE_DEPENDENCIES", r#"{"products":["reviews"]}"#),
+        ])
+        .unwrap();
+        let origin = c.origin.as_ref().unwrap();
+        assert_eq!(
+            (origin.timeout_ms, origin.max_body_bytes),
+            (10_000, 1 << 20)
+        );
+        assert_eq!(origin.unmatched, Unmatched::Pass);
+        let names: Vec<&str> = crate::types::EntityType::all()
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(names, ["products", "reviews"]);
+        let reviews = crate::types::EntityType::parse("reviews").unwrap();
+        let closure: Vec<&str> = c
+            .graph
+            .closure(reviews)
+            .iter()
+            .map(|t| t.as_str())
+            .collect();
+        assert_eq!(closure, ["reviews", "products"]);
+        // The D1 types are not this deployment's, but stored state naming
+        // them still loads.
+        assert!(crate::types::EntityType::parse("posts").is_err());
+        let stored: crate::types::EntityType = serde_json::from_str("\"posts\"").unwrap();
+        assert!(!stored.is_active());
+        assert_eq!((c.fill_wait_ms(), c.fill_lease_ms()), (10_000, 11_000));
+        // A graph naming a D1 type in origin mode names it as unknown.
+        let (name, message) = error(config(&[
+            ("ORIGIN_URL", "http://127.0.0.1:9100"),
+            ("CACHE_ROUTES", ROUTES),
+            ("CACHE_DEPENDENCIES", r#"{"posts":["reviews"]}"#),
+        ]));
+        assert_eq!(name, "CACHE_DEPENDENCIES", "{message}");
+        // Back in D1 mode, the declared types are.
+        config(&[]).unwrap();
+        assert!(crate::types::EntityType::parse("posts").is_ok());
+    }
+
+    #[test]
+    fn origin_settings_are_checked_and_named() {
+        let url = ("ORIGIN_URL", "https://api.example.com");
+        for (vars, expected_name, expected) in [
+            (vec![url], "CACHE_ROUTES", "needs a route table"),
+            (
+                vec![("CACHE_ROUTES", ROUTES)],
+                "CACHE_ROUTES",
+                "ORIGIN_URL is not",
+            ),
+            (
+                vec![("ORIGIN_URL", "ftp://x"), ("CACHE_ROUTES", ROUTES)],
+                "ORIGIN_URL",
+                "http",
+            ),
+            (
+                vec![
+                    url,
+                    ("CACHE_ROUTES", r#"[{"path":"/api/stream","type":"s"}]"#),
+                ],
+                "CACHE_ROUTES",
+                r#"[0] ("/api/stream"): collides"#,
+            ),
+            (
+                vec![url, ("CACHE_ROUTES", ROUTES), ("ORIGIN_UNMATCHED", "drop")],
+                "ORIGIN_UNMATCHED",
+                "pass or 404",
+            ),
+            (
+                vec![url, ("CACHE_ROUTES", ROUTES), ("ORIGIN_TIMEOUT_MS", "0")],
+                "ORIGIN_TIMEOUT_MS",
+                "",
+            ),
+            (
+                vec![
+                    url,
+                    ("CACHE_ROUTES", ROUTES),
+                    ("ORIGIN_MAX_BODY_BYTES", "100"),
+                ],
+                "ORIGIN_MAX_BODY_BYTES",
+                "",
+            ),
+        ] {
+            let (name, message) = error(config(&vars));
+            assert_eq!(name, expected_name, "{vars:?}: {message}");
+            assert!(message.contains(expected), "{vars:?}: {message}");
+        }
+        let c = config(&[
+            url,
+            ("CACHE_ROUTES", ROUTES),
+            ("ORIGIN_UNMATCHED", "404"),
+            ("ORIGIN_TIMEOUT_MS", "1500"),
+        ])
+        .unwrap();
+        let origin = c.origin.unwrap();
+        assert_eq!(
+            (origin.unmatched, origin.timeout_ms),
+            (Unmatched::NotFound, 1500)
+        );
+    }
+
     #[test]
     fn defaults() {
         let c = config(&[]).unwrap();
@@ -861,6 +1073,7 @@ mod tests {
                     per_address: 10,
                     per_account: 20,
                 },
+                origin: None,
             }
         );
     }

@@ -38,6 +38,12 @@ pub enum ErrorCode {
     Unavailable,
     /// 500: a bug.
     Internal,
+    /// 502 (origin mode): the origin could not be reached, or answered
+    /// what cannot be passed on.
+    OriginUnreachable,
+    /// 504 (origin mode): the origin did not answer within
+    /// `ORIGIN_TIMEOUT_MS`.
+    OriginTimeout,
 }
 
 impl ErrorCode {
@@ -56,6 +62,8 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => 429,
             ErrorCode::Configuration | ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
+            ErrorCode::OriginUnreachable => 502,
+            ErrorCode::OriginTimeout => 504,
         }
     }
 
@@ -75,6 +83,8 @@ impl ErrorCode {
             ErrorCode::Configuration => "configuration",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::OriginUnreachable => "origin_unreachable",
+            ErrorCode::OriginTimeout => "origin_timeout",
         }
     }
 }
@@ -118,7 +128,7 @@ impl ErrorBody {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 13] = [
+    const ALL: [ErrorCode; 15] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::Forbidden,
@@ -132,6 +142,8 @@ mod tests {
         ErrorCode::Configuration,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::OriginUnreachable,
+        ErrorCode::OriginTimeout,
     ];
 
     #[test]
@@ -144,14 +156,16 @@ mod tests {
     }
 
     #[test]
-    fn only_configuration_internal_and_unavailable_are_5xx() {
+    fn only_configuration_internal_unavailable_and_the_origins_are_5xx() {
         let server: Vec<ErrorCode> = ALL.into_iter().filter(|c| c.status() >= 500).collect();
         assert_eq!(
             server,
             [
                 ErrorCode::Configuration,
                 ErrorCode::Unavailable,
-                ErrorCode::Internal
+                ErrorCode::Internal,
+                ErrorCode::OriginUnreachable,
+                ErrorCode::OriginTimeout
             ]
         );
     }

@@ -18,7 +18,7 @@
 //! counter, so the reader's (possibly stale) result goes under a key that no
 //! later reader will ask for.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -40,26 +40,26 @@ impl Generations {
     /// closure, so that no reader can see some of its types bumped and not
     /// others. A type listed twice is still bumped once.
     pub fn bump(&mut self, types: &[EntityType]) {
-        let mut seen = [false; EntityType::ALL.len()];
-        for t in types {
-            if std::mem::replace(&mut seen[t.index()], true) {
-                continue;
-            }
-            let g = self.0.entry(*t).or_insert(0);
+        let once: BTreeSet<EntityType> = types.iter().copied().collect();
+        for t in once {
+            let g = self.0.entry(t).or_insert(0);
             // 2^64 bumps are out of reach; saturating keeps this panic-free
             // in debug builds all the same.
             *g = g.saturating_add(1);
         }
     }
 
-    /// The current generations of `types`, in [`EntityType::ALL`] order and
-    /// each type once, so that two snapshots of the same set compare equal.
+    /// The current generations of `types`, in registry order and each type
+    /// once, so that two snapshots of the same set compare equal.
     pub fn snapshot(&self, types: &[EntityType]) -> Vec<(EntityType, u64)> {
-        EntityType::ALL
-            .into_iter()
-            .filter(|t| types.contains(t))
-            .map(|t| (t, self.get(t)))
-            .collect()
+        let once: BTreeSet<EntityType> = types.iter().copied().collect();
+        once.into_iter().map(|t| (t, self.get(t))).collect()
+    }
+
+    /// Every type ever bumped, with its generation, in registry order: the
+    /// whole of these counters, as [`Generations::raise`] takes them.
+    pub fn entries(&self) -> Vec<(EntityType, u64)> {
+        self.0.iter().map(|(t, g)| (*t, *g)).collect()
     }
 
     /// Whether a `snapshot` taken earlier is still current: false as soon as

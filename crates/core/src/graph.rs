@@ -108,7 +108,7 @@ impl DependencyGraph {
         DependencyGraph::new(edges)
     }
 
-    /// The types `t` depends on directly, in [`EntityType::ALL`] order.
+    /// The types `t` depends on directly, in registry order.
     pub fn dependencies(&self, t: EntityType) -> Vec<EntityType> {
         self.deps
             .get(&t)
@@ -117,7 +117,7 @@ impl DependencyGraph {
     }
 
     /// What invalidating `t` invalidates: `t` first, then every type that
-    /// depends on `t` directly or transitively, in [`EntityType::ALL`] order.
+    /// depends on `t` directly or transitively, in registry order.
     pub fn closure(&self, t: EntityType) -> Vec<EntityType> {
         let mut hit = BTreeSet::from([t]);
         // A fixpoint rather than a reverse-edge walk: with a few types it is
@@ -134,16 +134,12 @@ impl DependencyGraph {
             }
         }
         std::iter::once(t)
-            .chain(
-                EntityType::ALL
-                    .into_iter()
-                    .filter(|x| *x != t && hit.contains(x)),
-            )
+            .chain(hit.into_iter().filter(|x| *x != t))
             .collect()
     }
 
     /// Every type named in the graph, as a key or as a dependency, in
-    /// [`EntityType::ALL`] order.
+    /// registry order.
     pub fn types(&self) -> Vec<EntityType> {
         let named: BTreeSet<EntityType> = self
             .deps
@@ -177,7 +173,7 @@ impl Default for DependencyGraph {
         // crate is compiled: every dependency is a declared name), and `new`
         // would only add an error path that cannot be taken (a test checks
         // that `new` accepts it).
-        let deps = EntityType::ALL
+        let deps = EntityType::all()
             .into_iter()
             .filter_map(|x| {
                 let ys = x.declaration().depends_on?;
@@ -201,10 +197,10 @@ fn find_cycle(deps: &BTreeMap<EntityType, BTreeSet<EntityType>>) -> Option<Vec<E
     fn visit(
         t: EntityType,
         deps: &BTreeMap<EntityType, BTreeSet<EntityType>>,
-        marks: &mut [Mark; EntityType::ALL.len()],
+        marks: &mut BTreeMap<EntityType, Mark>,
         path: &mut Vec<EntityType>,
     ) -> Option<Vec<EntityType>> {
-        match marks[t.index()] {
+        match marks.get(&t).copied().unwrap_or(Mark::Unvisited) {
             Mark::Done => return None,
             Mark::OnPath => {
                 let start = path.iter().position(|p| *p == t)?;
@@ -214,7 +210,7 @@ fn find_cycle(deps: &BTreeMap<EntityType, BTreeSet<EntityType>>) -> Option<Vec<E
             }
             Mark::Unvisited => {}
         }
-        marks[t.index()] = Mark::OnPath;
+        marks.insert(t, Mark::OnPath);
         path.push(t);
         for y in deps.get(&t).into_iter().flatten() {
             if let Some(cycle) = visit(*y, deps, marks, path) {
@@ -222,11 +218,11 @@ fn find_cycle(deps: &BTreeMap<EntityType, BTreeSet<EntityType>>) -> Option<Vec<E
             }
         }
         path.pop();
-        marks[t.index()] = Mark::Done;
+        marks.insert(t, Mark::Done);
         None
     }
 
-    let mut marks = [Mark::Unvisited; EntityType::ALL.len()];
+    let mut marks = BTreeMap::new();
     let mut path = Vec::new();
     deps.keys()
         .find_map(|t| visit(*t, deps, &mut marks, &mut path))

@@ -72,6 +72,12 @@ impl<W> Leases<W> {
         }
     }
 
+    /// Makes the leases taken from now on last `lease_ms` (the settings
+    /// decide it: origin mode's origin may be slow).
+    pub fn set_lease_ms(&mut self, lease_ms: u64) {
+        self.lease_ms = lease_ms;
+    }
+
     /// Takes the lease of `key` if nobody holds a live one. An expired lease
     /// is taken over, and its waiters now wait for the new filler.
     pub fn acquire(&mut self, key: &str, now_ms: u64) -> Acquire {

@@ -46,6 +46,8 @@
 //!   read or a stream.
 //! - [`fault`]: the faults `TEST_FAULTS` injects, for tests only.
 //! - [`config`]: settings parsed from the Worker's vars.
+//! - [`origin`]: origin mode: the route table, cache keys of a proxied
+//!   API, what of its answers may be stored.
 //! - [`hub_api`]: the messages between the Worker and the Hub.
 //! - [`query`]: the queries of `/api/cache/logs` and `/api/stream`, parsed once.
 //! - [`hub_state`]: the Hub's durable state, every change to it and the
@@ -77,6 +79,7 @@ pub mod hub_state;
 pub mod jwt;
 pub mod lease;
 pub mod log;
+pub mod origin;
 pub mod outbox;
 pub mod password;
 pub mod pending;

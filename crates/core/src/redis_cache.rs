@@ -145,14 +145,13 @@ impl RedisLayout {
         vec![self.generations(), self.entry(t, path), self.lease(t, path)]
     }
 
-    /// The commands that bump `types` (each once, in [`EntityType::ALL`]
+    /// The commands that bump `types` (each once, in registry
     /// order), to send as one `/multi-exec` transaction: per type, `HSETNX`
     /// of `first` (a type the hash lost starts there, see the module docs),
     /// then `HINCRBY` of 1.
     pub fn bump(&self, types: &[EntityType], first: u64) -> Vec<Vec<Value>> {
-        EntityType::ALL
-            .into_iter()
-            .filter(|t| types.contains(t))
+        let once: std::collections::BTreeSet<EntityType> = types.iter().copied().collect();
+        once.into_iter()
             .flat_map(|t| {
                 [
                     vec![

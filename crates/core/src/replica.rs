@@ -159,8 +159,7 @@ impl Replica {
     /// Applies the Hub's answer to a renewal sent at `sent_at_ms` (this
     /// Edge's clock), as one step, and answers what the streams get.
     pub fn apply_renewal(&mut self, sent_at_ms: u64, renewal: &Renewal) -> Forward {
-        self.generations
-            .raise(&renewal.generations.snapshot(&EntityType::ALL));
+        self.generations.raise(&renewal.generations.entries());
         let last = renewal.last_event_id;
         let forward = match (self.applied, &renewal.catch_up) {
             // Nothing new (an answer that arrives after a newer one).

@@ -24,20 +24,26 @@
 //!
 //! An [`EntityType`] is a small `Copy` handle, the index of its entry in the
 //! registry of declarations, rather than an enum variant: the set of types is
-//! data, and only [`EntityType::declaration`] reads the registry. Today the
-//! registry is [`DECLARED`], fixed when the crate is compiled, which lets
-//! [`EntityType::ALL`] and the named constants ([`EntityType::POSTS`], ...)
-//! be `const`. A deployment that brings its own types would extend it at
-//! start-up instead: a registry in a `OnceLock`, holding the declared entries
-//! first and the deployment's own after them (their names leaked once, so
-//! that they are `&'static` like the rest), checked by the same rules as
-//! [`DECLARED`] (the `problem` function, called at start-up rather than at
-//! compile time), and read by `declaration` in place of [`DECLARED`]. With the
-//! declared entries first, the named constants keep their indices and `Ord`
-//! stays declaration order; what would change is that code meaning "every
-//! type" iterates the registry rather than the `ALL` array, and that arrays
-//! sized by `ALL.len()` become vectors.
+//! data, and only [`EntityType::declaration`] reads the registry. Every
+//! isolate starts with [`DECLARED`], fixed when the crate is compiled, which
+//! lets [`EntityType::ALL`] and the named constants ([`EntityType::POSTS`],
+//! ...) be `const`. A deployment in origin mode brings its own types (the
+//! route table's, [`crate::origin`]): [`install_origin_types`] replaces the
+//! registry with the declared entries first and the deployment's after them,
+//! and only the deployment's are *active*: [`EntityType::parse`] (every name
+//! a user gives) and [`EntityType::all`] (every type there is) see them
+//! alone, so that in origin mode `posts` is an unknown type unless the route
+//! table names it. Deserializing still knows the declared names, so that
+//! state stored before a switch of mode (generations, events) still loads.
+//! With the declared entries first, the named constants keep their indices
+//! and `Ord` stays registry order.
+//!
+//! The registry is per thread: a Worker isolate has one thread, and each
+//! native test its own, so that a test of origin mode leaves the others'
+//! types alone. It is installed by [`crate::config::Config::from_vars`], which every
+//! isolate (Worker, Hub, Edge) runs before it reads a type.
 
+use std::cell::Cell;
 use std::fmt;
 use std::str::FromStr;
 
@@ -146,6 +152,75 @@ const _: () = {
 /// How many types are declared.
 const COUNT: usize = DECLARED.len();
 
+/// The types an isolate knows: `decls[first_active..]` are the active ones.
+#[derive(Debug)]
+struct Registry {
+    decls: &'static [Declaration],
+    first_active: usize,
+}
+
+/// The registry of D1 mode: the declared types, all active.
+static DECLARED_ONLY: Registry = Registry {
+    decls: DECLARED,
+    first_active: 0,
+};
+
+thread_local! {
+    static REGISTRY: Cell<&'static Registry> = const { Cell::new(&DECLARED_ONLY) };
+}
+
+fn registry() -> &'static Registry {
+    REGISTRY.with(Cell::get)
+}
+
+/// Makes `names` this isolate's types, in that order (origin mode), or,
+/// with `None`, the declared ones (D1 mode). Installing the same names
+/// again changes nothing, so that every load of the settings may call it.
+///
+/// The names must be unique and well formed, as [`crate::origin`] checks
+/// them; the first that is not fails with [`Error::Config`] naming
+/// `CACHE_ROUTES`. Each distinct table costs its names once (they are
+/// leaked, to be `&'static` like the declared ones): an isolate's settings
+/// do not change while it runs.
+pub fn install_origin_types(names: Option<&[String]>) -> Result<()> {
+    let Some(names) = names else {
+        REGISTRY.with(|r| r.set(&DECLARED_ONLY));
+        return Ok(());
+    };
+    let current = registry();
+    let same = current.first_active == COUNT
+        && current.decls.len() == COUNT + names.len()
+        && current.decls[COUNT..]
+            .iter()
+            .zip(names)
+            .all(|(d, n)| d.name == n);
+    if same {
+        return Ok(());
+    }
+    let mut decls = DECLARED.to_vec();
+    for name in names {
+        let name: &'static str = Box::leak(name.clone().into_boxed_str());
+        decls.push(Declaration {
+            name,
+            alias: None,
+            content: false,
+            depends_on: None,
+        });
+    }
+    if let Some(problem) = problem(&decls[COUNT..]) {
+        return Err(Error::Config {
+            name: "CACHE_ROUTES".into(),
+            message: problem.into(),
+        });
+    }
+    let registry = Box::leak(Box::new(Registry {
+        decls: Box::leak(decls.into_boxed_slice()),
+        first_active: COUNT,
+    }));
+    REGISTRY.with(|r| r.set(registry));
+    Ok(())
+}
+
 /// A kind of entity whose cached reads are invalidated together: a handle on
 /// its [`Declaration`].
 ///
@@ -209,7 +284,27 @@ impl EntityType {
 
     /// Everything declared about this type.
     pub fn declaration(self) -> &'static Declaration {
-        &DECLARED[self.index()]
+        let decls = registry().decls;
+        // A handle from another registry (a test that switched modes on its
+        // thread) names a declared type or none; never panic on it.
+        decls.get(self.index()).unwrap_or(&DECLARED[0])
+    }
+
+    /// Every type of this deployment, in registry order: the declared ones
+    /// in D1 mode (as [`EntityType::ALL`]), the route table's in origin mode.
+    pub fn all() -> Vec<EntityType> {
+        let r = registry();
+        // `install_origin_types` bounds the registry to u16 indices.
+        (r.first_active..r.decls.len())
+            .map(|i| EntityType(i as u16))
+            .collect()
+    }
+
+    /// Whether this type is one of [`EntityType::all`] (a declared type is
+    /// not, in origin mode).
+    pub fn is_active(self) -> bool {
+        let r = registry();
+        (r.first_active..r.decls.len()).contains(&self.index())
     }
 
     /// The position of this type in [`EntityType::ALL`], for tables indexed
@@ -239,13 +334,28 @@ impl EntityType {
     /// the error's message quotes it escaped, never with raw control
     /// characters.
     pub fn parse(name: &str) -> Result<EntityType> {
-        EntityType::ALL
+        EntityType::all()
             .into_iter()
-            .find(|t| {
-                name.eq_ignore_ascii_case(t.as_str())
-                    || t.alias().is_some_and(|a| name.eq_ignore_ascii_case(a))
-            })
+            .find(|t| t.is_named(name))
             .ok_or_else(|| Error::UnknownType(name.chars().take(MAX_QUOTED_NAME_CHARS).collect()))
+    }
+
+    /// [`EntityType::parse`], then the declared types that are not active
+    /// (origin mode): how stored state and the messages between isolates are
+    /// read, so that what was stored in D1 mode still loads.
+    fn parse_stored(name: &str) -> Result<EntityType> {
+        EntityType::parse(name).or_else(|e| {
+            EntityType::ALL
+                .into_iter()
+                .find(|t| t.is_named(name))
+                .ok_or(e)
+        })
+    }
+
+    /// Whether `name` is this type's name or alias, ignoring ASCII case.
+    fn is_named(self, name: &str) -> bool {
+        name.eq_ignore_ascii_case(self.as_str())
+            || self.alias().is_some_and(|a| name.eq_ignore_ascii_case(a))
     }
 
     /// Whether the type has its own D1 table (`feed` and `auth` do not).
@@ -425,7 +535,7 @@ impl<'de> Deserialize<'de> for EntityType {
             }
 
             fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<EntityType, E> {
-                EntityType::parse(v).map_err(E::custom)
+                EntityType::parse_stored(v).map_err(E::custom)
             }
         }
 

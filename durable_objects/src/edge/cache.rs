@@ -111,7 +111,8 @@ impl Edge {
                 }
             }
         };
-        let bound = Delay::from(Duration::from_millis(WAIT_MS));
+        let wait_ms = self.config().map_or(WAIT_MS, |c| c.fill_wait_ms());
+        let bound = Delay::from(Duration::from_millis(wait_ms));
         match select(receiver, bound).await {
             Either::Left((Ok(Some(value)), _)) => (Some(value), Fill::None),
             // Given back without a value, or the wait bound passed.

@@ -1,0 +1,58 @@
+// Origin mode's read and write basics on every cache backend other than
+// memory (origin.test.mjs covers memory): a miss then a hit with the
+// origin asked once, a binary body byte-exact from the backend, a write
+// through polycache that invalidates so the next read has the new data.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startWorker } from '../common/harness.mjs';
+import { startUpstash } from '../common/redis.mjs';
+import { get, request, show, eventIdOf } from '../common/api.mjs';
+import { startOrigin, productImage, EDITOR_TOKEN } from '../common/origin.mjs';
+
+for (const backend of ['kv', 'upstash', 'cache']) {
+  describe(`origin mode on the ${backend} backend`, () => {
+    let origin;
+    let up;
+    let worker;
+    before(async () => {
+      origin = await startOrigin();
+      up = backend === 'upstash' ? await startUpstash() : null;
+      worker = await startWorker({
+        name: `origin-${backend}`,
+        vars: { ...origin.vars(), INSTANCE_ID: `origin-${backend}`, CACHE_BACKEND: backend, ...(up?.vars() ?? {}) },
+      });
+    });
+    after(async () => {
+      await worker?.dispose();
+      await up?.dispose();
+      await origin?.close();
+    });
+
+    const read = async (path) => {
+      const res = await get(worker, path);
+      return { ...res, cache: res.headers.get('x-cache') };
+    };
+
+    test('miss, hit (origin asked once), a PNG byte-exact from the backend, a PATCH invalidates and the next GET has the new data', { timeout: 60_000 }, async () => {
+      const first = await read('/v1/products/1');
+      const second = await read('/v1/products/1');
+      assert.deepEqual([first.status, first.cache, second.status, second.cache], [200, 'miss', 200, 'hit'], show(second));
+      assert.deepEqual(second.json, first.json);
+      assert.equal(origin.count('GET', '/v1/products/1'), 1);
+
+      for (const want of ['miss', 'hit']) {
+        const res = await worker.fetch('/v1/images/2', { signal: AbortSignal.timeout(10_000) });
+        const bytes = Buffer.from(await res.arrayBuffer());
+        assert.deepEqual([res.status, res.headers.get('x-cache'), res.headers.get('content-type')], [200, want, 'image/png']);
+        assert.ok(bytes.equals(productImage('2')), `${want}: the PNG's bytes (${bytes.length} of ${productImage('2').length})`);
+      }
+
+      const write = await request(worker, 'PATCH', '/v1/products/1', { body: { price: 99 }, headers: { authorization: `Bearer ${EDITOR_TOKEN}` } });
+      assert.equal(write.status, 200, show(write));
+      eventIdOf(write);
+      const after = await read('/v1/products/1');
+      assert.deepEqual([after.cache, after.json.price], ['miss', 99]);
+      assert.equal((await read('/v1/products/1')).cache, 'hit');
+    });
+  });
+}
