@@ -48,14 +48,18 @@ export async function launchChromium() {
 
 /**
  * Opens `url` in a new context (its own cookies and storage: another
- * visitor) and waits until the demo is live and its feed is shown.
+ * visitor) and waits until the demo is live and shows `ready` (a selector;
+ * by default the blog's feed).
  * The page records its uncaught errors in `page.errors` and every request
- * to /api/ in `page.apiRequests` as {method, path, headers, at, ready}
+ * to a path under one of `recordPaths` (by default /api/) in
+ * `page.apiRequests` as {method, path, headers, at, ready}
  * (`at`: Date.now(); `headers` are complete once `ready` resolves).
  * `initScript` (a function, optional) runs in the page before its own
  * scripts, as Playwright's page.addInitScript.
  */
-export async function openDemo(browser, url, { viewport = { width: 1280, height: 900 }, initScript } = {}) {
+export async function openDemo(browser, url, {
+  viewport = { width: 1280, height: 900 }, initScript, ready = '[data-testid=feed-item]', recordPaths = ['/api/'],
+} = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   const page = await context.newPage();
   if (initScript) await page.addInitScript(initScript);
@@ -66,7 +70,7 @@ export async function openDemo(browser, url, { viewport = { width: 1280, height:
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(`console: ${m.text()}`); });
   page.on('request', (r) => {
     const u = new URL(r.url());
-    if (!u.pathname.startsWith('/api/')) return;
+    if (!recordPaths.some((prefix) => u.pathname.startsWith(prefix))) return;
     // headers() leaves out what the network stack adds, such as the
     // Last-Event-ID of an EventSource's own reconnect: allHeaders() has it,
     // a moment later (`ready`).
@@ -76,7 +80,7 @@ export async function openDemo(browser, url, { viewport = { width: 1280, height:
   });
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 30_000 });
   await waitLive(page);
-  await page.locator('[data-testid=feed-item]').first().waitFor();
+  await page.locator(ready).first().waitFor();
   return page;
 }
 

@@ -1,9 +1,8 @@
 // The page: a header with the connection badge, the feed, and a sidebar
 // with the open entry (and its editor), the sign-in card and the activity log.
 
-import { useStreamListener } from '../src/index.js';
 import { ActivityLog } from './ActivityLog.js';
-import { record } from './activity.js';
+import { useRecordStream } from './activity.js';
 import { Feed } from './Feed.js';
 import { LiveBadge } from './LiveBadge.js';
 import { Reader } from './Reader.js';
@@ -14,11 +13,7 @@ import { SignIn } from './SignIn.js';
 export function App() {
   const route = useRoute();
   const { session, signIn, signOut } = useSession();
-  useStreamListener({
-    event: (event) => record({ kind: 'event', event }),
-    reset: ({ lastEventId }) => record({ kind: 'reset', lastEventId }),
-    status: (status) => record({ kind: 'status', status }),
-  });
+  useRecordStream();
 
   return (
     <div className="shell">

@@ -4,7 +4,7 @@
 // React renders.
 
 import { useSyncExternalStore } from 'react';
-import type { AppUpdate, StreamStatus } from '../src/index.js';
+import { useStreamListener, type AppUpdate, type StreamStatus } from '../src/index.js';
 
 export type Activity =
   | { readonly kind: 'event'; readonly seq: number; readonly at: number; readonly event: AppUpdate }
@@ -57,3 +57,12 @@ const subscribe = (l: () => void) => {
 };
 
 export const useActivity = (): ActivityState => useSyncExternalStore(subscribe, () => state);
+
+/** Records what the stream delivers: events, resets and connection changes. */
+export function useRecordStream(): void {
+  useStreamListener({
+    event: (event) => record({ kind: 'event', event }),
+    reset: ({ lastEventId }) => record({ kind: 'reset', lastEventId }),
+    status: (status) => record({ kind: 'status', status }),
+  });
+}

@@ -60,9 +60,29 @@ export function withAliases(extra: AliasMap = {}): AliasMap {
   return Object.freeze(out);
 }
 
-/** The query keys of one type name; a name the map does not know is its own key. */
-export function keysOf(aliases: AliasMap, type: string): readonly QueryKey[] {
-  return aliases[type] ?? aliases[SINGULAR_ALIASES[type] ?? ''] ?? [[SINGULAR_ALIASES[type] ?? type]];
+/**
+ * A map for types that are not the D1 set (origin mode, whose types are the
+ * names of its route table: `GET /api/cache/routes`): each type is its own
+ * key, with none of the original map's entries, then `extra` overriding
+ * entry by entry. Use it with no singular aliases (`singular: {}`), since a
+ * route table's `post` and `posts` are two types.
+ */
+export function ownAliases(types: Iterable<string>, extra: AliasMap = {}): AliasMap {
+  const own = Object.fromEntries([...types].map((type) => [type, [[type]] as const]));
+  return Object.freeze({ ...own, ...extra });
+}
+
+/**
+ * The query keys of one type name; a name the map does not know is its own
+ * key (or its plural's, through `singular`).
+ */
+export function keysOf(
+  aliases: AliasMap,
+  type: string,
+  singular: Readonly<Record<string, string>> = SINGULAR_ALIASES,
+): readonly QueryKey[] {
+  const plural = Object.hasOwn(singular, type) ? singular[type] : undefined;
+  return aliases[type] ?? (plural !== undefined ? aliases[plural] : undefined) ?? [[plural ?? type]];
 }
 
 /** Every distinct key the map knows: what a `reset` invalidates. */

@@ -22,7 +22,7 @@ export {
   type EventSourceLike,
   type EventSourceConstructor,
 } from './stream.js';
-export { DEFAULT_ALIASES, SINGULAR_ALIASES, withAliases, keysOf, allKeys, type AliasMap } from './aliases.js';
+export { DEFAULT_ALIASES, SINGULAR_ALIASES, withAliases, ownAliases, keysOf, allKeys, type AliasMap } from './aliases.js';
 export {
   createCoalescer,
   DEFAULT_WINDOW_MS,

@@ -14,7 +14,7 @@
 //    its fetch settles, however many invalidations came meanwhile.
 
 import { partialMatchKey, type Query, type QueryClient, type QueryKey } from '@tanstack/react-query';
-import { allKeys, DEFAULT_ALIASES, keysOf, uniqueKeys, type AliasMap } from './aliases.js';
+import { allKeys, DEFAULT_ALIASES, keysOf, SINGULAR_ALIASES, uniqueKeys, type AliasMap } from './aliases.js';
 import { createCoalescer } from './coalescer.js';
 import type { Clock } from './clock.js';
 import type { AppUpdate } from './events.js';
@@ -39,7 +39,11 @@ export interface Plan {
 export type Signal = { readonly kind: 'event'; readonly event: AppUpdate } | { readonly kind: 'reset' };
 
 /** Plans a batch: pure, so the mapping is tested without a QueryClient. */
-export function plan(batch: readonly Signal[], aliases: AliasMap = DEFAULT_ALIASES): Plan {
+export function plan(
+  batch: readonly Signal[],
+  aliases: AliasMap = DEFAULT_ALIASES,
+  singular: Readonly<Record<string, string>> = SINGULAR_ALIASES,
+): Plan {
   const entities = new Map<string, EntityTarget>();
   const keys: QueryKey[] = [];
   let reset = false;
@@ -49,11 +53,11 @@ export function plan(batch: readonly Signal[], aliases: AliasMap = DEFAULT_ALIAS
       continue;
     }
     const { event } = signal;
-    const own = keysOf(aliases, event.type)[0];
+    const own = keysOf(aliases, event.type, singular)[0];
     if (event.entityId !== null && own) {
       entities.set(JSON.stringify([own, event.entityId]), { key: own, id: event.entityId });
     }
-    for (const type of [event.type, ...event.types]) keys.push(...keysOf(aliases, type));
+    for (const type of [event.type, ...event.types]) keys.push(...keysOf(aliases, type, singular));
   }
   if (reset) keys.push(...allKeys(aliases));
   return { entities: [...entities.values()], keys: uniqueKeys(keys), reset };
@@ -81,6 +85,8 @@ export interface FlushReport {
 export interface InvalidatorOptions {
   /** Event type -> query keys; the original map (DEFAULT_ALIASES) by default. */
   readonly aliases?: AliasMap;
+  /** Singular -> plural type names (SINGULAR_ALIASES by default; `{}` where types have no aliases, as in origin mode). */
+  readonly singular?: Readonly<Record<string, string>>;
   /** Coalescing window (see coalescer.ts); 0 still merges what arrives in one task. */
   readonly windowMs?: number;
   readonly maxWaitMs?: number;
@@ -124,7 +130,7 @@ export function createInvalidator(client: QueryClient, options: InvalidatorOptio
   });
 
   const apply = (batch: Signal[]): void => {
-    const p = plan(batch, aliases);
+    const p = plan(batch, aliases, options.singular);
     const toReset = new Set<Query>();
     const toInvalidate = new Set<Query>();
     const waiting: QueryKey[] = [];

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { allKeys, DEFAULT_ALIASES, keysOf, withAliases } from '../src/aliases.js';
+import { allKeys, DEFAULT_ALIASES, keysOf, ownAliases, withAliases } from '../src/aliases.js';
 import { isEntityKey, plan, type Signal } from '../src/invalidator.js';
 import { parseAppUpdate } from '../src/events.js';
 import { update } from './fakes.js';
@@ -84,4 +84,19 @@ test('entity keys: ids compare as strings, keys below the entity count too', () 
   assert.equal(isEntityKey(['posts'], target), false);
   assert.equal(isEntityKey(['posts', '8'], target), false);
   assert.equal(isEntityKey(['pages', '7'], target), false);
+});
+
+test('origin mode: a route table\'s types are their own keys, with no aliases and no default entries', () => {
+  // A route table may name its types `post` and `pages`: neither is the D1
+  // `posts` (whose keys would also refresh `pages` and `feed`).
+  const map = ownAliases(['post', 'pages', 'products']);
+  const p = plan([ev(4, 'post', ['post', 'products'], '3')], map, {});
+  assert.deepEqual(p.entities, [{ key: ['post'], id: '3' }]);
+  assert.deepEqual(p.keys.map(json).sort(), [['post'], ['products']].map(json).sort());
+  assert.deepEqual(keysOf(map, 'pages', {}), [['pages']]);
+  assert.deepEqual(keysOf(map, 'category', {}), [['category']], 'an unknown name is its own key, not its plural');
+  assert.deepEqual(plan([{ kind: 'reset' }], map, {}).keys.map(json).sort(), [['pages'], ['post'], ['products']].map(json).sort(),
+    'a reset refreshes every type of the table, and only those');
+  assert.deepEqual(keysOf(ownAliases(['products'], { products: [['products'], ['catalog']] }), 'products', {}),
+    [['products'], ['catalog']], 'an app\'s entry still overrides');
 });
