@@ -208,8 +208,7 @@ pub struct Route {
     /// The type its answers belong to.
     #[serde(rename = "type")]
     pub type_name: String,
-    /// The parameter that is the entity id, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The parameter that is the entity id, if any (`null` in JSON).
     pub id: Option<String>,
     /// Whether requests with credentials may share its cache entries.
     pub public: bool,
