@@ -4,7 +4,8 @@
 //! us (see [`polycache_core::jwt`]). A missing `JWT_SECRET` fails every auth
 //! route with a configuration error rather than ever issuing or accepting an
 //! unsigned token. Tokens name this deployment (`INSTANCE_ID`) in `aud`, and
-//! only its own are accepted.
+//! only its own are accepted. Long-lived tokens (`polycache token mint`)
+//! carry a `jti`, and those listed in `REVOKED_TOKENS` are refused.
 //!
 //! Passwords are checked with PBKDF2 through WebCrypto ([`fn@derive`]), at the
 //! same cost for every login ([`polycache_core::accounts::LoginCheck`]).
@@ -85,13 +86,16 @@ pub fn issue(ctx: &Ctx, email: &str, role: Role) -> ApiResult<(String, u64)> {
         iat: now,
         exp: now + TOKEN_TTL_SECS,
         aud: ctx.config.instance_id.clone(),
+        // A login's token lives an hour: nothing to revoke it by.
+        jti: None,
     };
     Ok((jwt::issue(&claims, &secret(ctx)?)?, claims.exp))
 }
 
-/// The claims of the request's bearer token, which must be valid and of a
-/// role that `allowed` accepts: 401 without a valid token, 403 for a role
-/// that may not.
+/// The claims of the request's bearer token, which must be valid, not
+/// revoked, and of a role that `allowed` accepts: 401 without a valid token,
+/// 401 `token_revoked` for a long-lived token whose `jti` is in
+/// `REVOKED_TOKENS`, 403 for a role that may not.
 pub fn require(ctx: &Ctx, req: &Request, allowed: fn(Role) -> bool) -> ApiResult<Claims> {
     let header = req
         .headers()
@@ -110,6 +114,15 @@ pub fn require(ctx: &Ctx, req: &Request, allowed: fn(Role) -> bool) -> ApiResult
         polycache_core::Error::Config { .. } => ApiError::from(e),
         other => ApiError::Unauthenticated(other.to_string()),
     })?;
+    if let Some(jti) = &claims.jti {
+        if ctx.config.revoked_tokens.contains(jti) {
+            // The jti is no secret (it only names the token), and the app's
+            // operator needs it to tell which of their tokens this was.
+            return Err(ApiError::TokenRevoked(format!(
+                "token {jti} was revoked (REVOKED_TOKENS): mint a new one with `polycache token mint`"
+            )));
+        }
+    }
     if !allowed(claims.role) {
         return Err(ApiError::Forbidden(format!(
             "role {} may not do this",

@@ -17,6 +17,8 @@ pub enum ApiError {
     BadRequest(String),
     /// 401: no valid credentials.
     Unauthenticated(String),
+    /// 401: a long-lived token listed in `REVOKED_TOKENS`.
+    TokenRevoked(String),
     /// 403: valid credentials of a role that may not do this.
     Forbidden(String),
     /// 404: no such route or entity.
@@ -62,6 +64,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => ErrorCode::BadRequest,
             ApiError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ApiError::TokenRevoked(_) => ErrorCode::TokenRevoked,
             ApiError::Forbidden(_) => ErrorCode::Forbidden,
             ApiError::NotFound(_) => ErrorCode::NotFound,
             ApiError::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
@@ -83,6 +86,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(m)
             | ApiError::Unauthenticated(m)
+            | ApiError::TokenRevoked(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::Conflict(m)

@@ -26,6 +26,7 @@
 //! each request has `ORIGIN_TIMEOUT_MS` in all: a reader who waited for
 //! another's fill reads the origin with what is left of it.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use futures::future::{select, Either};
@@ -98,8 +99,8 @@ async fn read(
     let head = req.method() == Method::Head;
     let header = |name: &str| req.headers().get(name).ok().flatten();
     if !found.route.public && (header("authorization").is_some() || header("cookie").is_some()) {
-        let answer = fetch_answer(origin, req, url, Method::Get, None, deadline).await?;
-        return answer_response(answer, head, None, Some(Bypass::Credentials));
+        let fetched = fetch(origin, req, url, Method::Get, None, deadline, Read::Stream).await?;
+        return fetched_response(fetched, head, None, Some(Bypass::Credentials));
     }
     let t = EntityType::parse(&found.route.type_name)?;
     let vary: Vec<(&str, Option<String>)> = found
@@ -109,8 +110,26 @@ async fn read(
         .map(|name| (name.as_str(), header(name)))
         .collect();
     let key = origin::cache_path(url.path(), url.query(), &vary);
+    // An answer too large to store goes to this reader as it arrives.
+    let streamed: RefCell<Option<Response>> = RefCell::new(None);
     let (text, served) = cache::read_through_with(ctx, t, &key, || async {
-        let answer = fetch_answer(origin, req, url, Method::Get, None, deadline).await?;
+        let answer = match fetch(
+            origin,
+            req,
+            url,
+            Method::Get,
+            None,
+            deadline,
+            Read::WholeIfItFits,
+        )
+        .await?
+        {
+            Fetched::Whole(answer) => answer,
+            Fetched::Streamed(resp) => {
+                *streamed.borrow_mut() = Some(resp);
+                return Ok(Loaded::Pass(String::new()));
+            }
+        };
         let text = serde_json::to_string(&answer.stored)
             .map_err(|e| ApiError::Internal(format!("encoding an answer: {e}")))?;
         Ok(match answer.bypass {
@@ -120,12 +139,20 @@ async fn read(
         })
     })
     .await?;
+    if let Some(resp) = streamed.borrow_mut().take() {
+        return fetched_response(
+            Fetched::Streamed(resp),
+            head,
+            Some(served),
+            Some(Bypass::TooLarge),
+        );
+    }
     let stored: StoredAnswer = serde_json::from_str(&text)
         .map_err(|e| ApiError::Internal(format!("a cached answer of {key} is unreadable: {e}")))?;
     if served.cache == CacheStatus::Hit && !stored.fits(header) {
         // Stored for another value of a header the origin varies on.
-        let answer = fetch_answer(origin, req, url, Method::Get, None, deadline).await?;
-        return answer_response(answer, head, None, Some(Bypass::VaryMismatch));
+        let fetched = fetch(origin, req, url, Method::Get, None, deadline, Read::Stream).await?;
+        return fetched_response(fetched, head, None, Some(Bypass::VaryMismatch));
     }
     let reason = (served.cache == CacheStatus::Bypass).then(|| {
         let headers = stored.headers.clone();
@@ -135,7 +162,7 @@ async fn read(
         stored,
         bypass: reason.flatten(),
     };
-    answer_response(answer, head, Some(served), None)
+    fetched_response(Fetched::Whole(answer), head, Some(served), None)
 }
 
 /// A write on a route: forwarded, then invalidated unless the origin
@@ -157,8 +184,20 @@ async fn write(
         Method::Delete => Action::Delete,
         _ => Action::Update,
     };
-    let result = fetch_answer(origin, &req, url, method.clone(), Some(body), deadline).await;
-    let status = result.as_ref().map(|a| a.stored.status).ok();
+    let result = fetch(
+        origin,
+        &req,
+        url,
+        method.clone(),
+        Some(body),
+        deadline,
+        Read::WholeIfItFits,
+    )
+    .await;
+    let status = result.as_ref().ok().map(|fetched| match fetched {
+        Fetched::Whole(answer) => answer.stored.status,
+        Fetched::Streamed(resp) => resp.status_code(),
+    });
     let applied = match status {
         Some(s) if (200..300).contains(&s) => true,
         // The origin may have applied it before it failed or went quiet.
@@ -167,30 +206,30 @@ async fn write(
         None => true,
     };
     if !applied {
-        return answer_response(result?, false, None, None);
+        return fetched_response(result?, false, None, None);
     }
     let id = found
         .entity_id()
         .map(str::to_owned)
         .or_else(|| match (&result, &method) {
-            (Ok(answer), Method::Post) => origin::created_id(&answer.stored.body()),
+            (Ok(Fetched::Whole(answer)), Method::Post) => origin::created_id(&answer.stored.body()),
             _ => None,
         });
     let inv = Invalidation::local(ctx, &found.route.type_name, t, id.clone(), action);
     let invalidated = cache::invalidate(ctx, inv).await;
-    let answer = result?;
+    let fetched = result?;
+    let answered = status.unwrap_or_default();
     let outcome = match invalidated {
         Ok(outcome) => outcome,
         Err(e) => {
-            console_error!("origin mode: {action} of {t} {id:?} answered {}, but the invalidation failed: {e:?}", answer.stored.status);
+            console_error!("origin mode: {action} of {t} {id:?} answered {answered}, but the invalidation failed: {e:?}");
             return Err(ApiError::Unavailable(format!(
-                "the origin answered {} to this {action} of {t}, but the cache could not be \
-                 invalidated; cached reads may be stale until it is (repeat the write) or they expire",
-                answer.stored.status
+                "the origin answered {answered} to this {action} of {t}, but the cache could not be \
+                 invalidated; cached reads may be stale until it is (repeat the write) or they expire"
             )));
         }
     };
-    let resp = answer_response(answer, false, None, None)?;
+    let resp = fetched_response(fetched, false, None, None)?;
     cache::with_event_header(resp, outcome.event_id)
 }
 
@@ -209,9 +248,8 @@ async fn pass(
             Some(body::bytes(&mut req, limit).await?)
         }
     };
-    let head = method == Method::Head;
-    let answer = fetch_answer(origin, &req, url, method, body, deadline).await?;
-    answer_response(answer, head, None, None)
+    let fetched = fetch(origin, &req, url, method, body, deadline, Read::Stream).await?;
+    fetched_response(fetched, false, None, None)
 }
 
 /// The origin's answer: its stored form, and why it may not be stored.
@@ -220,16 +258,35 @@ struct Answer {
     bypass: Option<Bypass>,
 }
 
-/// Sends the request to the origin and reads its answer whole (at most
-/// `ORIGIN_MAX_BODY_BYTES`), all before `deadline`.
-async fn fetch_answer(
+/// What the origin answered: read whole, or (larger than
+/// `ORIGIN_MAX_BODY_BYTES` by its `content-length`, or on a path that is
+/// never cached) passed to the client as it arrives.
+enum Fetched {
+    Whole(Answer),
+    Streamed(Response),
+}
+
+/// Whether to read an answer whole or to stream it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Whole when it fits `ORIGIN_MAX_BODY_BYTES` (to store it, or to look
+    /// at it), streamed when its length says it does not.
+    WholeIfItFits,
+    /// Streamed (nothing is stored).
+    Stream,
+}
+
+/// Sends the request to the origin, its headers answered before
+/// `deadline`, and an answer read whole before it too.
+async fn fetch(
     origin: &OriginSettings,
     req: &Request,
     url: &Url,
     method: Method,
     body: Option<Vec<u8>>,
     deadline: u64,
-) -> ApiResult<Answer> {
+    read: Read,
+) -> ApiResult<Fetched> {
     let target = origin
         .url
         .target(url.path(), url.query())
@@ -261,8 +318,9 @@ async fn fetch_answer(
             .ok()
             .flatten()
             .and_then(|n| n.trim().parse::<u64>().ok());
-        if announced.is_some_and(|n| n > limit) {
-            return Err(too_large(limit));
+        if read == Read::Stream || announced.is_some_and(|n| n > limit) {
+            let streamed = resp.with_headers(to_headers(&headers));
+            return Ok(Fetched::Streamed(streamed));
         }
         let bytes = resp
             .bytes()
@@ -271,34 +329,47 @@ async fn fetch_answer(
         if bytes.len() as u64 > limit {
             return Err(too_large(limit));
         }
-        Ok((status, headers, bytes))
+        let bypass = storable(status, &headers).err();
+        Ok(Fetched::Whole(Answer {
+            stored: StoredAnswer::new(status, headers, bytes, Vec::new()),
+            bypass,
+        }))
     };
     let left = deadline.saturating_sub(platform::now_ms());
     let timer = Delay::from(Duration::from_millis(left));
-    let (status, headers, bytes) = match select(Box::pin(exchange), timer).await {
+    let mut fetched = match select(Box::pin(exchange), timer).await {
         Either::Left((result, _)) => result?,
         Either::Right(((), _)) => {
             controller.abort();
             return Err(ApiError::OriginTimeout(origin.timeout_ms));
         }
     };
-    let bypass = storable(status, &headers).err();
-    let vary = origin::vary_names(&headers)
-        .into_iter()
-        .map(|name| {
-            let value = req.headers().get(&name).ok().flatten();
-            (name, value)
-        })
-        .collect();
-    Ok(Answer {
-        stored: StoredAnswer::new(status, headers, bytes, vary),
-        bypass,
-    })
+    if let Fetched::Whole(answer) = &mut fetched {
+        answer.stored.vary = origin::vary_names(&answer.stored.headers)
+            .into_iter()
+            .map(|name| {
+                let value = req.headers().get(&name).ok().flatten();
+                (name, value)
+            })
+            .collect();
+    }
+    Ok(fetched)
+}
+
+/// Headers from `(name, value)` pairs; one the runtime refuses is left
+/// out, not an error.
+fn to_headers(pairs: &[(String, String)]) -> Headers {
+    let headers = Headers::new();
+    for (name, value) in pairs {
+        let _ = headers.append(name, value);
+    }
+    headers
 }
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::OriginUnreachable(format!(
-        "the origin's answer is larger than {limit} bytes (ORIGIN_MAX_BODY_BYTES); raise it, or leave this path out of CACHE_ROUTES to stream it"
+        "the origin's answer is larger than {limit} bytes (ORIGIN_MAX_BODY_BYTES) and says not how large; \
+         raise the setting, have the origin send a content-length, or leave this path out of CACHE_ROUTES"
     ))
 }
 
@@ -373,35 +444,50 @@ fn connection_names(headers: &Headers) -> Vec<String> {
 }
 
 /// The client's response: the origin's status, headers and body (none for
-/// a HEAD), with `x-cache` and `x-polycache-edge` for a read of a route.
-fn answer_response(
-    answer: Answer,
+/// a HEAD), with `x-cache` and `x-polycache-edge` for a read of a route,
+/// and `x-polycache-bypass` saying why a read was not stored.
+fn fetched_response(
+    fetched: Fetched,
     head: bool,
     served: Option<Served>,
     bypass: Option<Bypass>,
 ) -> ApiResult<Response> {
-    let headers = Headers::new();
-    for (name, value) in &answer.stored.headers {
-        // A header the runtime refuses is left out, not an error.
-        let _ = headers.append(name, value);
+    let (answer, streamed) = match fetched {
+        Fetched::Whole(answer) => (Some(answer), None),
+        Fetched::Streamed(resp) => (None, Some(resp)),
+    };
+    let headers = match (&answer, &streamed) {
+        (Some(answer), _) => to_headers(&answer.stored.headers),
+        (None, Some(resp)) => resp.headers().clone(),
+        (None, None) => Headers::new(),
+    };
+    let cache = match (served.map(|s| s.cache), bypass) {
+        (_, Some(_)) => Some(CacheStatus::Bypass),
+        (cache, None) => cache,
+    };
+    if let Some(cache) = cache {
+        headers.set("x-cache", cache.as_str())?;
     }
-    let status = served.map(|s| s.cache);
-    match (status, bypass) {
-        (_, Some(reason)) => {
-            headers.set("x-cache", CacheStatus::Bypass.as_str())?;
-            headers.set(BYPASS_HEADER, reason.as_str())?;
-        }
-        (Some(cache), None) => {
-            headers.set("x-cache", cache.as_str())?;
-            if let (CacheStatus::Bypass, Some(reason)) = (cache, answer.bypass) {
-                headers.set(BYPASS_HEADER, reason.as_str())?;
-            }
-        }
-        (None, None) => {}
+    let reason = match cache {
+        Some(CacheStatus::Bypass) => bypass.or(answer.as_ref().and_then(|a| a.bypass)),
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        headers.set(BYPASS_HEADER, reason.as_str())?;
     }
     if let Some(served) = served {
         headers.set(EDGE_HEADER, &served.edge.to_string())?;
     }
+    let Some(answer) = answer else {
+        let resp = streamed.ok_or_else(|| ApiError::Internal("no answer".into()))?;
+        let status_code = resp.status_code();
+        if head {
+            return Ok(Response::empty()?
+                .with_status(status_code)
+                .with_headers(headers));
+        }
+        return Ok(resp.with_headers(headers));
+    };
     let status_code = answer.stored.status;
     // A status that cannot carry a body gets none (the runtime refuses one).
     let body = if head || matches!(status_code, 101 | 204 | 205 | 304) {

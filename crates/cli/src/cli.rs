@@ -35,7 +35,8 @@ Examples:
   polycache logs --follow --out logs/cache.json
   polycache mirrors --url https://example.com
   polycache graph --check deps.json --dot | dot -Tsvg > deps.svg
-  polycache hash-password --email admin@example.com --role admin";
+  polycache hash-password --email admin@example.com --role admin
+  JWT_SECRET=... polycache token mint --name shop-admin --instance production";
 
 /// polycache: cache invalidation and mirroring for a Cloudflare Worker, from
 /// the terminal.
@@ -47,8 +48,8 @@ Examples:
     long_about = "Operate a polycache Worker from the terminal.\n\n\
         Talks to the Worker's HTTP API at --url (default: `make dev`'s http://127.0.0.1:8787). \
         `login` keeps a token per URL, so that `invalidate`, `mirrors` and `logs` can be run \
-        against a local instance and production side by side. `graph`, `types` and `hash-password` \
-        work offline. Human-readable output by default; --json prints JSON on stdout for scripts. \
+        against a local instance and production side by side. `graph`, `types`, `hash-password` \
+        and `token` work offline. Human-readable output by default; --json prints JSON on stdout for scripts. \
         Errors are one line on stderr that says what to do.",
     after_help = EXAMPLES,
     after_long_help = format!("{EXAMPLES}\n\n{ENVIRONMENT}"),
@@ -176,6 +177,17 @@ pub enum Command {
         else the first line of stdin. With --email and --role it prints the whole AUTH_USERS \
         entry, {\"email\",\"role\",\"password\"}, to put in the secret's JSON list. Works offline.")]
     HashPassword(HashPasswordArgs),
+
+    /// Mint a long-lived token for an app to call POST /api/cache/invalidate with, or revoke one
+    #[command(
+        long_about = "Tokens an app keeps in its settings to tell polycache about changes \
+        made outside it (an admin panel, a cron job) through POST /api/cache/invalidate, without \
+        logging in. Works offline, with the Worker's JWT_SECRET.\n\n\
+        `mint` prints the token alone on stdout and, on stderr, its id (jti), label and expiry. \
+        `revoke` prints the value REVOKED_TOKENS must have to refuse it: the REVOKED_TOKENS of the \
+        environment plus its id; set it in the Worker's settings and deploy."
+    )]
+    Token(TokenArgs),
 }
 
 /// `polycache login`.
@@ -291,6 +303,121 @@ pub struct HashPasswordArgs {
     pub role: Option<String>,
 }
 
+/// `polycache token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+/// The subcommands of `polycache token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a new token for one deployment (JWT_SECRET from the environment or --secret-file)
+    #[command(
+        long_about = "Print a new HS256 token for the deployment whose INSTANCE_ID is \
+        --instance, signed with its JWT_SECRET (from the environment, or --secret-file): role \
+        `service` (it may call POST /api/cache/invalidate and nothing else) unless --role admin, \
+        subject `token:<LABEL>`, a random id (jti) by which it can be revoked, valid for --days \
+        (ten years by default). The token alone goes to stdout, so that \
+        `TOKEN=$(polycache token mint ...)` works; its id, label and expiry go to stderr."
+    )]
+    Mint(MintArgs),
+
+    /// Print REVOKED_TOKENS with this token's id added
+    #[command(
+        long_about = "Print the value of REVOKED_TOKENS that refuses this token: the \
+        REVOKED_TOKENS of the environment (the list in force, if you set it) plus the token's id \
+        (jti), read from the token without checking it, so no secret is needed. Set the printed \
+        value in the Worker's settings and deploy; from then on the token answers 401 \
+        token_revoked. Only minted tokens have an id: a login's token expires within the hour."
+    )]
+    Revoke(RevokeArgs),
+}
+
+/// `polycache token mint`.
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// Who keeps the token, e.g. shop-admin (printable, at most 64 characters)
+    #[arg(long, value_name = "LABEL", value_parser = parse_label)]
+    pub name: String,
+
+    /// The INSTANCE_ID of the deployment that is to accept it
+    #[arg(long, value_name = "INSTANCE_ID", value_parser = parse_instance_id)]
+    pub instance: String,
+
+    /// service (invalidate only) or admin (also mirrors and logs); editor is refused
+    #[arg(long, value_name = "ROLE", default_value = "service", value_parser = parse_token_role)]
+    pub role: Role,
+
+    /// Days until it expires
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_TOKEN_DAYS, value_parser = clap::value_parser!(u64).range(1..=MAX_TOKEN_DAYS))]
+    pub days: u64,
+
+    /// Read JWT_SECRET from this file (its first line) instead of the environment
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+}
+
+/// `polycache token revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The token, or its id (jti) as `mint` printed it; - reads it from stdin
+    #[arg(value_name = "TOKEN|JTI")]
+    pub token: String,
+}
+
+/// Default `--days` of a minted token: ten years. It is revoked by
+/// `REVOKED_TOKENS` or by changing `JWT_SECRET`, not by expiring; an app's
+/// webhook that stopped working one day would be a worse surprise.
+pub const DEFAULT_TOKEN_DAYS: u64 = 3_650;
+/// Largest `--days`: a hundred years, far inside what a JWT's `exp` holds.
+const MAX_TOKEN_DAYS: u64 = 36_500;
+/// Longest token label, in characters: it is the token's `sub`, shown in
+/// logs beside the event it caused.
+const MAX_LABEL_CHARS: usize = 64;
+
+/// A token label: trimmed, 1 to 64 characters, none a control character
+/// (it ends up in logs and terminals).
+fn parse_label(s: &str) -> Result<String, String> {
+    let label = s.trim();
+    let chars = label.chars().count();
+    if chars == 0 || chars > MAX_LABEL_CHARS {
+        return Err(format!(
+            "a label is 1 to {MAX_LABEL_CHARS} characters, got {chars}"
+        ));
+    }
+    if label.chars().any(char::is_control) {
+        return Err("a label is printable: no control characters (tabs, newlines, escapes)".into());
+    }
+    Ok(label.to_owned())
+}
+
+/// An `INSTANCE_ID` as the Worker accepts it, so that no token is minted
+/// for a deployment that cannot exist.
+fn parse_instance_id(s: &str) -> Result<String, String> {
+    polycache_core::config::check_instance_id(s)
+        .map(|()| s.to_owned())
+        .map_err(|e| match e {
+            polycache_core::Error::Invalid(message) => format!("INSTANCE_ID {message}"),
+            other => other.to_string(),
+        })
+}
+
+/// `service` or `admin`. A webhook token tells polycache that data changed;
+/// it never edits content, so `editor` is refused rather than minted.
+fn parse_token_role(s: &str) -> Result<Role, String> {
+    match Role::parse(s) {
+        Ok(Role::Editor) => Err(
+            "a token for an app's webhook invalidates, it does not edit: use service (or admin)"
+                .into(),
+        ),
+        Ok(role) => Ok(role),
+        Err(_) => Err(format!("unknown role {s:?}; one of service, admin")),
+    }
+}
+
 /// The help of a TYPE argument, from the declared types, so that a type
 /// added to the core crate shows up here too.
 fn type_help() -> String {
@@ -387,6 +514,77 @@ mod tests {
         assert_eq!(listed(&message, "; one of ", " ("), declared, "{message}");
     }
 
+    /// The argument checks of `token mint` run natively: they never reach
+    /// the Worker, whatever the runtime tier could send.
+    #[test]
+    fn token_mint_checks_its_arguments() {
+        let mint = |extra: &[&str]| {
+            let mut args = vec!["polycache", "token", "mint"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args)
+        };
+        let ok = mint(&["--name", " shop admin ", "--instance", "prod-1"]).expect("valid");
+        match ok.command {
+            Command::Token(TokenArgs {
+                command: TokenCommand::Mint(m),
+            }) => {
+                assert_eq!(m.name, "shop admin", "trimmed");
+                assert_eq!(m.role, Role::Service, "service by default");
+                assert_eq!(m.days, 3_650, "ten years by default");
+                assert_eq!(m.secret_file, None);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let admin = mint(&["--name", "a", "--instance", "p", "--role", "admin"]).expect("admin");
+        assert!(matches!(
+            admin.command,
+            Command::Token(TokenArgs {
+                command: TokenCommand::Mint(MintArgs {
+                    role: Role::Admin,
+                    ..
+                })
+            })
+        ));
+
+        let refused = |extra: &[&str], says: &str| {
+            let e = mint(extra).expect_err(says);
+            assert_eq!(e.exit_code(), 2, "{e}");
+            assert!(e.to_string().contains(says), "{e}");
+        };
+        refused(
+            &["--name", "a", "--instance", "p", "--role", "editor"],
+            "invalidates, it does not edit",
+        );
+        refused(
+            &["--name", "a", "--instance", "p", "--role", "root"],
+            "unknown role",
+        );
+        refused(
+            &["--name", &"x".repeat(65), "--instance", "p"],
+            "1 to 64 characters, got 65",
+        );
+        assert!(
+            mint(&["--name", &"é".repeat(64), "--instance", "p"]).is_ok(),
+            "64 characters, not bytes"
+        );
+        refused(&["--name", "  ", "--instance", "p"], "got 0");
+        refused(
+            &["--name", "a\u{1b}[31m", "--instance", "p"],
+            "no control characters",
+        );
+        refused(
+            &["--name", "a", "--instance", "prod 1"],
+            "INSTANCE_ID must be 1 to 64",
+        );
+        refused(&["--name", "a", "--instance", "p", "--days", "0"], "--days");
+        refused(
+            &["--name", "a", "--instance", "p", "--days", "36501"],
+            "--days",
+        );
+        refused(&["--instance", "p"], "--name");
+        refused(&["--name", "a"], "--instance");
+    }
+
     #[test]
     fn aliases_are_kept_as_given() {
         let cli =
@@ -403,7 +601,9 @@ mod tests {
     #[test]
     fn every_subcommand_has_help() {
         let cmd = Cli::command();
-        for sub in cmd.get_subcommands() {
+        // `token mint` and `token revoke` are a level down.
+        let nested = cmd.get_subcommands().flat_map(|s| s.get_subcommands());
+        for sub in cmd.get_subcommands().chain(nested) {
             assert!(sub.get_about().is_some(), "{} has no about", sub.get_name());
             for arg in sub.get_arguments() {
                 assert!(

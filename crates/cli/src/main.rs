@@ -1,7 +1,7 @@
 //! `polycache`, the command-line tool of polycache: log in to a Worker,
 //! invalidate, follow its events and its cache log, check its mirrors, and,
-//! offline, check a dependency graph, list the entity types or hash a
-//! password for `AUTH_USERS`.
+//! offline, check a dependency graph, list the entity types, hash a
+//! password for `AUTH_USERS`, or mint and revoke an app's long-lived token.
 //!
 //! Map of the crate:
 //! - [`cli`]: the command line (clap), with every help text.

@@ -1,4 +1,4 @@
-//! Where a password (and a missing email) comes from.
+//! Where a password (and a missing email) comes from, and random bytes.
 //!
 //! In this order: `POLYCACHE_PASSWORD`; a prompt on the terminal that does
 //! not echo; otherwise the first line of stdin, so that a script can pipe
@@ -13,6 +13,15 @@ use crate::error::{CliError, Result};
 /// The value of an environment variable, `None` when unset or empty.
 pub fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `N` bytes from the operating system's random source (for salts and
+/// token ids: the core crate, built for wasm32 too, has none of its own).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| CliError::Failed(format!("no randomness from the operating system: {e}")))?;
+    Ok(bytes)
 }
 
 /// Reads a password as described above. With `confirm`, a terminal prompt

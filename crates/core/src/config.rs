@@ -26,6 +26,7 @@ use crate::origin::{
 use crate::rate_limit::{LoginLimits, DEFAULT_FAILURES_PER_ACCOUNT, DEFAULT_FAILURES_PER_ADDRESS};
 use crate::region::{region_for_request, CfLocation, EdgeRegions, Region};
 use crate::retry::RetryPolicy;
+use crate::revocation::RevokedTokens;
 use crate::{Error, Result};
 
 /// Default `CACHE_TTL_SECS`: five minutes, the lifetime of an entry that is
@@ -302,6 +303,10 @@ pub struct Config {
     /// front of the user's own API ([`crate::origin`]); `None` serves the
     /// D1 content API.
     pub origin: Option<OriginSettings>,
+    /// `REVOKED_TOKENS`: the `jti`s of long-lived tokens this deployment
+    /// refuses, comma-separated, at most 1 000 ([`crate::revocation`]);
+    /// default none.
+    pub revoked_tokens: RevokedTokens,
 }
 
 impl Config {
@@ -484,6 +489,7 @@ impl Config {
             },
             edge_regions,
             edge_shards,
+            revoked_tokens: revoked_tokens(get)?,
         })
     }
 }
@@ -613,22 +619,39 @@ fn optional(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String>
 fn instance_id(get: &impl Fn(&str) -> Option<String>) -> Result<String> {
     const NAME: &str = "INSTANCE_ID";
     let id = required(get, NAME)?;
+    check_instance_id(&id).map_err(|e| setting_error(NAME, e))?;
+    Ok(id)
+}
+
+/// Checks an `INSTANCE_ID` as the Worker does, for tools that name a
+/// deployment (`polycache token mint --instance`): 1 to 64 characters of
+/// `A-Z a-z 0-9 . _ -`.
+///
+/// # Errors
+/// [`Error::Invalid`] quoting the (escaped, cut short) value.
+pub fn check_instance_id(id: &str) -> Result<()> {
     // Not trimmed: the id is compared with the `origin` of mirrored events,
     // so a stray space would make this deployment a stranger to itself.
-    let valid = id.len() <= MAX_INSTANCE_ID_LEN
+    let valid = !id.is_empty()
+        && id.len() <= MAX_INSTANCE_ID_LEN
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
     if valid {
-        Ok(id)
+        Ok(())
     } else {
-        Err(config_error(
-            NAME,
-            format!(
-                "must be 1 to {MAX_INSTANCE_ID_LEN} characters of A-Z, a-z, 0-9, '.', '_' and '-', got {}",
-                quote(&id)
-            ),
-        ))
+        Err(Error::Invalid(format!(
+            "must be 1 to {MAX_INSTANCE_ID_LEN} characters of A-Z, a-z, 0-9, '.', '_' and '-', got {}",
+            quote(id)
+        )))
+    }
+}
+
+fn revoked_tokens(get: &impl Fn(&str) -> Option<String>) -> Result<RevokedTokens> {
+    const NAME: &str = "REVOKED_TOKENS";
+    match optional(get, NAME) {
+        None => Ok(RevokedTokens::default()),
+        Some(list) => RevokedTokens::parse(&list).map_err(|e| setting_error(NAME, e)),
     }
 }
 
@@ -1074,6 +1097,7 @@ mod tests {
                     per_account: 20,
                 },
                 origin: None,
+                revoked_tokens: RevokedTokens::default(),
             }
         );
     }
@@ -1119,6 +1143,7 @@ mod tests {
             "TEST_FAULTS",
             "LOGIN_FAILURES_PER_ADDRESS",
             "LOGIN_FAILURES_PER_ACCOUNT",
+            "REVOKED_TOKENS",
         ];
         for blank in ["", "  "] {
             let pairs: Vec<_> = names.iter().map(|n| (*n, blank)).collect();
@@ -1152,6 +1177,23 @@ mod tests {
         assert_eq!(c.mirror_max_attempts, 3);
         assert_eq!(c.streams.queue_bytes, 65_536);
         assert_eq!(c.sse_max_writes, 40);
+    }
+
+    #[test]
+    fn revoked_tokens_are_a_list_of_token_ids() {
+        let c = config(&[("REVOKED_TOKENS", " kQ3v7Xw2b9LmN4pR8sT1uY , old_one ")]).unwrap();
+        assert!(c.revoked_tokens.contains("kQ3v7Xw2b9LmN4pR8sT1uY"));
+        assert!(c.revoked_tokens.contains("old_one"));
+        assert!(!c.revoked_tokens.contains("other"));
+
+        let (name, message) = error(config(&[("REVOKED_TOKENS", "good,not a jti")]));
+        assert_eq!(name, "REVOKED_TOKENS");
+        assert!(message.contains(r#"got "not a jti""#), "{message}");
+
+        let many: Vec<String> = (0..=1_000).map(|i| format!("t{i}")).collect();
+        let (name, message) = error(config(&[("REVOKED_TOKENS", &many.join(","))]));
+        assert_eq!(name, "REVOKED_TOKENS");
+        assert!(message.contains("more than 1000"), "{message}");
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub enum ErrorCode {
     BadRequest,
     /// 401: no valid credentials.
     Unauthenticated,
+    /// 401: a valid long-lived token whose `jti` is in `REVOKED_TOKENS`:
+    /// apart from `unauthenticated` so that the app holding it is told to
+    /// get a new one, not that it is misconfigured.
+    TokenRevoked,
     /// 403: valid credentials of a role that may not do this.
     Forbidden,
     /// 404: no such route or entity.
@@ -51,7 +55,7 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
             ErrorCode::BadRequest => 400,
-            ErrorCode::Unauthenticated => 401,
+            ErrorCode::Unauthenticated | ErrorCode::TokenRevoked => 401,
             ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
@@ -72,6 +76,7 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::Unauthenticated => "unauthenticated",
+            ErrorCode::TokenRevoked => "token_revoked",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -128,9 +133,10 @@ impl ErrorBody {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 15] = [
+    const ALL: [ErrorCode; 16] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthenticated,
+        ErrorCode::TokenRevoked,
         ErrorCode::Forbidden,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,

@@ -14,7 +14,11 @@
 //! Deployments may share a `JWT_SECRET` (a local instance and production,
 //! set up by one person), so a token also names the deployment that issued
 //! it in `aud`, its `INSTANCE_ID`, and each accepts only its own. A mirror
-//! logs in to the receiver and so holds the receiver's token. Time is passed in as
+//! logs in to the receiver and so holds the receiver's token.
+//!
+//! A token minted for an app to keep (`polycache token mint`) lives for
+//! years and carries a `jti`, its id, by which `REVOKED_TOKENS` revokes it
+//! ([`crate::revocation`]); a login's token has none. Time is passed in as
 //! seconds since the epoch because the core crate has no clock (it runs on
 //! `wasm32-unknown-unknown`, where `SystemTime::now` panics).
 
@@ -24,6 +28,7 @@ use jwt_compact::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::revocation::check_jti;
 use crate::{Error, Result};
 
 /// What an account may do. Reads and the stream are public, so every role
@@ -99,6 +104,11 @@ pub struct Claims {
     /// The deployment that issued it and alone accepts it: its
     /// `INSTANCE_ID`.
     pub aud: String,
+    /// The token's id, for revocation: set on long-lived tokens only, and
+    /// then written into the token; a token without one (every login's)
+    /// cannot be revoked and expires within the hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 /// How far in the future a token's `iat` may lie, in seconds: clocks of
@@ -126,6 +136,10 @@ struct Subject {
     // signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     aud: Option<serde_json::Value>,
+    // Absent from a login's token, so the tokens issued before `jti`
+    // existed read the same as those issued since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
 }
 
 /// The token header `typ`, as RFC 7519 §5.1 recommends.
@@ -135,13 +149,18 @@ const TOKEN_TYPE: &str = "JWT";
 ///
 /// Fails with [`Error::Config`] naming `JWT_SECRET` when the secret is
 /// shorter than [`MIN_SECRET_LEN`], and with [`Error::Invalid`] when a time
-/// is beyond what a JWT timestamp can hold.
+/// is beyond what a JWT timestamp can hold or the `jti` is not one
+/// `REVOKED_TOKENS` could list ([`check_jti`]).
 pub fn issue(claims: &Claims, secret: &[u8]) -> Result<String> {
     let key = key(secret)?;
+    if let Some(jti) = &claims.jti {
+        check_jti(jti)?;
+    }
     let subject = Subject {
         sub: claims.sub.clone(),
         role: claims.role.as_str().to_owned(),
         aud: Some(serde_json::Value::String(claims.aud.clone())),
+        jti: claims.jti.clone(),
     };
     // jwt-compact keeps `exp` and `iat` as chrono times, and chrono is not a
     // dependency of ours; its own serde format (integer seconds) is the
@@ -169,7 +188,9 @@ pub fn issue(claims: &Claims, secret: &[u8]) -> Result<String> {
 /// `iat`; `exp <= now_secs` (no leeway: the Worker and the issuer are the
 /// same clock); an `nbf` after `now_secs`; an `iat` more than
 /// [`MAX_IAT_AHEAD_SECS`] after `now_secs`; an `aud` that is not, or does
-/// not contain, `audience` (also none at all); an unknown role. A secret
+/// not contain, `audience` (also none at all); an unknown role; a `jti`
+/// that `REVOKED_TOKENS` could not list ([`check_jti`]), so that every
+/// token accepted with an id can be revoked by it. A secret
 /// shorter than [`MIN_SECRET_LEN`] is an [`Error::Config`] naming
 /// `JWT_SECRET`.
 pub fn verify(token: &str, secret: &[u8], audience: &str, now_secs: u64) -> Result<Claims> {
@@ -209,6 +230,9 @@ pub fn verify(token: &str, secret: &[u8], audience: &str, now_secs: u64) -> Resu
         return Err(reject("issued for another deployment"));
     }
     let role = Role::parse(&claims.custom.role).map_err(|_| reject("unknown role"))?;
+    if let Some(jti) = &claims.custom.jti {
+        check_jti(jti).map_err(|_| reject("malformed jti"))?;
+    }
 
     Ok(Claims {
         sub: claims.custom.sub.clone(),
@@ -216,7 +240,28 @@ pub fn verify(token: &str, secret: &[u8], audience: &str, now_secs: u64) -> Resu
         exp,
         iat,
         aud: audience.to_owned(),
+        jti: claims.custom.jti.clone(),
     })
+}
+
+/// The `jti` of a token, read without checking its signature, its audience
+/// or its times: for `polycache token revoke`, whose user may hold the
+/// token but not the secret. Never a basis for accepting a token.
+///
+/// # Errors
+/// [`Error::Token`] for a token that is not a JWT, or whose `jti` is there
+/// but not a string.
+pub fn jti_unverified(token: &str) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Id {
+        #[serde(default)]
+        jti: Option<String>,
+    }
+    let token = UntrustedToken::new(token).map_err(|_| reject("malformed"))?;
+    let claims = token
+        .deserialize_claims_unchecked::<Id>()
+        .map_err(|_| reject("malformed"))?;
+    Ok(claims.custom.jti)
 }
 
 /// Whether an `aud` claim names `audience`: equal to it, or a list holding it.
@@ -265,6 +310,7 @@ mod tests {
             exp: NOW + 3600,
             iat: NOW,
             aud: AUD.to_owned(),
+            jti: None,
         }
     }
 
@@ -554,7 +600,7 @@ mod tests {
             iat in 0u64..4_000_000_000,
             lifetime in 1u64..1_000_000,
         ) {
-            let claims = Claims { sub, role: Role::Service, exp: iat + lifetime, iat, aud: AUD.to_owned() };
+            let claims = Claims { sub, role: Role::Service, exp: iat + lifetime, iat, aud: AUD.to_owned(), jti: None };
             let token = issue(&claims, SECRET).unwrap();
             prop_assert_eq!(verify(&token, SECRET, AUD, iat).unwrap(), claims);
         }
@@ -589,6 +635,83 @@ mod tests {
                 with_aud(wrong),
                 Err(token_error("issued for another deployment")),
                 "{wrong}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_jti_round_trips_and_is_written_only_when_set() {
+        let with_id = Claims {
+            jti: Some("kQ3v7Xw2b9LmN4pR8sT1uY".to_owned()),
+            ..claims()
+        };
+        let token = issue(&with_id, SECRET).unwrap();
+        assert_eq!(verify(&token, SECRET, AUD, NOW).unwrap(), with_id);
+        assert_eq!(
+            jti_unverified(&token).unwrap().as_deref(),
+            Some("kQ3v7Xw2b9LmN4pR8sT1uY")
+        );
+
+        // A login's token keeps the shape it had before `jti` existed.
+        let login = issue(&claims(), SECRET).unwrap();
+        let payload = login.split('.').nth(1).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        assert!(payload.get("jti").is_none(), "{payload}");
+        assert_eq!(jti_unverified(&login).unwrap(), None);
+    }
+
+    /// A token made before `jti` existed, as the Worker issued it then (the
+    /// payload of `payload`: no `jti` key), still verifies, with no id.
+    #[test]
+    fn a_token_without_jti_still_verifies() {
+        let token = hs256_by_hand(r#"{"alg":"HS256","typ":"JWT"}"#, &payload(NOW + 60), SECRET);
+        let verified = verify(&token, SECRET, AUD, NOW).unwrap();
+        assert_eq!(verified.jti, None);
+        assert_eq!(verified.role, Role::Editor);
+    }
+
+    #[test]
+    fn a_jti_revocation_could_not_list_is_refused() {
+        let bad = Claims {
+            jti: Some("a,b".to_owned()),
+            ..claims()
+        };
+        assert!(matches!(issue(&bad, SECRET), Err(Error::Invalid(_))));
+        let with_jti = |jti: &str| {
+            let payload = format!(
+                r#"{{"sub":"a@example.com","role":"service","exp":{},"iat":{NOW},"aud":"{AUD}","jti":{jti}}}"#,
+                NOW + 60
+            );
+            verify(
+                &hs256_by_hand(r#"{"alg":"HS256"}"#, &payload, SECRET),
+                SECRET,
+                AUD,
+                NOW,
+            )
+        };
+        for jti in [r#""a,b""#, r#""""#, "7", r#""x y""#] {
+            assert!(
+                matches!(with_jti(jti), Err(Error::Token(_))),
+                "jti {jti} accepted"
+            );
+        }
+        // `null` is no id, as an absent key is.
+        assert_eq!(with_jti("null").unwrap().jti, None);
+    }
+
+    #[test]
+    fn jti_unverified_needs_a_jwt_but_not_its_secret() {
+        let other = Claims {
+            jti: Some("abc".to_owned()),
+            ..claims()
+        };
+        let token = issue(&other, OTHER_SECRET).unwrap();
+        assert_eq!(jti_unverified(&token).unwrap().as_deref(), Some("abc"));
+        for not_a_token in ["", "abc", "a.b.c", "abc_DEF-123"] {
+            assert!(
+                matches!(jti_unverified(not_a_token), Err(Error::Token(_))),
+                "{not_a_token:?}"
             );
         }
     }

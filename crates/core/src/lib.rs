@@ -32,6 +32,7 @@
 //! - [`throttle`]: at most one log record per kind of failure per window.
 //! - [`retry`]: the mirror retry policy (exponential backoff, full jitter).
 //! - [`jwt`]: claims, roles, HS256 issue and verify.
+//! - [`revocation`]: the `jti` of long-lived tokens and `REVOKED_TOKENS`.
 //! - [`accounts`]: the accounts of `AUTH_USERS` and the service account.
 //! - [`rate_limit`]: the failed-login limiter.
 //! - [`password`]: PBKDF2-SHA256 password hash strings in Django's format.
@@ -91,6 +92,7 @@ pub mod redis_cache;
 pub mod region;
 pub mod replica;
 pub mod retry;
+pub mod revocation;
 pub mod sse;
 pub mod store;
 pub mod throttle;

@@ -2,8 +2,7 @@
 //!
 //! The hashing is the core crate's [`PasswordHash`], the same code the
 //! Worker verifies with, so a hash made here always logs in there. The salt
-//! comes from the operating system's random source through `getrandom`,
-//! because the core crate, built for wasm32 too, has none of its own.
+//! comes from the operating system's random source ([`secret::random_bytes`]).
 
 use polycache_core::password::{random_salt, PasswordHash};
 use serde_json::json;
@@ -20,13 +19,7 @@ const SALT_BYTES: usize = 16;
 pub fn run(g: &Global, args: HashPasswordArgs) -> Result<()> {
     let salt = match args.salt {
         Some(s) => s,
-        None => {
-            let mut bytes = [0u8; SALT_BYTES];
-            getrandom::fill(&mut bytes).map_err(|e| {
-                CliError::Failed(format!("no randomness from the operating system: {e}"))
-            })?;
-            random_salt(&bytes)
-        }
+        None => random_salt(&secret::random_bytes::<SALT_BYTES>()?),
     };
     let password = secret::password("Password to hash: ", true)?;
     let hash = PasswordHash::new(&password, &salt, args.iterations)

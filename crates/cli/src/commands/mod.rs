@@ -11,6 +11,7 @@ pub mod login;
 pub mod logs;
 pub mod mirrors;
 pub mod tail;
+pub mod token;
 pub mod types;
 
 /// Runs the parsed command line.
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Graph(args) => graph::run(g, args),
         Command::Types => types::run(g),
         Command::HashPassword(args) => hash_password::run(g, args),
+        Command::Token(args) => token::run(g, args),
     }
 }
