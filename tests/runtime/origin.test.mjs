@@ -6,11 +6,14 @@
 // no request makes polycache fetch any host but ORIGIN_URL's.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { startWorker, TEST_SECRETS } from '../common/harness.mjs';
-import { get, request, show, expectStatus, eventIdOf, itemsOf, signJwt, nowSecs } from '../common/api.mjs';
+import { get, request, show, expectStatus, eventIdOf, itemsOf } from '../common/api.mjs';
 import { streamPool } from '../common/sse.mjs';
+import { startCli } from '../common/cli.mjs';
 import { startOrigin, productImage, EDITOR_TOKEN, VIEWER_TOKEN } from '../common/origin.mjs';
 
 const INSTANCE = 'origin-test';
@@ -45,15 +48,21 @@ async function warm(path) {
 }
 
 /**
- * A long-lived service token for the shop's webhook, with the claims of
- * `polycache token mint --name shop --instance <INSTANCE_ID>`: role service,
- * aud = INSTANCE_ID, sub token:<label>, a random jti, exp in ten years.
- * TODO: mint it with the CLI (`polycache token mint`, tests/common/cli.mjs)
- * once that command is in main.
+ * A long-lived service token for the shop's webhook, as its owner mints it:
+ * `polycache token mint --name shop --instance <INSTANCE_ID>` with
+ * JWT_SECRET in the environment; the token alone on stdout.
  */
-function shopToken() {
-  const iat = nowSecs();
-  return signJwt({ sub: 'token:shop', role: 'service', aud: INSTANCE, iat, exp: iat + 10 * 365 * 86_400, jti: randomUUID() }, TEST_SECRETS.JWT_SECRET);
+async function shopToken() {
+  const configDir = mkdtempSync(join(tmpdir(), 'polycache-cli-'));
+  try {
+    const run = await startCli(['token', 'mint', '--name', 'shop', '--instance', INSTANCE], {
+      configDir, env: { JWT_SECRET: TEST_SECRETS.JWT_SECRET },
+    }).done;
+    assert.equal(run.code, 0, `polycache token mint: ${run.stderr}`);
+    return run.stdout.trim();
+  } finally {
+    rmSync(configDir, { recursive: true, force: true });
+  }
 }
 
 test('GET /api/health says origin mode; GET /api/cache/routes lists the table and never the origin\'s address', async () => {
@@ -275,7 +284,7 @@ test('the webhook: an admin edits the shop directly, the cache keeps the old dat
   origin.adminEdit('9', { title: 'Edited by the admin panel' });
   assert.equal((await read('/v1/products/9')).json.title, 'Product 9', 'still the cached data before the webhook');
   const stream = await streams.open();
-  const res = await origin.notify(worker.url, shopToken(), { type: 'products', id: '9', action: 'update' });
+  const res = await origin.notify(worker.url, await shopToken(), { type: 'products', id: '9', action: 'update' });
   assert.equal(res.status, 200, res.text);
   const ev = await stream.waitForId(res.json.eventId);
   assert.deepEqual([ev.json.type, ev.json.entityId], ['products', '9']);
