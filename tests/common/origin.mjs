@@ -231,6 +231,8 @@ export class Origin {
     this.served = 0; // every request answered by the shop, for x-shop-request
     this.failures = { left: 0, status: 500 };
     this.hanging = false;
+    /** true: answers without Content-Length, chunked. */
+    this.chunked = false;
     this.held = new Set();
     this.timers = new Set();
     this.port = null;
@@ -364,8 +366,17 @@ export class Origin {
     }
     if (res.destroyed) return;
     const headers = { 'x-shop-request': String(++this.served), ...answer.headers };
+    // Content-Length as Express's res.send sets it; `chunked`: none, the
+    // body in two chunks, as a streaming server sends it.
+    if (!this.chunked) headers['content-length'] = String(Buffer.byteLength(answer.body));
     res.writeHead(answer.status, headers);
-    res.end(answer.body);
+    if (this.chunked && answer.body.length > 1) {
+      const half = Math.floor(answer.body.length / 2);
+      res.write(answer.body.slice(0, half));
+      res.end(answer.body.slice(half));
+    } else {
+      res.end(answer.body);
+    }
   }
 
   sleep(ms) {

@@ -129,23 +129,40 @@ describe('an origin that is slow, down or hanging', () => {
     assert.equal(origin.count(null, null), 0);
   });
 
-  test(`ORIGIN_MAX_BODY_BYTES=${MAX_BODY}: a larger request body is 413 and the origin is not asked; a larger answer passes uncached`, async () => {
+  test(`ORIGIN_MAX_BODY_BYTES=${MAX_BODY}: a larger request body is 413 and the origin is not asked`, async () => {
     origin.resetCounts();
     const body = { title: 'x'.repeat(MAX_BODY) };
     const res = await request(worker, 'PATCH', '/v1/products/7', { body, headers: EDITOR });
     expectError(res, 413, 'payload_too_large', 'PATCH over the limit');
     assert.equal(origin.count('PATCH', '/v1/products/7'), 0);
     assert.equal((await read('/v1/products/7')).json.title, 'Product 7', 'unchanged');
+  });
 
+  test(`an answer over ORIGIN_MAX_BODY_BYTES with its Content-Length passes through uncached (x-cache: bypass)`, async () => {
     // Long titles (as an admin may write them) make the list larger than the limit.
     origin.adminEdit('9', { title: 'A long title, '.repeat(14) });
     origin.adminEdit('10', { title: 'Another long title, '.repeat(10) });
     origin.resetCounts();
     const list = [await read('/v1/products'), await read('/v1/products')];
-    assert.ok(list[0].text.length > MAX_BODY, `the list is larger than the limit: ${list[0].text.length} bytes`);
+    assert.ok(list[0].text.length > MAX_BODY, `the list is larger than the limit: ${show(list[0])}`);
     assert.deepEqual(list.map((r) => [r.status, r.cache, r.headers.get('x-polycache-bypass')]), [[200, 'bypass', 'too-large'], [200, 'bypass', 'too-large']]);
     assert.equal(JSON.parse(list[1].text).items.length, 10, 'whole');
     assert.equal(origin.count('GET', '/v1/products'), 2);
+  });
+
+  test(`an answer over ORIGIN_MAX_BODY_BYTES without Content-Length is 502 origin_too_large, stored nowhere`, { todo: 'main answers 502 with code origin_unreachable (its message says "larger than 1024 bytes")' }, async () => {
+    origin.adminEdit('9', { title: 'A long title, '.repeat(14) });
+    origin.adminEdit('10', { title: 'Another long title, '.repeat(10) });
+    origin.chunked = true;
+    try {
+      origin.resetCounts();
+      const res = await read('/v1/products');
+      expectError(res, 502, 'origin_too_large', 'a large chunked answer');
+      expectError(await read('/v1/products'), 502, 'origin_too_large', 'again');
+      assert.equal(origin.count('GET', '/v1/products'), 2);
+    } finally {
+      origin.chunked = false;
+    }
   });
 });
 
@@ -179,3 +196,4 @@ describe('a route table with an error', () => {
     });
   }
 });
+

@@ -175,6 +175,20 @@ test('failNext(n, status): the next n requests answer it and change nothing, the
   assert.equal(c.json.title, 'Product 6', 'the failed write was not applied');
 });
 
+test('answers announce their length; chunked = true sends them without it', async () => {
+  const res = await call('GET', '/v1/products/1');
+  assert.equal(Number(res.headers.get('content-length')), res.bytes.length);
+  origin.chunked = true;
+  try {
+    const chunked = await call('GET', '/v1/products/1');
+    assert.equal(chunked.headers.get('content-length'), null);
+    assert.equal(chunked.headers.get('transfer-encoding'), 'chunked');
+    assert.deepEqual(chunked.json, res.json);
+  } finally {
+    origin.chunked = false;
+  }
+});
+
 test('latencyMs delays each answer', async () => {
   origin.latencyMs = 150;
   const t0 = performance.now();
