@@ -51,6 +51,9 @@ pub enum ApiError {
     OriginUnreachable(String),
     /// 504: the origin did not answer within `ORIGIN_TIMEOUT_MS`.
     OriginTimeout(u64),
+    /// 502: the origin's answer ran past this many bytes
+    /// (`ORIGIN_MAX_BODY_BYTES`) without saying its length.
+    OriginTooLarge(u64),
 }
 
 impl ApiError {
@@ -78,6 +81,7 @@ impl ApiError {
             ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::OriginUnreachable(_) => ErrorCode::OriginUnreachable,
             ApiError::OriginTimeout(_) => ErrorCode::OriginTimeout,
+            ApiError::OriginTooLarge(_) => ErrorCode::OriginTooLarge,
         }
     }
 
@@ -94,6 +98,10 @@ impl ApiError {
             | ApiError::Config(m)
             | ApiError::Unavailable(m)
             | ApiError::OriginUnreachable(m) => m.clone(),
+            ApiError::OriginTooLarge(limit) => format!(
+                "the origin's answer is larger than {limit} bytes (ORIGIN_MAX_BODY_BYTES) and says not how large; \
+                 raise the setting, have the origin send a content-length, or leave this path out of CACHE_ROUTES"
+            ),
             ApiError::OriginTimeout(ms) => {
                 format!("the origin did not answer within {ms} ms (ORIGIN_TIMEOUT_MS)")
             }

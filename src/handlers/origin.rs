@@ -367,10 +367,7 @@ fn to_headers(pairs: &[(String, String)]) -> Headers {
 }
 
 fn too_large(limit: u64) -> ApiError {
-    ApiError::OriginUnreachable(format!(
-        "the origin's answer is larger than {limit} bytes (ORIGIN_MAX_BODY_BYTES) and says not how large; \
-         raise the setting, have the origin send a content-length, or leave this path out of CACHE_ROUTES"
-    ))
+    ApiError::OriginTooLarge(limit)
 }
 
 /// The caller's headers for the origin: all but hop-by-hop ones, those

@@ -48,6 +48,9 @@ pub enum ErrorCode {
     /// 504 (origin mode): the origin did not answer within
     /// `ORIGIN_TIMEOUT_MS`.
     OriginTimeout,
+    /// 502 (origin mode): the origin's answer on a cached route ran past
+    /// `ORIGIN_MAX_BODY_BYTES` without saying its length.
+    OriginTooLarge,
 }
 
 impl ErrorCode {
@@ -68,6 +71,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => 503,
             ErrorCode::OriginUnreachable => 502,
             ErrorCode::OriginTimeout => 504,
+            ErrorCode::OriginTooLarge => 502,
         }
     }
 
@@ -90,6 +94,7 @@ impl ErrorCode {
             ErrorCode::Internal => "internal",
             ErrorCode::OriginUnreachable => "origin_unreachable",
             ErrorCode::OriginTimeout => "origin_timeout",
+            ErrorCode::OriginTooLarge => "origin_too_large",
         }
     }
 }
@@ -133,7 +138,7 @@ impl ErrorBody {
 mod tests {
     use super::*;
 
-    const ALL: [ErrorCode; 16] = [
+    const ALL: [ErrorCode; 17] = [
         ErrorCode::BadRequest,
         ErrorCode::Unauthenticated,
         ErrorCode::TokenRevoked,
@@ -150,6 +155,7 @@ mod tests {
         ErrorCode::Internal,
         ErrorCode::OriginUnreachable,
         ErrorCode::OriginTimeout,
+        ErrorCode::OriginTooLarge,
     ];
 
     #[test]
@@ -171,7 +177,8 @@ mod tests {
                 ErrorCode::Unavailable,
                 ErrorCode::Internal,
                 ErrorCode::OriginUnreachable,
-                ErrorCode::OriginTimeout
+                ErrorCode::OriginTimeout,
+                ErrorCode::OriginTooLarge
             ]
         );
     }
