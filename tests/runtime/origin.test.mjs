@@ -359,3 +359,38 @@ test('the demo page\'s own files stay polycache\'s in origin mode; every other p
   assert.equal(version.status, 200, show(version));
   assert.equal(origin.count('GET', '/v1/version'), 1);
 });
+
+test('HEAD on a route answers the status and headers of the cached GET, without a body, and fills the same entry', async () => {
+  origin.resetCounts();
+  const head = await request(worker, 'HEAD', '/v1/products/6');
+  assert.equal(head.status, 200);
+  assert.equal(head.text, '', 'no body');
+  assert.match(head.headers.get('content-type') ?? '', /application\/json/);
+  assert.ok(['miss', 'hit'].includes(head.headers.get('x-cache')), `x-cache ${head.headers.get('x-cache')}`);
+  const got = await read('/v1/products/6');
+  assert.equal(got.cache, 'hit', 'the HEAD filled the GET\'s entry');
+  assert.equal(got.json.id, '6');
+  assert.equal(origin.count('GET', '/v1/products/6'), head.headers.get('x-cache') === 'miss' ? 1 : 0);
+  assert.equal(origin.count('HEAD', '/v1/products/6'), 0, 'the origin was asked a GET, never a HEAD');
+});
+
+// A route that does not key on Accept-Language although the origin varies
+// on it: an answer stored for one language is never served to another.
+test('an answer stored for one value of a header the origin varies on is not served for another (vary-mismatch)', async () => {
+  const routes = origin.routes.map((r) => (r.path === '/v1/greeting' ? { ...r, vary: [] } : r));
+  const other = await startWorker({
+    name: 'origin-novary', vars: { ...origin.vars(), CACHE_ROUTES: JSON.stringify(routes), INSTANCE_ID: 'origin-novary' },
+  });
+  try {
+    const lang = (l) => get(other, '/v1/greeting', { headers: { 'accept-language': l } });
+    const first = await lang('de');
+    assert.deepEqual([first.status, first.headers.get('x-cache'), first.json.lang], [200, 'miss', 'de']);
+    const again = await lang('de');
+    assert.equal(again.headers.get('x-cache'), 'hit');
+    const french = await lang('fr');
+    assert.equal(french.json.lang, 'fr', `the French answer, not the stored German one: ${show(french)}`);
+    assert.deepEqual([french.headers.get('x-cache'), french.headers.get('x-polycache-bypass')], ['bypass', 'vary-mismatch']);
+  } finally {
+    await other.dispose();
+  }
+});
