@@ -437,12 +437,7 @@ fn type_help() -> String {
 /// (422). Only a name no deployment can have is refused here.
 fn parse_type_name(s: &str) -> Result<String, String> {
     let name = s.trim();
-    let well_formed = name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if EntityType::parse(name).is_ok() || well_formed {
+    if EntityType::parse(name).is_ok() || polycache_core::types::is_type_name(name) {
         return Ok(name.to_owned());
     }
     let names: Vec<&str> = EntityType::ALL.iter().map(|t| t.as_str()).collect();

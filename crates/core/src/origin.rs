@@ -19,6 +19,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::types::{is_type_name, MAX_NAME_LEN};
 use crate::{Error, Result};
 
 /// The setting naming the origin.
@@ -29,8 +30,6 @@ pub const ROUTES_SETTING: &str = "CACHE_ROUTES";
 pub const MAX_ROUTES: usize = 256;
 /// The longest route path accepted, in bytes.
 const MAX_ROUTE_PATH_LEN: usize = 512;
-/// The longest type name (also a cache key prefix and an SSE `types` entry).
-const MAX_TYPE_LEN: usize = 64;
 /// The most `vary` headers a route may key on.
 const MAX_VARY: usize = 8;
 /// Cache keys longer than this are cut and end in a SHA-256 of the whole:
@@ -356,15 +355,9 @@ fn parse_route(value: Value) -> std::result::Result<Route, String> {
                 .into(),
         );
     }
-    let type_ok = raw.type_name.len() <= MAX_TYPE_LEN
-        && raw.type_name.starts_with(|c: char| c.is_ascii_lowercase())
-        && raw
-            .type_name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !type_ok {
+    if !is_type_name(&raw.type_name) {
         return Err(format!(
-            "type {} must be 1 to {MAX_TYPE_LEN} lower-case letters, digits or '_', from a letter",
+            "type {} must be 1 to {MAX_NAME_LEN} lower-case letters, digits or '_', from a letter",
             quote(&raw.type_name)
         ));
     }

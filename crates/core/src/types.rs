@@ -372,7 +372,7 @@ impl EntityType {
                 return Ok(EntityType(i as u16));
             }
             let foreign = r.decls.len() - r.active.1.max(COUNT);
-            if foreign >= MAX_FOREIGN || !is_name(name) || name.len() > 64 {
+            if foreign >= MAX_FOREIGN || !is_type_name(name) {
                 return Err(e);
             }
             let mut decls = r.decls.to_vec();
@@ -419,6 +419,17 @@ const fn equal(a: &str, b: &str, ignore_case: bool) -> bool {
 /// Whether two names are the same name to [`EntityType::parse`].
 const fn same(a: &str, b: &str) -> bool {
     equal(a, b, true)
+}
+
+/// The longest name a type may have: it is also a URL path segment, a
+/// cache key's prefix and an entry of an event's `types`.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Whether `s` may name a type: 1 to [`MAX_NAME_LEN`] lower-case ASCII
+/// letters, digits and `_`, starting with a letter. What a route table's
+/// types (origin mode) and the CLI's arguments are checked against.
+pub fn is_type_name(s: &str) -> bool {
+    s.len() <= MAX_NAME_LEN && is_name(s)
 }
 
 /// Whether `s` may be a name or an alias: lower-case ASCII letters, digits
