@@ -41,12 +41,10 @@ export async function measureOriginReads(kind, { secs, conns, log }) {
         await system.start();
         const health = (await send(system.url, 'GET', '/api/health')).json;
         if (health?.mode !== mode) throw new Error(`GET /api/health says mode ${JSON.stringify(health?.mode)}, not ${mode}`);
-        const before = origin.served; // a counter (its request log keeps the last 10,000 only)
-        const reads = await measureReads(system, { secs, conns, log, paths: MODES[mode] });
-        // The stand-in's reads during both rows: the misses' (and a few
-        // probes'), none for a hit.
-        const originRequests = mode === 'origin' ? origin.served - before : null;
-        rows.push(...reads.map((r) => ({ ...r, mode, backend: health.backend ?? null, originRequests })));
+        // The stand-in's counter (its request log keeps the last 10,000 only).
+        const originCount = mode === 'origin' ? () => origin.served : undefined;
+        const reads = await measureReads(system, { secs, conns, log, paths: MODES[mode], originCount });
+        rows.push(...reads.map((r) => ({ ...r, mode, backend: health.backend ?? null })));
       } catch (e) {
         rows.push({ system: kind, label: system.label, mode, error: e.message });
       } finally {

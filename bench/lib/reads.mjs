@@ -43,7 +43,7 @@ function wrk(url, { secs, conns, env = {} }) {
   });
 }
 
-function row(system, read, w, probe, hubDuring, cpuMs, path) {
+function row(system, read, w, probe, hubDuring, cpuMs, path, originRequests) {
   const secs = w.durationUs / 1e6;
   const errors = Object.values(w.errors).reduce((a, b) => a + b, 0) - (read === 'miss' ? w.errors.status : 0);
   return {
@@ -58,6 +58,9 @@ function row(system, read, w, probe, hubDuring, cpuMs, path) {
     cpuUsPerRequest: w.requests > 0 ? (1000 * cpuMs) / w.requests : null,
     read,
     path,
+    // Requests the origin answered during the row (the stand-in's counter;
+    // null in D1 mode): one per miss, none for a hit.
+    originRequests: originRequests ?? null,
     requests: w.requests,
     // Bytes wrk read per answer (headers and body): what one hit carries.
     bytesPerResponse: w.requests > 0 ? Math.round(w.bytes / w.requests) : null,
@@ -72,9 +75,10 @@ function row(system, read, w, probe, hubDuring, cpuMs, path) {
 /**
  * Runs both reads on a started polycache system; returns two rows. paths:
  * `hit` (read twice first, then by wrk) and `miss` (the prefix of the new
- * ids, e.g. '/api/posts/').
+ * ids, e.g. '/api/posts/'). originCount: a function that returns how many
+ * requests the origin answered so far (the stand-in's), read around each row.
  */
-export async function measureReads(system, { secs, conns, log, paths = { hit: '/api/posts', miss: '/api/posts/' } }) {
+export async function measureReads(system, { secs, conns, log, paths = { hit: '/api/posts', miss: '/api/posts/' }, originCount = () => null }) {
   if (!existsSync(WRK)) throw new Error(`${WRK} is missing (scripts/bootstrap.sh installs Debian's wrk)`);
   const regionHeaders = system.regionHeaders?.() ?? [{}];
   const regionEnv = system.regions?.length ? { BENCH_REGIONS: system.regions.join(','), BENCH_REGION_HEADER: system.regionHeader } : {};
@@ -103,25 +107,34 @@ export async function measureReads(system, { secs, conns, log, paths = { hit: '/
   const cpu = () => memory(system.processes()).cpuMs;
   const hubBefore = await edgeTier(system);
   const hitCpu = cpu();
+  const hitOrigin = originCount();
   const hit = await wrk(`${system.url}${paths.hit}`, { secs, conns, env: regionEnv });
   const hitCpuMs = cpu() - hitCpu;
+  const hitOriginRequests = hitOrigin === null ? null : originCount() - hitOrigin;
   const hubAfter = await edgeTier(system);
   const after = [];
   for (const headers of regionHeaders) after.push(said(await get(paths.hit, headers)));
-  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, hubDelta(hubBefore, hubAfter), hitCpuMs, paths.hit);
+  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, hubDelta(hubBefore, hubAfter), hitCpuMs, paths.hit, hitOriginRequests);
 
   const base = 1_000_000 + Math.floor(Math.random() * 1_000_000) * 1000;
   const fresh = await get(`${paths.miss}${base}`, regionHeaders[0]);
+  // The same id at once: a hit, so a miss stores what it read (its 404,
+  // kept NEGATIVE_CACHE_SECS, 5 s by default: shorter than a row, so the id
+  // of the run read again after it, below, misses once more).
+  const freshAgain = await get(`${paths.miss}${base}`, regionHeaders[0]);
   const missBefore = await edgeTier(system);
   const missCpu = cpu();
+  const missOrigin = originCount();
   const miss = await wrk(`${system.url}${paths.hit}`, { secs, conns, env: { ...regionEnv, BENCH_ID_BASE: String(base), BENCH_ID_PATH: paths.miss } });
   const missCpuMs = cpu() - missCpu;
+  const missOriginRequests = missOrigin === null ? null : originCount() - missOrigin;
   const missAfter = await edgeTier(system);
   // An id of the run read again: a hit now, so it was stored by a miss then.
   // (wrk calls request() once before it sends anything: the first id sent is
   // base + 2, and with regions, id base + n went to region n mod their number.)
   const again = await get(`${paths.miss}${base + 3}`, regionHeaders[3 % regionHeaders.length]);
-  const missRow = row(system, 'miss', miss, { fresh: said(fresh), readAgain: said(again), status: fresh.status }, hubDelta(missBefore, missAfter), missCpuMs, `${paths.miss}<new id>`);
+  const missRow = row(system, 'miss', miss, { fresh: said(fresh), freshAgain: said(freshAgain), readAgain: said(again), status: fresh.status },
+    hubDelta(missBefore, missAfter), missCpuMs, `${paths.miss}<new id>`, missOriginRequests);
   for (const r of [hitRow, missRow]) {
     log(`  ${r.label} ${r.read}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.cpuUsPerRequest?.toFixed(0)} µs CPU / request${r.errors ? `, ${r.errors} errors` : ''}`
       + `${r.hubDuring ? `; hub during the row: ${r.hubDuring.requests} requests, ${r.hubDuring.cacheReads} cache reads, ${r.hubDuring.renewals} renewals` : ''}`);

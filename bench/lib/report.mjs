@@ -93,10 +93,11 @@ export function readsTable(results) {
 export function originTable(results) {
   const read = { hit: 'hit', miss: 'miss (new id)' };
   const rows = results.map((r) => (r.error
-    ? [r.label ?? r.system, r.mode, '-', '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '']
+    ? [r.label ?? r.system, r.mode, '-', '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', '']
     : [r.label, r.mode === 'd1' ? 'D1' : 'origin', read[r.read], `\`${r.path}\``, f(r.rps), f(r.latencyMs.p50, 2), f(r.latencyMs.p99, 2),
-      f(r.latencyMs.max, 2), f(r.errors), f(r.cpuUsPerRequest), f(r.originRequests)]));
-  return table(['system', 'mode', 'read', 'path', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'CPU µs / request', 'origin requests'], rows, 4);
+      f(r.latencyMs.max, 2), f(r.errors), f(r.cpuUsPerRequest), f(r.bytesPerResponse), f(r.originRequests)]));
+  return table(['system', 'mode', 'read', 'path', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'CPU µs / request', 'bytes / answer', 'origin requests'],
+    rows, 4);
 }
 
 /**
