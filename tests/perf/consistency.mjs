@@ -15,8 +15,9 @@
 //
 // Without --url it starts its own `wrangler dev` per backend (needs
 // `make build`), and for upstash a redis-server and the Upstash shim; with
-// --origin also the stand-in origin (tests/common/origin.mjs, its latency
-// --origin-latency-ms, 20 by default, so that reads race writes).
+// --origin also the stand-in origin (tests/common/origin.mjs), its reads
+// answered after --origin-latency-ms (20) and its writes applied after
+// --origin-write-latency-ms (50), so that reads race writes.
 //
 // The load: WRITERS editors PATCH the title of posts to `v<n>` (n one
 // increasing counter), each its own post and, every other write, one shared
@@ -288,6 +289,7 @@ async function main() {
       editor: { type: 'string', multiple: true },
       origin: { type: 'boolean', default: false },
       'origin-latency-ms': { type: 'string', default: '20' },
+      'origin-write-latency-ms': { type: 'string', default: '50' },
       token: { type: 'string', multiple: true },
       regions: { type: 'string' },
       'region-header': { type: 'string', default: REGION_HEADER },
@@ -322,7 +324,9 @@ async function main() {
     for (const backend of backends) {
       process.stderr.write(`consistency: starting wrangler dev with CACHE_BACKEND=${backend}${args.origin ? ' in origin mode' : ''} ...\n`);
       const up = backend === 'upstash' ? await startUpstash() : null;
-      const origin = args.origin ? await startOrigin({ latencyMs: Number(args['origin-latency-ms']) }) : null;
+      const origin = args.origin ? await startOrigin({
+        latencyMs: Number(args['origin-latency-ms']), writeLatencyMs: Number(args['origin-write-latency-ms']),
+      }) : null;
       let worker;
       try {
         worker = await startWorker({
