@@ -4,7 +4,8 @@
 // run, with the runtime's floor (a bare Worker and Durable Object in the
 // same shape, bench/floor/worker.mjs) beside them; a PATCH row for the
 // product path; mirror propagation; cached reads; write acknowledgement;
-// and, in an invocation of their own (`--only bursts`), bursts of events.
+// and, in invocations of their own, bursts of events (`--only bursts`) and
+// reads in origin mode beside D1 mode (`--only origin`).
 // The runtime rows run once per number of regions of the edge tier
 // (`--regions`): 1 is today's default (EDGE_REGIONS unset, one Edge), 3 is
 // three regions (three Edges) with the streams and reads spread evenly over
@@ -13,7 +14,8 @@
 // Run by `make bench` through bench/run.sh (which raises the fd limit and
 // installs the peer); bench/README.md explains every column. Options:
 //   --only LIST            parts to run, of runtime,floor,dev,peer,mirror,reads,acks,churn (default: all
-//                          of these), and bursts (never by default: its own invocation, `--only bursts`)
+//                          of these), bursts and origin (never by default: their own invocations,
+//                          `--only bursts`, `--only origin`)
 //   --regions LIST         numbers of edge-tier regions the runtime rows (fan-out, reads, acks) run
 //                          with (1,3): 1 = EDGE_REGIONS unset (one Edge); n > 1 = the first n of
 //                          weur,enam,apac,wnam,... with EDGE_REGION_HEADER=x-polycache-region, each
@@ -25,6 +27,9 @@
 //   --mirror-writes N      writes of the mirror row (120)   --mirror-system runtime|dev (dev)
 //   --reads-secs S         wrk duration per read row (5)    --reads-conns N (10)
 //   --reads-systems LIST   where the read rows run (runtime,dev); the runtime at every --regions
+//   --origin-systems LIST  where the origin rows run (runtime,dev): each in D1 mode, then in origin
+//                          mode in front of the stand-in origin (latency 0), --reads-secs and
+//                          --reads-conns as the read rows, one region
 //   --acks-writes N        sequential writes per acknowledgement row (100, after 5 uncounted)
 //   --acks-streams N       streams open during them, spread over the regions (30)
 //   --acks-triggers LIST   the writes of the acknowledgement rows (invalidate,patch)
@@ -64,8 +69,11 @@ import { measureReads } from './lib/reads.mjs';
 import { measureChurn } from './lib/churn.mjs';
 import { measureAcks } from './lib/acks.mjs';
 import { measureBursts } from './lib/bursts.mjs';
+import { measureOriginReads } from './lib/origin.mjs';
 import { closeAgent } from './lib/http.mjs';
-import { acksTable, burstsTable, churnTable, fanoutTable, memoryTable, mirrorTable, peerTable, readsTable } from './lib/report.mjs';
+import {
+  acksTable, burstsTable, churnTable, fanoutTable, memoryTable, mirrorTable, originRatioTable, originTable, peerTable, readsTable,
+} from './lib/report.mjs';
 import { nowMs, withTimeout } from './lib/clock.mjs';
 
 const { values: opt } = parseArgs({
@@ -83,6 +91,7 @@ const { values: opt } = parseArgs({
     'reads-secs': { type: 'string', default: '5' },
     'reads-conns': { type: 'string', default: '10' },
     'reads-systems': { type: 'string', default: 'runtime,dev' },
+    'origin-systems': { type: 'string', default: 'runtime,dev' },
     'acks-writes': { type: 'string', default: '100' },
     'acks-streams': { type: 'string', default: '30' },
     'acks-triggers': { type: 'string', default: 'invalidate,patch' },
@@ -117,7 +126,7 @@ if (opt.help) {
 const list = (s) => s.split(',').map((x) => x.trim()).filter(Boolean);
 const parts = new Set(list(opt.only));
 for (const p of parts) {
-  if (!['runtime', 'floor', 'dev', 'peer', 'mirror', 'reads', 'acks', 'churn', 'bursts'].includes(p)) throw new Error(`--only: unknown part ${p}`);
+  if (!['runtime', 'floor', 'dev', 'peer', 'mirror', 'reads', 'acks', 'churn', 'bursts', 'origin'].includes(p)) throw new Error(`--only: unknown part ${p}`);
 }
 const numbers = (s) => list(s).map(Number).sort((a, b) => a - b);
 const streamCounts = numbers(opt.streams ?? '1000,2000,5000,10000');
@@ -191,6 +200,7 @@ const results = {
   acks: [],
   churn: [],
   bursts: [],
+  origin: [],
   notes: [],
 };
 const note = (msg) => { results.notes.push(msg); log(`note: ${msg}`); };
@@ -357,6 +367,22 @@ async function readsPart() {
   }
 }
 
+/** Reads in D1 mode and in origin mode, on each of --origin-systems (bench/lib/origin.mjs). */
+async function originPart() {
+  for (const kind of list(opt['origin-systems'])) {
+    if (outOfTime(`origin-mode reads on ${kind}`)) continue;
+    try {
+      const rows = await withTimeout(measureOriginReads(kind, { secs: Number(opt['reads-secs']), conns: Number(opt['reads-conns']), log }),
+        300_000, 'the origin rows did not end within 300 s');
+      for (const r of rows.filter((x) => x.error)) note(`${r.mode} mode reads on ${r.label} failed: ${r.error}`);
+      results.origin.push(...rows);
+    } catch (e) {
+      note(`origin-mode reads on ${kind} failed: ${e.message}`);
+      results.origin.push({ system: kind, label: kind, mode: '-', error: e.message });
+    }
+  }
+}
+
 async function acksPart() {
   for (const regions of regionCounts) {
     const system = makeSystem('runtime', { ...regionVars(regions), ...runtimeVars });
@@ -429,6 +455,12 @@ function render() {
   if (results.bursts.length) {
     out.push('', `### Bursts: ${opt.bursts} per row, each from its first trigger to its last event at each stream`, '', burstsTable(results.bursts));
   }
+  if (results.origin.length) {
+    out.push('', `### Reads in origin mode beside D1 mode (wrk, 1 thread, ${opt['reads-conns']} connections, ${opt['reads-secs']} s each; the stand-in origin's latency 0)`,
+      '', originTable(results.origin));
+    const ratios = originRatioTable(results.origin);
+    if (ratios) out.push('', '### Origin mode over D1 mode (same run)', '', ratios);
+  }
   if (results.churn.length) out.push('', `### Churn: rounds of connects then closes (a gone client is noticed at a heartbeat write)`, '', churnTable(results.churn));
   if (results.notes.length) out.push('', '### Notes', '', ...results.notes.map((n) => `- ${n.split('\n')[0]}`));
   return out.join('\n');
@@ -449,7 +481,7 @@ async function finish(reason) {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   console.log(render());
   console.log(`\n(JSON: ${file})`);
-  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads, ...results.acks, ...results.churn, ...results.bursts].some((r) => r.error && !r.error.startsWith('skipped'));
+  const failed = reason || [...results.fanout, ...results.mirror, ...results.reads, ...results.acks, ...results.churn, ...results.bursts, ...results.origin].some((r) => r.error && !r.error.startsWith('skipped'));
   // Explicitly: a load-client thread of a row that timed out may still be alive.
   process.exit(failed ? 1 : 0);
 }
@@ -470,6 +502,7 @@ setTimeout(() => finish(`the run was cut ${5} minutes past --max-minutes`), dead
 
 try {
   if (parts.has('runtime') || parts.has('acks') || (parts.has('reads') && list(opt['reads-systems']).includes('runtime'))
+      || (parts.has('origin') && list(opt['origin-systems']).includes('runtime'))
       || (parts.has('churn') && list(opt['churn-systems']).includes('runtime'))
       || (parts.has('mirror') && opt['mirror-system'] === 'runtime')
       || (parts.has('bursts') && burstSystems.some((s) => s.kind === 'runtime'))) {
@@ -483,6 +516,7 @@ try {
   if (systems.length) await fanoutPart();
   if (parts.has('churn')) await churnPart();
   if (parts.has('bursts')) await burstsPart();
+  if (parts.has('origin')) await originPart();
 } catch (e) {
   results.error = String(e?.stack ?? e);
   await finish(`the run failed: ${e?.message ?? e}`);

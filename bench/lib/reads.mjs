@@ -14,6 +14,8 @@
 // entry first. The JSON records which Edge answered the probes and, under
 // the edge tier, the Hub's counters during each row (a hit should not reach
 // the Hub; before the edge tier every cached read was a call to the Hub).
+// The origin rows (bench/lib/origin.mjs) run the same two reads on other
+// paths (`paths`): an entity of D1 mode or of the stand-in origin.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +43,7 @@ function wrk(url, { secs, conns, env = {} }) {
   });
 }
 
-function row(system, read, w, probe, hubDuring, cpuMs) {
+function row(system, read, w, probe, hubDuring, cpuMs, path, originRequests) {
   const secs = w.durationUs / 1e6;
   const errors = Object.values(w.errors).reduce((a, b) => a + b, 0) - (read === 'miss' ? w.errors.status : 0);
   return {
@@ -55,7 +57,13 @@ function row(system, read, w, probe, hubDuring, cpuMs) {
     cpuMs,
     cpuUsPerRequest: w.requests > 0 ? (1000 * cpuMs) / w.requests : null,
     read,
+    path,
+    // Requests the origin answered during the row (the stand-in's counter;
+    // null in D1 mode): one per miss, none for a hit.
+    originRequests: originRequests ?? null,
     requests: w.requests,
+    // Bytes wrk read per answer (headers and body): what one hit carries.
+    bytesPerResponse: w.requests > 0 ? Math.round(w.bytes / w.requests) : null,
     rps: w.requests / secs,
     latencyMs: Object.fromEntries(Object.entries(w.latencyUs).map(([k, v]) => [k, Math.round(v / 10) / 100])),
     errors,
@@ -64,8 +72,13 @@ function row(system, read, w, probe, hubDuring, cpuMs) {
   };
 }
 
-/** Runs both reads on a started polycache system; returns two rows. */
-export async function measureReads(system, { secs, conns, log }) {
+/**
+ * Runs both reads on a started polycache system; returns two rows. paths:
+ * `hit` (read twice first, then by wrk) and `miss` (the prefix of the new
+ * ids, e.g. '/api/posts/'). originCount: a function that returns how many
+ * requests the origin answered so far (the stand-in's), read around each row.
+ */
+export async function measureReads(system, { secs, conns, log, paths = { hit: '/api/posts', miss: '/api/posts/' }, originCount = () => null }) {
   if (!existsSync(WRK)) throw new Error(`${WRK} is missing (scripts/bootstrap.sh installs Debian's wrk)`);
   const regionHeaders = system.regionHeaders?.() ?? [{}];
   const regionEnv = system.regions?.length ? { BENCH_REGIONS: system.regions.join(','), BENCH_REGION_HEADER: system.regionHeader } : {};
@@ -79,8 +92,8 @@ export async function measureReads(system, { secs, conns, log }) {
     hitProbe = [];
     try {
       for (const headers of regionHeaders) {
-        const first = await get('/api/posts', headers);
-        const second = await get('/api/posts', headers);
+        const first = await get(paths.hit, headers);
+        const second = await get(paths.hit, headers);
         hitProbe.push({ ...headers, first: said(first), second: said(second), hit: second.headers['x-cache'] === 'hit' });
       }
     } catch (e) {
@@ -88,31 +101,40 @@ export async function measureReads(system, { secs, conns, log }) {
     }
     if (hitProbe.every((p) => p.hit)) break;
     // `wrangler dev` may be reloading (a watched file changed): its cache is gone.
-    if (tries === 3) throw new Error(`GET /api/posts twice did not hit: ${JSON.stringify(hitProbe)}`);
+    if (tries === 3) throw new Error(`GET ${paths.hit} twice did not hit: ${JSON.stringify(hitProbe)}`);
     await sleep(2000);
   }
   const cpu = () => memory(system.processes()).cpuMs;
   const hubBefore = await edgeTier(system);
   const hitCpu = cpu();
-  const hit = await wrk(`${system.url}/api/posts`, { secs, conns, env: regionEnv });
+  const hitOrigin = originCount();
+  const hit = await wrk(`${system.url}${paths.hit}`, { secs, conns, env: regionEnv });
   const hitCpuMs = cpu() - hitCpu;
+  const hitOriginRequests = hitOrigin === null ? null : originCount() - hitOrigin;
   const hubAfter = await edgeTier(system);
   const after = [];
-  for (const headers of regionHeaders) after.push(said(await get('/api/posts', headers)));
-  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, hubDelta(hubBefore, hubAfter), hitCpuMs);
+  for (const headers of regionHeaders) after.push(said(await get(paths.hit, headers)));
+  const hitRow = row(system, 'hit', hit, { regions: hitProbe, after }, hubDelta(hubBefore, hubAfter), hitCpuMs, paths.hit, hitOriginRequests);
 
   const base = 1_000_000 + Math.floor(Math.random() * 1_000_000) * 1000;
-  const fresh = await get(`/api/posts/${base}`, regionHeaders[0]);
+  const fresh = await get(`${paths.miss}${base}`, regionHeaders[0]);
+  // The same id at once: a hit, so a miss stores what it read (its 404,
+  // kept NEGATIVE_CACHE_SECS, 5 s by default: shorter than a row, so the id
+  // of the run read again after it, below, misses once more).
+  const freshAgain = await get(`${paths.miss}${base}`, regionHeaders[0]);
   const missBefore = await edgeTier(system);
   const missCpu = cpu();
-  const miss = await wrk(`${system.url}/api/posts`, { secs, conns, env: { ...regionEnv, BENCH_ID_BASE: String(base) } });
+  const missOrigin = originCount();
+  const miss = await wrk(`${system.url}${paths.hit}`, { secs, conns, env: { ...regionEnv, BENCH_ID_BASE: String(base), BENCH_ID_PATH: paths.miss } });
   const missCpuMs = cpu() - missCpu;
+  const missOriginRequests = missOrigin === null ? null : originCount() - missOrigin;
   const missAfter = await edgeTier(system);
   // An id of the run read again: a hit now, so it was stored by a miss then.
   // (wrk calls request() once before it sends anything: the first id sent is
   // base + 2, and with regions, id base + n went to region n mod their number.)
-  const again = await get(`/api/posts/${base + 3}`, regionHeaders[3 % regionHeaders.length]);
-  const missRow = row(system, 'miss', miss, { fresh: said(fresh), readAgain: said(again), status: fresh.status }, hubDelta(missBefore, missAfter), missCpuMs);
+  const again = await get(`${paths.miss}${base + 3}`, regionHeaders[3 % regionHeaders.length]);
+  const missRow = row(system, 'miss', miss, { fresh: said(fresh), freshAgain: said(freshAgain), readAgain: said(again), status: fresh.status },
+    hubDelta(missBefore, missAfter), missCpuMs, `${paths.miss}<new id>`, missOriginRequests);
   for (const r of [hitRow, missRow]) {
     log(`  ${r.label} ${r.read}: ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, ${r.cpuUsPerRequest?.toFixed(0)} µs CPU / request${r.errors ? `, ${r.errors} errors` : ''}`
       + `${r.hubDuring ? `; hub during the row: ${r.hubDuring.requests} requests, ${r.hubDuring.cacheReads} cache reads, ${r.hubDuring.renewals} renewals` : ''}`);

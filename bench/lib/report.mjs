@@ -87,6 +87,38 @@ export function readsTable(results) {
 }
 
 /**
+ * The origin rows (`--only origin`): hit and miss in D1 mode and in origin
+ * mode, per system.
+ */
+export function originTable(results) {
+  const read = { hit: 'hit', miss: 'miss (new id)' };
+  const rows = results.map((r) => (r.error
+    ? [r.label ?? r.system, r.mode, '-', '-', `**failed**: ${r.error.split('\n')[0].slice(0, 120)}`, '', '', '', '', '', '', '']
+    : [r.label, r.mode === 'd1' ? 'D1' : 'origin', read[r.read], `\`${r.path}\``, f(r.rps), f(r.latencyMs.p50, 2), f(r.latencyMs.p99, 2),
+      f(r.latencyMs.max, 2), f(r.errors), f(r.cpuUsPerRequest), f(r.bytesPerResponse), f(r.originRequests)]));
+  return table(['system', 'mode', 'read', 'path', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'CPU µs / request', 'bytes / answer', 'origin requests'],
+    rows, 4);
+}
+
+/**
+ * Origin mode over D1 mode, per system and read: the ratios of req/s, p50,
+ * p99 and CPU per request (above 1: origin mode takes more, or serves more
+ * per second). null when no pair is complete.
+ */
+export function originRatioTable(results) {
+  const ok = results.filter((r) => !r.error);
+  const rows = [];
+  for (const o of ok.filter((r) => r.mode === 'origin')) {
+    const d = ok.find((r) => r.mode === 'd1' && r.system === o.system && r.read === o.read);
+    if (!d) continue;
+    const ratio = (a, b) => (a && b ? f(a / b, 2) : '-');
+    rows.push([o.label, o.read, ratio(o.rps, d.rps), ratio(o.latencyMs.p50, d.latencyMs.p50), ratio(o.latencyMs.p99, d.latencyMs.p99),
+      ratio(o.cpuUsPerRequest, d.cpuUsPerRequest)]);
+  }
+  return rows.length ? table(['system', 'read', 'req/s origin / D1', 'p50', 'p99', 'CPU / request'], rows, 2) : null;
+}
+
+/**
  * The write acknowledgement rows: sequential writes with a few streams open
  * (so that every Edge holds a lease and gets every push).
  */

@@ -1,7 +1,9 @@
 -- wrk script of the read benchmark (bench/lib/reads.mjs).
 -- BENCH_ID_BASE set: every request reads a different id above it
 -- (GET /api/posts/<base+n>), so none can be a cache hit: the uncached origin
--- read. Unset: the URL given (a cached hit).
+-- read. Unset: the URL given (a cached hit). BENCH_ID_PATH: the path the
+-- ids are appended to (default /api/posts/; the origin rows read
+-- /v1/products/<id> of the stand-in origin).
 -- BENCH_REGIONS (a comma list) and BENCH_REGION_HEADER set (polycache's edge
 -- tier with EDGE_REGION_HEADER): the requests take the regions in turn, so
 -- that they spread evenly over the regions' Edges; the requests of a hit are
@@ -9,6 +11,7 @@
 -- request, as before the edge tier.
 -- At the end, one line "WRK_JSON {...}" with exact percentiles (microseconds).
 local base = tonumber(os.getenv("BENCH_ID_BASE"))
+local id_path = os.getenv("BENCH_ID_PATH") or "/api/posts/"
 local header = os.getenv("BENCH_REGION_HEADER")
 local regions = {}
 for r in string.gmatch(os.getenv("BENCH_REGIONS") or "", "[^,]+") do
@@ -28,7 +31,7 @@ if base then
   local n = 0
   request = function()
     n = n + 1
-    return wrk.format("GET", "/api/posts/" .. (base + n), headers_for(n))
+    return wrk.format("GET", id_path .. (base + n), headers_for(n))
   end
 elseif #regions > 0 then
   local prebuilt = nil

@@ -216,17 +216,22 @@ const notAllowed = (method, path) => new ShopError(405, `${method} is not allowe
 /**
  * Starts the stand-in on 127.0.0.1 (`port`: a given one, else a free one);
  * see the file's comment. `seed` products are there from the start (ids "1".."seed").
+ * `latencyMs`: how long every request waits before it is handled;
+ * `writeLatencyMs` (default: latencyMs): how long a write (POST, PUT,
+ * PATCH, DELETE) waits instead, as a database's writes take longer than its
+ * reads (the consistency checker uses it: reads then race writes).
  */
-export async function startOrigin({ latencyMs = 0, seed = 10, port = 0 } = {}) {
-  const origin = new Origin({ latencyMs, seed });
+export async function startOrigin({ latencyMs = 0, writeLatencyMs = null, seed = 10, port = 0 } = {}) {
+  const origin = new Origin({ latencyMs, writeLatencyMs, seed });
   await origin.listen(port);
   return origin;
 }
 
 export class Origin {
-  constructor({ latencyMs, seed }) {
+  constructor({ latencyMs, writeLatencyMs = null, seed }) {
     this.shop = new Shop(seed);
     this.latencyMs = latencyMs;
+    this.writeLatencyMs = writeLatencyMs; // null: latencyMs
     this.requests = [];
     this.served = 0; // every request answered by the shop, for x-shop-request
     this.failures = { left: 0, status: 500 };
@@ -353,7 +358,8 @@ export class Origin {
     let answer;
     try {
       const body = await readBody(req);
-      if (this.latencyMs > 0) await this.sleep(this.latencyMs);
+      const wait = WRITES.has(req.method) ? this.writeLatencyMs ?? this.latencyMs : this.latencyMs;
+      if (wait > 0) await this.sleep(wait);
       if (this.failures.left > 0) {
         this.failures.left--;
         throw new ShopError(this.failures.status, 'injected failure');

@@ -9,10 +9,15 @@
 //   node tests/perf/consistency.mjs --backend kv --seconds 30
 //   node tests/perf/consistency.mjs --url http://127.0.0.1:8787 --editor EMAIL:PASSWORD
 //   node tests/perf/consistency.mjs --regions weur,enam,apac   writers in weur, readers in enam and apac
+//   node tests/perf/consistency.mjs --origin --backend memory   origin mode, in front of the stand-in shop
+//   node tests/perf/consistency.mjs --origin --url http://127.0.0.1:8787 --token shop-editor
 //   (--json: also print the results as one JSON line)
 //
 // Without --url it starts its own `wrangler dev` per backend (needs
-// `make build`), and for upstash a redis-server and the Upstash shim.
+// `make build`), and for upstash a redis-server and the Upstash shim; with
+// --origin also the stand-in origin (tests/common/origin.mjs), its reads
+// answered after --origin-latency-ms (20) and its writes applied after
+// --origin-write-latency-ms (50), so that reads race writes.
 //
 // The load: WRITERS editors PATCH the title of posts to `v<n>` (n one
 // increasing counter), each its own post and, every other write, one shared
@@ -22,6 +27,13 @@
 // write is known to be done at its acknowledgement or at its event,
 // whichever came first; a read is stale when it returns a value some write
 // known done before the read started had certainly overwritten.
+//
+// In origin mode (option `api`: ORIGIN_API) the same load goes through
+// polycache to the stand-in shop: the writers PATCH `/v1/products/:id`
+// {title} with the shop's editor token (polycache forwards it, then
+// invalidates), the readers read the product list and a product under two
+// cache keys (its path, and with a query the shop ignores), and the
+// refetcher follows the stream's `products` events.
 //
 // Across regions (option `regions`, with the edge tier): every request
 // carries a region header; the writers send theirs in one region, the
@@ -41,12 +53,57 @@ import { login, request, itemsOf, eventIdOf, proxyCuts } from '../common/api.mjs
 import { connect } from '../common/sse.mjs';
 import { staleReads } from '../common/history.mjs';
 import { REGION_HEADER, edgeVars } from '../common/regions.mjs';
+import { startOrigin, EDITOR_TOKEN } from '../common/origin.mjs';
 
 const OWN_POSTS = [1, 2, 3];
 export const SHARED_POST = 4;
 /** The posts the writers write. */
 export const POSTS = [...OWN_POSTS, SHARED_POST];
 const TITLE = /^v(\d+)$/;
+
+/**
+ * What the load writes and reads, in either mode: `type` (the stream's
+ * and the events' type), `noun` (for messages), `entities` (the ids the
+ * writers write: one per writer, the last one shared; a list's items and
+ * an event's entityId are matched by their id as a string), `write(id)`
+ * (the path a writer PATCHes with {title}), `reads` (what a reader reads in
+ * turn: `{list, pick}`, a list path and how its entities are found in the
+ * answer, or `{item(id)}`, the path of one entity, whose answer holds its
+ * title), and `refetch(id)` (the path the SSE refetcher reads on an event).
+ * Reader r's i-th read is of kind `reads[(i + r) % reads.length]` and entity
+ * `entities[(i + r) % entities.length]`: D1's four kinds read posts 3 and 4
+ * by item and all four in the lists; the origin's three meet every product
+ * by item.
+ */
+export const D1_API = {
+  type: 'posts',
+  noun: 'post',
+  entities: POSTS,
+  write: (id) => `/api/posts/${id}`,
+  reads: [
+    { list: '/api/posts', pick: itemsOf },
+    { list: '/api/feed', pick: (j) => j.items.filter((it) => it.kind === 'post') },
+    { item: (id) => `/api/post/${id}` },
+    { item: (id) => `/api/posts/${id}` },
+  ],
+  refetch: (id) => `/api/posts/${id}`,
+};
+
+/** Origin mode in front of the stand-in shop (tests/common/origin.mjs): its products, ids "1".."4". */
+export const ORIGIN_API = {
+  type: 'products',
+  noun: 'product',
+  entities: ['1', '2', '3', '4'],
+  write: (id) => `/v1/products/${id}`,
+  reads: [
+    { list: '/v1/products', pick: (j) => j.items },
+    { item: (id) => `/v1/products/${id}` },
+    // Another cache key of the same product (the query is part of the key;
+    // the shop ignores it), as D1's posts have two names.
+    { item: (id) => `/v1/products/${id}?view=full` },
+  ],
+  refetch: (id) => `/v1/products/${id}`,
+};
 
 /** The value a writer wrote into a title (`v<n>`), 0 for the demo's title, undefined for no title. */
 export function titleValue(title) {
@@ -59,7 +116,8 @@ const MAX_LOOP = 100_000; // every loop is bounded in count, too
 
 /**
  * Runs the load against `worker` ({url}) for runMs with the given editor
- * tokens (one per writer, reused round robin). Options: readers (how many),
+ * tokens (one per writer, reused round robin; sent as `authorization:
+ * Bearer`). Options: api (D1_API, the default, or ORIGIN_API), readers (how many),
  * regions ({header, writers, readers}: the name of the region header, the
  * writers' region and the readers' regions, e.g. {header:
  * 'x-polycache-region', writers: 'weur', readers: ['enam', 'apac']}; unset:
@@ -70,7 +128,11 @@ const MAX_LOOP = 100_000; // every loop is bounded in count, too
  * (one, region undefined, without regions); `sse`, `events` and `refetches`
  * are the first refetcher's.
  */
-export async function runConsistency(worker, { tokens, runMs = 10_000, readers = 6, regions } = {}) {
+export async function runConsistency(worker, { tokens, api = D1_API, runMs = 10_000, readers = 6, regions } = {}) {
+  const entities = api.entities;
+  const own = entities.slice(0, -1);
+  const shared = entities.at(-1);
+  const entityOf = (id) => entities.find((e) => String(e) === String(id));
   const writes = []; // {post, value, sent, acked, eventId}
   const reads = []; // {post, value, start, end, path, cache, region, edge}
   const failures = [];
@@ -90,7 +152,7 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
   const refetchers = [];
   try {
     for (const region of readerRegions) {
-      const sse = await connect(`${worker.url}/api/stream?types=posts`, { follow: true, headers: inRegion(region) });
+      const sse = await connect(`${worker.url}/api/stream?types=${api.type}`, { follow: true, headers: inRegion(region) });
       refetchers.push({ region, sse, pending: [], seen: 0 });
     }
   } catch (e) {
@@ -101,8 +163,8 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
     for (const f of refetchers) {
       const evs = f.sse.ofType('app-update');
       for (; f.seen < evs.length; f.seen++) {
-        const post = Number(evs[f.seen].json?.entityId);
-        if (POSTS.includes(post) && f.pending.length < MAX_LOOP) f.pending.push(readItem(post, `/api/posts/${post}`, f.region, evs[f.seen].at));
+        const post = entityOf(evs[f.seen].json?.entityId);
+        if (post !== undefined && f.pending.length < MAX_LOOP) f.pending.push(readItem(post, api.refetch(post), f.region, evs[f.seen].at));
       }
     }
   }, 1);
@@ -134,9 +196,9 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
       const end = performance.now();
       if (res.status !== 200) { failures.push(`${where(path, region)}: ${res.status} ${res.text.slice(0, 200)}`); return; }
       const items = pick(res.json);
-      for (const post of POSTS) {
-        const found = items.find((i) => i.id === post);
-        if (!found) { failures.push(`${where(path, region)}: post ${post} missing`); continue; }
+      for (const post of entities) {
+        const found = items.find((i) => String(i.id) === String(post));
+        if (!found) { failures.push(`${where(path, region)}: ${api.noun} ${post} missing`); continue; }
         const value = valueOf(found.title, where(path, region));
         if (value !== undefined) {
           reads.push({ post, value, start, end, path, region, cache: res.headers.get('x-cache'), edge: res.headers.get('x-polycache-edge') });
@@ -148,18 +210,18 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
   async function writer(w) {
     const token = tokens[w % tokens.length];
     for (let i = 0; i < MAX_LOOP && live(); i++) {
-      const post = i % 2 ? SHARED_POST : OWN_POSTS[w];
+      const post = i % 2 ? shared : own[w];
       const value = ++counter;
       const sent = performance.now();
       try {
-        const res = await request(worker, 'PATCH', `/api/posts/${post}`, {
+        const res = await request(worker, 'PATCH', api.write(post), {
           token, body: { title: `v${value}` }, headers: inRegion(regions?.writers), timeoutMs: 10_000,
         });
         const acked = performance.now();
-        if (res.status !== 200) { failures.push(`PATCH post ${post}: ${res.status} ${res.text.slice(0, 200)}`); continue; }
+        if (res.status !== 200) { failures.push(`PATCH ${api.noun} ${post}: ${res.status} ${res.text.slice(0, 200)}`); continue; }
         const write = { post, value, sent, acked, eventId: eventIdOf(res) };
         writes.push(write);
-      } catch (e) { failures.push(`PATCH post ${post}: ${e.message}`); }
+      } catch (e) { failures.push(`PATCH ${api.noun} ${post}: ${e.message}`); }
       await sleep(5 + Math.random() * 40); // pauses let the readers hit the cache
     }
   }
@@ -167,18 +229,16 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
   async function reader(r) {
     const region = readerRegions[r % readerRegions.length];
     for (let i = 0; i < MAX_LOOP && live(); i++) {
-      const kind = (i + r) % 4;
-      const post = POSTS[(i + r) % POSTS.length];
-      if (kind === 0) await readList('/api/posts', itemsOf, region);
-      else if (kind === 1) await readList('/api/feed', (j) => j.items.filter((it) => it.kind === 'post'), region);
-      else if (kind === 2) await readItem(post, `/api/post/${post}`, region);
-      else await readItem(post, `/api/posts/${post}`, region);
+      const kind = api.reads[(i + r) % api.reads.length];
+      const post = entities[(i + r) % entities.length];
+      if (kind.list) await readList(kind.list, kind.pick, region);
+      else await readItem(post, kind.item(post), region);
     }
   }
 
   try {
     await Promise.all([
-      ...OWN_POSTS.map((_, w) => writer(w)),
+      ...own.map((_, w) => writer(w)),
       ...Array.from({ length: readers }, (_, r) => reader(r)),
     ]);
     const lastEvent = Math.max(0, ...writes.map((w) => w.eventId));
@@ -197,11 +257,11 @@ export async function runConsistency(worker, { tokens, runMs = 10_000, readers =
     f.events = f.sse.ofType('app-update');
     const arrived = new Map(f.events.map((ev) => [ev.json?.id, ev.at]));
     const known = writes.map((w) => ({ ...w, known: Math.min(w.acked, arrived.get(w.eventId) ?? Infinity) }));
-    for (const post of POSTS) {
+    for (const post of entities) {
       violations.push(...staleReads(
         known.filter((w) => w.post === post),
         reads.filter((r) => r.post === post && r.region === f.region),
-        { t0, label: `post ${post}: ` },
+        { t0, label: `${api.noun} ${post}: ` },
       ));
     }
   }
@@ -227,6 +287,10 @@ async function main() {
       seconds: { type: 'string', default: '10' },
       url: { type: 'string' },
       editor: { type: 'string', multiple: true },
+      origin: { type: 'boolean', default: false },
+      'origin-latency-ms': { type: 'string', default: '20' },
+      'origin-write-latency-ms': { type: 'string', default: '50' },
+      token: { type: 'string', multiple: true },
       regions: { type: 'string' },
       'region-header': { type: 'string', default: REGION_HEADER },
       json: { type: 'boolean', default: false },
@@ -238,8 +302,15 @@ async function main() {
   if (args.regions && hints.length < 2) throw new Error('--regions needs two regions or more: the writers\' and the readers\'');
   const regions = hints.length ? { header: args['region-header'], writers: hints[0], readers: hints.slice(1) } : undefined;
   const vars = regions ? { ...edgeVars({ regions: hints }), EDGE_REGION_HEADER: regions.header } : {};
+  const api = args.origin ? ORIGIN_API : D1_API;
   const rows = [];
-  if (args.url) {
+  if (args.url && args.origin) {
+    // Origin mode: polycache forwards the writes' bearer tokens to the origin, which decides.
+    const worker = { url: args.url.replace(/\/$/, '') };
+    const tokens = args.token ?? [EDITOR_TOKEN];
+    const health = await request(worker, 'GET', '/api/health');
+    rows.push({ backend: health.json?.backend ?? '?', ...(await runConsistency(worker, { tokens, api, runMs, regions })) });
+  } else if (args.url) {
     const worker = { url: args.url.replace(/\/$/, '') };
     const creds = (args.editor ?? []).map((s) => ({ email: s.slice(0, s.indexOf(':')), password: s.slice(s.indexOf(':') + 1) }));
     if (!creds.length) throw new Error('--url needs at least one --editor EMAIL:PASSWORD');
@@ -251,16 +322,22 @@ async function main() {
     const { startUpstash } = await import('../common/redis.mjs');
     const backends = args.backend === 'all' ? ['memory', 'kv', 'upstash', 'cache'] : [args.backend];
     for (const backend of backends) {
-      process.stderr.write(`consistency: starting wrangler dev with CACHE_BACKEND=${backend} ...\n`);
+      process.stderr.write(`consistency: starting wrangler dev with CACHE_BACKEND=${backend}${args.origin ? ' in origin mode' : ''} ...\n`);
       const up = backend === 'upstash' ? await startUpstash() : null;
+      const origin = args.origin ? await startOrigin({
+        latencyMs: Number(args['origin-latency-ms']), writeLatencyMs: Number(args['origin-write-latency-ms']),
+      }) : null;
       let worker;
       try {
-        worker = await startWorker({ vars: { INSTANCE_ID: `consistency-${backend}`, CACHE_BACKEND: backend, ...vars, ...(up?.vars() ?? {}) } });
-        const tokens = [await login(worker, EDITOR), await login(worker, EDITOR2), await login(worker, ADMIN)];
-        rows.push({ backend, ...(await runConsistency(worker, { tokens, runMs, regions })) });
+        worker = await startWorker({
+          vars: { INSTANCE_ID: `consistency-${backend}`, CACHE_BACKEND: backend, ...vars, ...(up?.vars() ?? {}), ...(origin?.vars() ?? {}) },
+        });
+        const tokens = origin ? [EDITOR_TOKEN] : [await login(worker, EDITOR), await login(worker, EDITOR2), await login(worker, ADMIN)];
+        rows.push({ backend, ...(await runConsistency(worker, { tokens, api, runMs, regions })) });
       } finally {
         await worker?.dispose();
         await up?.dispose();
+        await origin?.close();
       }
     }
   }
