@@ -154,14 +154,13 @@ async fn read(
         let fetched = fetch(origin, req, url, Method::Get, None, deadline, Read::Stream).await?;
         return fetched_response(fetched, head, None, Some(Bypass::VaryMismatch));
     }
-    let reason = (served.cache == CacheStatus::Bypass).then(|| {
-        let headers = stored.headers.clone();
-        storable(stored.status, &headers).err()
-    });
-    let answer = Answer {
-        stored,
-        bypass: reason.flatten(),
+    // Why a read served without the cache was not stored, when the answer
+    // says (a backend failure or a pending invalidation does not).
+    let bypass = match served.cache {
+        CacheStatus::Bypass => storable(stored.status, &stored.headers).err(),
+        _ => None,
     };
+    let answer = Answer { stored, bypass };
     fetched_response(Fetched::Whole(answer), head, Some(served), None)
 }
 
