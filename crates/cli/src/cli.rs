@@ -424,7 +424,7 @@ fn type_help() -> String {
     let names: Vec<&str> = EntityType::ALL.iter().map(|t| t.as_str()).collect();
     let aliases: Vec<&str> = EntityType::ALL.iter().filter_map(|t| t.alias()).collect();
     format!(
-        "Entity type: {} (or a singular alias: {}, ...)",
+        "Entity type: {} (or a singular alias: {}, ...); in origin mode, a type of the deployment's CACHE_ROUTES",
         names.join(", "),
         aliases[..aliases.len().min(2)].join(", ")
     )
@@ -520,7 +520,9 @@ mod tests {
         let help = arg.get_help().expect("TYPE has help").to_string();
         assert_eq!(listed(&help, "Entity type: ", " ("), declared, "{help}");
         assert!(
-            help.ends_with("(or a singular alias: post, page, ...)"),
+            help.ends_with(
+                "(or a singular alias: post, page, ...); in origin mode, a type of the deployment's CACHE_ROUTES"
+            ),
             "{help}"
         );
 
