@@ -490,7 +490,10 @@ impl Hub {
 
     /// Delivers one mirror's due entries in order, until one fails: several
     /// due go as one batch (up to [`MAX_BATCH`]), unless the mirror refused
-    /// a batch before (an older version), then one by one.
+    /// a batch before (an older version), then one by one. A batch refused
+    /// for one of its entries (a type the mirror does not have, say) is
+    /// sent again as the entries before that one, that one alone (it parks
+    /// by itself), and batches again after it.
     async fn deliver_mirror(
         &self,
         config: &Config,
@@ -501,11 +504,13 @@ impl Hub {
         // Requests, bounded so that one alarm stays within its time budget;
         // the next alarm goes on where this one stopped.
         const MAX_PER_ALARM: usize = 200;
+        // The size of the next run only, after a batch refused for an entry.
+        let mut next_run: Option<usize> = None;
         for _ in 0..MAX_PER_ALARM {
             let max = if self.memory.single_mirrors.borrow().contains(id) {
                 1
             } else {
-                MAX_BATCH
+                next_run.take().unwrap_or(MAX_BATCH)
             };
             let run = self.memory.with(|d| {
                 d.outbox
@@ -538,6 +543,17 @@ impl Hub {
                                 "mirror refused a batch; delivering one by one",
                                 json!({ "mirror": url, "error": error }),
                             );
+                            continue;
+                        }
+                        BatchAttempt::EntryRefused(index, error) => {
+                            let entry = &entries[index];
+                            self.log(
+                                Level::Warn,
+                                "mirror refused one entry of a batch; sending it alone",
+                                json!({ "mirror": url, "eventId": entry.event_id,
+                                        "type": entry.type_name, "error": error }),
+                            );
+                            next_run = Some(index.max(1));
                             continue;
                         }
                     }

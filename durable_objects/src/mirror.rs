@@ -26,7 +26,7 @@ use std::time::Duration;
 use futures::future::{select, Either};
 use futures::StreamExt;
 use polycache_core::api::{
-    InvalidateBatchAnswer, InvalidateBatchBody, LoginRequest, LoginResponse,
+    refused_entry, InvalidateBatchAnswer, InvalidateBatchBody, LoginRequest, LoginResponse,
 };
 use polycache_core::error_code::ErrorBody;
 use polycache_core::outbox::{classify, Attempt, OutboxEntry, MAX_ANSWER_BYTES};
@@ -94,6 +94,11 @@ pub enum BatchAttempt {
     /// 400 or 422 to the batch body (or a 2xx without one result per
     /// entry). Its entries go singly.
     Refused(String),
+    /// The mirror takes batches but refused this one for the entry at this
+    /// index (of this run), with its message: nothing was applied. The
+    /// entries before it can go as a batch, the entry itself singly (to
+    /// park alone), the rest as batches again.
+    EntryRefused(usize, String),
     /// The batch failed as a single delivery would (all of it retries).
     Failed(Attempt),
 }
@@ -116,7 +121,13 @@ pub async fn deliver_batch(
         Err(failed) => return BatchAttempt::Failed(failed),
     };
     if status == 400 || status == 422 {
-        return BatchAttempt::Refused(format!("HTTP {status}: {}", detail(&text)));
+        let detail = detail(&text);
+        return match refused_entry(&detail) {
+            Some(index) if index < entries.len() => {
+                BatchAttempt::EntryRefused(index, format!("HTTP {status}: {detail}"))
+            }
+            _ => BatchAttempt::Refused(format!("HTTP {status}: {detail}")),
+        };
     }
     match classify(status, &detail(&text)) {
         Attempt::Delivered => match serde_json::from_str::<InvalidateBatchAnswer>(&text) {

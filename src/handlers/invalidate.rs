@@ -16,7 +16,9 @@
 //! Each entry is checked as a single body; one bad entry refuses the whole
 //! batch (422 naming its index) before anything is applied.
 
-use polycache_core::api::{InvalidateAnswer, InvalidateBatchAnswer, InvalidateBody, MAX_BATCH};
+use polycache_core::api::{
+    entry_refusal, InvalidateAnswer, InvalidateBatchAnswer, InvalidateBody, MAX_BATCH,
+};
 use polycache_core::event::Action;
 use polycache_core::hub_api::{DedupeKey, InvalidateResponse};
 use polycache_core::jwt::Role;
@@ -71,7 +73,7 @@ async fn post_batch(ctx: &Ctx, batch: Deliveries) -> ApiResult<Response> {
         .map(|(i, entry)| {
             body::parse(entry)
                 .and_then(|body| invalidation(ctx, body))
-                .map_err(|e| ApiError::Unprocessable(format!("deliveries[{i}]: {}", e.message())))
+                .map_err(|e| ApiError::Unprocessable(entry_refusal(i, &e.message())))
         })
         .collect::<ApiResult<Vec<_>>>()?;
     let results = cache::invalidate_all(ctx, invs).await?;

@@ -49,12 +49,12 @@ async function mirrorOf(s, token, url) {
   return res.json.mirrors.find((m) => m.url === url);
 }
 
-/** Writes `ids` on `s` while its mirror at `url` is down, and waits until all are parked. */
-async function parkWrites(s, admin, url, ids) {
+/** Writes `ids` on `s` while its mirror at `url` is down, and waits until all are parked (beside `already` parked before). */
+async function parkWrites(s, admin, url, ids, already = 0) {
   for (const id of ids) await invalidate(s, admin, { type: 'posts', id });
   await waitUntil(async () => {
     const m = await mirrorOf(s, admin, url);
-    return m.pending === 0 && (m.parkedCount ?? m.parked.length) >= ids.length;
+    return m.pending === 0 && (m.parkedCount ?? m.parked.length) >= ids.length + already;
   }, { what: `${ids.length} entries parked`, timeoutMs: 30_000 });
 }
 
@@ -135,6 +135,70 @@ test('an older receiver that refuses the batch body gets every entry singly, and
   } finally {
     await s.dispose();
     await older.stop();
+  }
+});
+
+test('a receiver that refuses one entry of a batch gets the others batched; that entry parks alone, and later backlogs are batches again', { timeout: 120_000 }, async () => {
+  // A receiver of this version refuses a batch for one bad entry, naming its
+  // index as the real B does (the next test): a type it lacks, for example
+  // a mirror in origin mode, whose types are its route table's. The sender
+  // must not take it for an older receiver and send it everything singly
+  // from then on. The stand-in speaks B's protocol so that which entry is
+  // bad is up to the test.
+  let nextId = 1;
+  const poisoned = (delivery) => String(delivery.id).startsWith('poison');
+  const newer = await new TestServer('newer receiver', (req, body, res, record) => {
+    const answer = (code, json) => { record.status = code; res.writeHead(code, { 'content-type': 'application/json' }); res.end(JSON.stringify(json)); };
+    if (newer.down) return answer(503, { error: { code: 'unavailable', message: 'down' } });
+    if (req.url === '/api/auth/login') return answer(200, { token: 'newer-token', expiresAt: Date.now() + 3_600_000, role: 'service' });
+    const refusal = 'unknown type "posts"';
+    const sent = JSON.parse(body || '{}');
+    const result = () => ({ ok: true, eventId: nextId++, types: ['posts'], duplicate: false });
+    if (sent.deliveries) {
+      const bad = sent.deliveries.findIndex(poisoned);
+      if (bad >= 0) return answer(422, { error: { code: 'unprocessable', message: `deliveries[${bad}]: ${refusal}` } });
+      return answer(200, { results: sent.deliveries.map(result) });
+    }
+    if (poisoned(sent)) return answer(422, { error: { code: 'unprocessable', message: refusal } });
+    return answer(200, result());
+  }).start();
+  const s = await startWorker({ name: 'S (newer mirror)', vars: { INSTANCE_ID: 'batch-s-newer', CACHE_MIRRORS: newer.url, ...PARK_AT_ONCE } });
+  /** The ids the receiver took, in order, batched or singly, from request `from` on. */
+  const taken = (from) => newer.invalidations(from).filter((r) => r.status === 200)
+    .flatMap((r) => { const sent = JSON.parse(r.body); return sent.deliveries ?? [sent]; }).map((d) => d.id);
+  try {
+    const admin = await login(s, ADMIN);
+    // Round 1: the bad entry in the middle of the backlog. Round 2: it is
+    // requeued with the rest by the retry, now at the head.
+    for (const [round, ids] of [[1, ['r1-0', 'r1-1', 'r1-2', 'poison', 'r1-4', 'r1-5']], [2, ['r2-0', 'r2-1', 'r2-2', 'r2-3', 'r2-4', 'r2-5', 'r2-6', 'r2-7']]]) {
+      newer.down = true;
+      await parkWrites(s, admin, newer.url, ids, round - 1);
+      newer.down = false;
+      const from = newer.requests.length;
+      await retryParked(s, admin, ids.length);
+      const good = ids.filter((id) => id !== 'poison');
+      await waitUntil(async () => {
+        const m = await mirrorOf(s, admin, newer.url);
+        return m.pending === 0 && m.parkedCount === 1;
+      }, { what: `round ${round}: all but the bad entry delivered`, timeoutMs: 30_000 });
+      await newer.settled();
+      const calls = newer.invalidations(from);
+      const batches = calls.filter((r) => isBatch(r) && r.status === 200).length;
+      console.log(`# round ${round}: ${ids.length} entries (+ the bad one requeued: ${round > 1}): ${calls.length} requests, ${batches} batches taken, ${calls.filter((r) => r.status === 422).length} refused (${calls.map((r) => `${isBatch(r) ? `batch of ${JSON.parse(r.body).deliveries.length}` : 'single'} ${r.status}`).join(', ')})`);
+      assert.deepEqual(taken(from), good, `every good entry once, in order (round ${round})`);
+      assert.ok(batches >= 1, `the good entries of round ${round} went in batches, not all singly`);
+      assert.ok(calls.length <= 5, `${calls.length} requests in round ${round}`);
+      const m = await mirrorOf(s, admin, newer.url);
+      assert.deepEqual(m.parked.map((p) => p.id), ['poison'], 'the bad entry alone is parked');
+      assert.match(m.parked[0].lastError, /unknown type/);
+    }
+    const res = await get(s, '/api/cache/logs?limit=2000', { token: admin });
+    const records = res.json.records.filter((r) => /refused/.test(r.msg) && /batch/.test(r.msg)).map((r) => r.msg);
+    console.log(`# log records: ${JSON.stringify(records)}`);
+    assert.ok(records.every((m) => /one entry of a batch/.test(m)), 'never taken for an older receiver');
+  } finally {
+    await s.dispose();
+    await newer.stop();
   }
 });
 

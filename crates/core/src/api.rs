@@ -108,6 +108,24 @@ pub struct InvalidateBatchBody {
     pub deliveries: Vec<InvalidateBody>,
 }
 
+/// The message of a batch refused for one entry: the receiver names the
+/// entry's index first, so that a sender tells this refusal (it takes
+/// batches; this one entry is bad) from an older receiver's refusal of the
+/// batch body itself. [`refused_entry`] reads it back.
+pub fn entry_refusal(index: usize, message: &str) -> String {
+    format!("deliveries[{index}]: {message}")
+}
+
+/// The index named by a receiver's [`entry_refusal`], if `message` is one.
+pub fn refused_entry(message: &str) -> Option<usize> {
+    let rest = message.strip_prefix("deliveries[")?;
+    let (digits, _) = rest.split_once("]: ")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// The answer to [`InvalidateBatchBody`]: one result per delivery, in
 /// their order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,5 +221,26 @@ mod tests {
         let len = serde_json::to_string(&body).unwrap().len();
         // The Worker's body limit (src/body.rs), the same 64 KiB.
         assert!(len <= crate::outbox::MAX_ANSWER_BYTES, "{len} bytes");
+    }
+
+    #[test]
+    fn a_refused_entrys_index_is_read_back_from_its_message() {
+        let message = entry_refusal(7, r#"unknown type "pages""#);
+        assert_eq!(message, r#"deliveries[7]: unknown type "pages""#);
+        assert_eq!(refused_entry(&message), Some(7));
+    }
+
+    #[test]
+    fn an_older_receivers_refusal_names_no_entry() {
+        for message in [
+            "unknown field `deliveries`, expected one of `type`, `id`",
+            "deliveries must hold 1 to 100 entries, not 0",
+            "deliveries[]: x",
+            "deliveries[1x]: x",
+            "deliveries[99999999999999999999999]: x",
+            "deliveries[3]",
+        ] {
+            assert_eq!(refused_entry(message), None, "{message}");
+        }
     }
 }
