@@ -18,7 +18,7 @@ import { WorkerInstance, freePort, ROOT } from '../common/harness.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import { CLI_BIN, startCli } from '../common/cli.mjs';
 import { connect } from '../common/sse.mjs';
-import { login, invalidate, get, waitUntil, sendAtOnce, status } from '../common/api.mjs';
+import { login, invalidate, get, post, waitUntil, sendAtOnce, status } from '../common/api.mjs';
 import { TestServer } from '../common/test_server.mjs';
 
 const PINO_PRETTY = join(ROOT, 'node_modules', '.bin', 'pino-pretty');
@@ -377,9 +377,11 @@ test('mirrors shows the outbox as a table and JSON, parked entries, and --retry 
 });
 
 test('mirrors counts every parked entry, says how many more than the first page there are, and --all lists each once', { timeout: 90_000 }, async () => {
-  // More parked entries than the Worker's first page (100) holds, on a
-  // mirror that refuses the login with 403, which parks at once.
-  const PARKED = 150;
+  // More parked entries than the Worker's largest page (1,000, what --all
+  // asks for) holds, so that --all follows nextCursor; on a mirror that
+  // refuses the login with 403, which parks at once.
+  const PARKED = 1_100;
+  const BATCH = 100; // the most one `{deliveries}` body holds
   const forbidding = await new TestServer('forbidding', (req, body, res) => {
     res.writeHead(403, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: { code: 'forbidden', message: 'not you' } }));
@@ -389,9 +391,11 @@ test('mirrors counts every parked entry, says how many more than the first page 
     await w.start();
     const admin = await login(w, ADMIN);
     const written = [];
-    for (let i = 0; i < PARKED; i += 10) {
-      const answers = await Promise.all(Array.from({ length: 10 }, (_, k) => invalidate(w, admin, { type: 'posts', id: `parked-${i + k}` })));
-      written.push(...answers.map((a) => a.eventId));
+    for (let i = 0; i < PARKED; i += BATCH) {
+      const deliveries = Array.from({ length: BATCH }, (_, k) => ({ type: 'posts', id: `parked-${i + k}` }));
+      const res = await post(w, '/api/cache/invalidate', { deliveries }, { token: admin });
+      assert.equal(res.status, 200, res.text);
+      written.push(...res.json.results.map((r) => r.eventId));
     }
     await waitUntil(async () => {
       const [m] = await mirrorStatus(w, admin);
