@@ -34,7 +34,7 @@ pub fn run(g: &Global, args: MirrorsArgs) -> Result<()> {
         None
     };
     let (status, more) = if args.all {
-        let (status, pages) = every_page(&api, &token)?;
+        let (status, pages) = every_page(|query| page(&api, &token, query))?;
         (status, stopped_early(pages))
     } else {
         (
@@ -88,14 +88,17 @@ fn page_bound(mirrors: usize) -> usize {
     mirrors.max(1).saturating_mul(per_mirror)
 }
 
-/// Every page, merged, and how many were read; `next_cursor` stays set
-/// when [`page_bound`] stopped the reading.
-fn every_page(api: &Api, token: &Token) -> Result<(MirrorsResponse, usize)> {
+/// Every page `fetch` answers, merged, and how many were read;
+/// `next_cursor` stays set when [`page_bound`] stopped the reading, or a
+/// cursor that did not advance (which would list the same page again).
+fn every_page(
+    mut fetch: impl FnMut(MirrorsQuery) -> Result<MirrorsResponse>,
+) -> Result<(MirrorsResponse, usize)> {
     let mut query = MirrorsQuery {
         cursor: 0,
         limit: MAX_MIRRORS_LIMIT,
     };
-    let mut all = page(api, token, query)?;
+    let mut all = fetch(query)?;
     let bound = page_bound(all.mirrors.len());
     let mut pages = 1;
     while let Some(cursor) = all.next_cursor {
@@ -103,7 +106,7 @@ fn every_page(api: &Api, token: &Token) -> Result<(MirrorsResponse, usize)> {
             break;
         }
         query.cursor = cursor;
-        merge(&mut all, page(api, token, query)?);
+        merge(&mut all, fetch(query)?);
         pages += 1;
     }
     Ok((all, pages))
@@ -330,6 +333,36 @@ mod tests {
             more_line(&cut, &stopped_early(7)).unwrap(),
             format!("15 more parked entries not shown; {}", stopped_early(7))
         );
+    }
+
+    // A Worker cannot be made to park more than the bound (100,000 per
+    // mirror) in a test's time: a fake one that never ends its listing.
+    #[test]
+    fn all_stops_at_the_page_bound_and_at_a_cursor_that_does_not_advance() {
+        let endless = |q: MirrorsQuery| {
+            let entry = entries(q.cursor + 1, 1);
+            Ok(one_mirror(
+                json!({"parked": entry, "parkedCount": 1_000_000}),
+                Some(q.cursor + 1),
+            ))
+        };
+        let (all, pages) = every_page(endless).unwrap();
+        assert_eq!(pages, page_bound(1));
+        assert_eq!(all.mirrors[0].parked.len(), pages);
+        let line = more_line(&all, &stopped_early(pages)).unwrap();
+        assert!(
+            line.starts_with("999900 more parked entries not shown; stopped after 100 pages"),
+            "{line}"
+        );
+
+        let stuck = |_| {
+            Ok(one_mirror(
+                json!({"parked": entries(1, 1), "parkedCount": 2}),
+                Some(1),
+            ))
+        };
+        let (all, pages) = every_page(stuck).unwrap();
+        assert_eq!((pages, all.next_cursor), (2, Some(1)));
     }
 
     #[test]
