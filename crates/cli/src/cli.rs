@@ -145,7 +145,8 @@ pub enum Command {
         attempt) and the last error; then the first page of parked entries (the 100 oldest of \
         all mirrors) and how many more there are.\n\n\
         --all lists every parked entry, reading the Worker's pages of 1,000 one after the other \
-        (up to 100 pages per mirror: more than a mirror can park). With --json, the answer as \
+        (up to 100 pages per mirror, all that a mirror can have parked; past that it stops \
+        and says so). With --json, the answer as \
         the Worker gives it: `parkedCount` per mirror, and `nextCursor` for the next page (with \
         --all, every page's entries and `nextCursor` null).\n\n\
         --retry first puts every parked entry back in its queue (POST /api/cache/mirrors/retry), \
