@@ -18,7 +18,8 @@ import { WorkerInstance, freePort, ROOT } from '../common/harness.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import { CLI_BIN, startCli } from '../common/cli.mjs';
 import { connect } from '../common/sse.mjs';
-import { login, invalidate, get, waitUntil, sendAtOnce, status } from '../common/api.mjs';
+import { login, invalidate, get, post, waitUntil, sendAtOnce, status } from '../common/api.mjs';
+import { TestServer } from '../common/test_server.mjs';
 
 const PINO_PRETTY = join(ROOT, 'node_modules', '.bin', 'pino-pretty');
 // Quick mirror retries and two attempts, so that entries for the mirror
@@ -373,6 +374,61 @@ test('mirrors shows the outbox as a table and JSON, parked entries, and --retry 
   const service = await login(worker, SERVICE);
   const refused = await run(['mirrors', ...u()], { env: { POLYCACHE_TOKEN: service } });
   expectOneLineError(refused, 1, /reading the mirror status: .* refused .*this needs another role/, 'mirrors as the service account');
+});
+
+test('mirrors counts every parked entry, says how many more than the first page there are, and --all lists each once', { timeout: 90_000 }, async () => {
+  // More parked entries than the Worker's largest page (1,000, what --all
+  // asks for) holds, so that --all follows nextCursor; on a mirror that
+  // refuses the login with 403, which parks at once.
+  const PARKED = 1_100;
+  const BATCH = 100; // the most one `{deliveries}` body holds
+  const forbidding = await new TestServer('forbidding', (req, body, res) => {
+    res.writeHead(403, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'forbidden', message: 'not you' } }));
+  }).start();
+  const w = new WorkerInstance({ name: 'cli-parked', vars: { INSTANCE_ID: 'cli-parked', CACHE_MIRRORS: forbidding.url } });
+  try {
+    await w.start();
+    const admin = await login(w, ADMIN);
+    const written = [];
+    for (let i = 0; i < PARKED; i += BATCH) {
+      const deliveries = Array.from({ length: BATCH }, (_, k) => ({ type: 'posts', id: `parked-${i + k}` }));
+      const res = await post(w, '/api/cache/invalidate', { deliveries }, { token: admin });
+      assert.equal(res.status, 200, res.text);
+      written.push(...res.json.results.map((r) => r.eventId));
+    }
+    await waitUntil(async () => {
+      const [m] = await mirrorStatus(w, admin);
+      return m.pending === 0 && m.parkedCount === PARKED;
+    }, { timeoutMs: 30_000, what: `${PARKED} entries parked` });
+    const env = { POLYCACHE_TOKEN: admin };
+    const url = ['--url', w.url];
+    const listed = (stdout) => [...stdout.matchAll(/^ {2}\S+: event (\d+) /gm)].map((m) => Number(m[1]));
+
+    const first = await run(['mirrors', ...url], { env });
+    expectExit(first, 0, 'mirrors');
+    const lines = first.stdout.trimEnd().split('\n');
+    const parkedCell = lines[1].split(/ {2,}/)[6];
+    console.log(`# PARKED ${parkedCell}; ${listed(first.stdout).length} listed; last line: ${lines.at(-1)}`);
+    assert.equal(parkedCell, String(PARKED), `the PARKED column:\n${first.stdout}`);
+    assert.equal(listed(first.stdout).length, 100, 'the first page is listed');
+    assert.equal(lines.at(-1), `${PARKED - 100} more parked entries not shown; \`polycache mirrors --all\` lists them all`);
+    const firstJson = JSON.parse((await run(['mirrors', ...url, '--json'], { env })).stdout);
+    assert.equal(typeof firstJson.nextCursor, 'number', JSON.stringify(firstJson).slice(0, 300));
+
+    const all = await run(['mirrors', ...url, '--all'], { env });
+    expectExit(all, 0, 'mirrors --all');
+    const ids = listed(all.stdout);
+    console.log(`# --all: ${ids.length} listed, ${new Set(ids).size} distinct, of ${written.length} written`);
+    assert.deepEqual([...ids].sort((a, b) => a - b), [...written].sort((a, b) => a - b), 'every parked event id, each once');
+    assert.doesNotMatch(all.stdout, /not shown/);
+    const allJson = JSON.parse((await run(['mirrors', ...url, '--all', '--json'], { env })).stdout);
+    assert.equal(allJson.mirrors[0].parked.length, PARKED);
+    assert.equal(allJson.nextCursor, null);
+  } finally {
+    await w.dispose();
+    await forbidding.stop();
+  }
 });
 
 test('across a restart with a new JWT_SECRET, tail resumes with the last event id and logs --follow carries on', async () => {

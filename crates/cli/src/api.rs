@@ -19,7 +19,7 @@ use ureq::{Agent, Body};
 
 use polycache_core::api::{LoginRequest, LoginResponse};
 use polycache_core::error_code::ErrorBody;
-use polycache_core::query::LogsQuery;
+use polycache_core::query::{LogsQuery, MirrorsQuery};
 use serde::Deserialize as _;
 
 use crate::cli::Global;
@@ -244,9 +244,12 @@ impl Api {
         self.expect_ok("invalidate", Some(token), reply)
     }
 
-    /// `GET /api/cache/mirrors`.
-    pub fn mirrors(&self, token: &Token) -> Result<Value> {
-        let reply = self.call("GET", "/api/cache/mirrors", Some(token), None)?;
+    /// `GET /api/cache/mirrors?cursor=..&limit=..`: one page of parked
+    /// entries (a deployment from before paging ignores the query and
+    /// lists them all).
+    pub fn mirrors(&self, token: &Token, page: &MirrorsQuery) -> Result<Value> {
+        let path = format!("/api/cache/mirrors?{}", page.to_query());
+        let reply = self.call("GET", &path, Some(token), None)?;
         self.expect_ok("reading the mirror status", Some(token), reply)
     }
 

@@ -141,8 +141,14 @@ pub enum Command {
     #[command(
         long_about = "Show GET /api/cache/mirrors as a table: per mirror of the Worker, \
         the entries waiting (and the oldest one's age), when the next attempt is due, how many \
-        were delivered, the last success and the last error, then every parked entry (those \
-        that failed every attempt).\n\n\
+        were delivered, the last success, how many entries are parked (those that failed every \
+        attempt) and the last error; then the first page of parked entries (the 100 oldest of \
+        all mirrors) and how many more there are.\n\n\
+        --all lists every parked entry, reading the Worker's pages of 1,000 one after the other \
+        (up to 100 pages per mirror, all that a mirror can have parked; past that it stops \
+        and says so). With --json, the answer as \
+        the Worker gives it: `parkedCount` per mirror, and `nextCursor` for the next page (with \
+        --all, every page's entries and `nextCursor` null).\n\n\
         --retry first puts every parked entry back in its queue (POST /api/cache/mirrors/retry), \
         for when the cause is fixed. Needs the `admin` role."
     )]
@@ -269,6 +275,10 @@ pub struct MirrorsArgs {
     /// First requeue every parked entry (when the cause is fixed)
     #[arg(long)]
     pub retry: bool,
+
+    /// List every parked entry, not only the first page's 100
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `polycache graph`.

@@ -104,8 +104,9 @@ const DEFAULT_MIRROR_QUEUE_LIMIT: u64 = 10_000;
 /// type, and there are eight types (`types::EntityType::ALL`).
 const MIN_MIRROR_QUEUE_LIMIT: u64 = 16;
 /// Largest `MIRROR_QUEUE_LIMIT`: the Hub loads every queue at start-up,
-/// within its 128 MB.
-const MAX_MIRROR_QUEUE_LIMIT: u64 = 100_000;
+/// within its 128 MB. Also the most entries one mirror can have parked,
+/// which bounds how far the CLI's `mirrors --all` pages.
+pub const MAX_MIRROR_QUEUE_LIMIT: u64 = 100_000;
 /// Default `SSE_MAX_WRITES`: writes (events and heartbeats) one stream
 /// carries before the Hub ends it and the client reconnects with
 /// `Last-Event-ID`. workerd keeps about 96 bytes per write of a stream
