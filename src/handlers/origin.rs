@@ -102,6 +102,11 @@ async fn read(
         let fetched = fetch(origin, req, url, Method::Get, None, deadline, Read::Stream).await?;
         return fetched_response(fetched, head, None, Some(Bypass::Credentials));
     }
+    if !found.route.takes_query(url.query()) {
+        // A parameter the route does not list: answered, never stored.
+        let fetched = fetch(origin, req, url, Method::Get, None, deadline, Read::Stream).await?;
+        return fetched_response(fetched, head, None, Some(Bypass::Query));
+    }
     let t = EntityType::parse(&found.route.type_name)?;
     let vary: Vec<(&str, Option<String>)> = found
         .route

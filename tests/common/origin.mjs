@@ -39,7 +39,9 @@ const MAX_HELD = 1_000;
  * review invalidates the products that show its count.
  */
 export const ROUTES = [
-  { path: '/v1/products', type: 'products' },
+  // Its answers depend on these two only: any other parameter (a
+  // cache-buster) is answered without the cache rather than stored.
+  { path: '/v1/products', type: 'products', query: ['limit', 'sort'] },
   { path: '/v1/products/:id', type: 'products', id: 'id' },
   { path: '/v1/products/:id/reviews', type: 'reviews' },
   { path: '/v1/images/:id', type: 'images', id: 'id' },

@@ -107,6 +107,27 @@ test('the query\'s order does not matter: ?limit=3&sort=id and ?sort=id&limit=3 
   assert.equal(itemsOf(other.json).length, 4);
 });
 
+test('a route that lists its query parameters: one it does not list (a cache-buster) is answered from the origin every time and never stored; the listed ones still hit', async () => {
+  origin.resetCounts();
+  const statusBefore = expectStatus(await get(worker, '/api/status'), 200, 'status');
+  const busted = [];
+  for (let i = 0; i < 20; i++) busted.push(await read(`/v1/products?limit=2&cb=${Math.random()}`));
+  for (const res of busted) {
+    assert.deepEqual([res.status, res.cache, res.headers.get('x-polycache-bypass')], [200, 'bypass', 'query'], show(res));
+    assert.equal(itemsOf(res.json).length, 2, 'the origin answered the query it was sent');
+  }
+  assert.equal(origin.count('GET', '/v1/products'), 20, 'each one asked the origin');
+  const statusAfter = expectStatus(await get(worker, '/api/status'), 200, 'status');
+  console.log(`# 20 reads with a made-up parameter: ${busted.filter((r) => r.cache === 'bypass').length} bypass (query), memory entries ${statusBefore.cacheEntries} -> ${statusAfter.cacheEntries}`);
+  assert.equal(statusAfter.cacheEntries, statusBefore.cacheEntries, 'no entry stored for them');
+  const routes = expectStatus(await get(worker, '/api/cache/routes'), 200, 'routes');
+  assert.deepEqual(routes.routes.find((r) => r.path === '/v1/products').query, ['limit', 'sort']);
+  assert.equal(routes.routes.find((r) => r.path === '/v1/greeting').query, null, 'a route without the list keys every query');
+  // The listed parameters are cached as before.
+  const listed = [await read('/v1/products?sort=id&limit=2'), await read('/v1/products?limit=2&sort=id')];
+  assert.deepEqual(listed.map((r) => r.cache), ['miss', 'hit']);
+});
+
 test('Vary: two Accept-Language values are two entries, each with its own language', async () => {
   origin.resetCounts();
   const fr1 = await read('/v1/greeting', { 'accept-language': 'fr' });

@@ -9,6 +9,9 @@ import { startUpstash } from '../common/redis.mjs';
 import { get, request, show, eventIdOf } from '../common/api.mjs';
 import { startOrigin, productImage, EDITOR_TOKEN } from '../common/origin.mjs';
 
+/** Reads with a made-up query parameter (a cache-buster) in the kv test. */
+const BUSTERS = 30;
+
 for (const backend of ['kv', 'upstash', 'cache']) {
   describe(`origin mode on the ${backend} backend`, () => {
     let origin;
@@ -54,5 +57,26 @@ for (const backend of ['kv', 'upstash', 'cache']) {
       assert.deepEqual([after.cache, after.json.price], ['miss', 99]);
       assert.equal((await read('/v1/products/1')).cache, 'hit');
     });
+
+    if (backend === 'kv') {
+      // Every stored entry is a KV write, 1,000 a day on the free plan:
+      // made-up query parameters must not spend them.
+      test(`${BUSTERS} reads with a made-up query parameter write nothing to KV on a route that lists its parameters; on one that does not, each is an entry`, { timeout: 90_000 }, async () => {
+        const keys = async () => (await worker.kvKeys('CACHE_KV')).length;
+        const flood = async (path) => {
+          const before = await keys();
+          const caches = new Set();
+          for (let i = 0; i < BUSTERS; i++) caches.add((await read(`${path}?cb=${Math.random()}`)).cache);
+          return { before, after: await keys(), caches: [...caches] };
+        };
+        const listed = await flood('/v1/products');
+        const open = await flood('/v1/products/2/reviews');
+        console.log(`# kv keys: /v1/products (query listed) ${listed.before} -> ${listed.after} (${listed.caches}); /v1/products/2/reviews (any query) ${open.before} -> ${open.after} (${open.caches})`);
+        assert.deepEqual(listed.caches, ['bypass']);
+        assert.equal(listed.after, listed.before, 'no KV write for a made-up parameter');
+        assert.deepEqual(open.caches, ['miss'], 'a route without the list keys every query');
+        assert.equal(open.after - open.before, BUSTERS, 'one entry per made-up query');
+      });
+    }
   });
 }

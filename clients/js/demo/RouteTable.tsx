@@ -18,6 +18,7 @@ export function RouteTable({ routes }: { routes: readonly CacheRoute[] }) {
             <th>Type</th>
             <th>Public</th>
             <th>Vary</th>
+            <th>Query</th>
           </tr>
         </thead>
         <tbody>
@@ -32,6 +33,9 @@ export function RouteTable({ routes }: { routes: readonly CacheRoute[] }) {
               </td>
               <td>{r.public ? 'yes' : 'no'}</td>
               <td>{r.vary.length > 0 ? r.vary.join(', ') : <span className="muted">—</span>}</td>
+              <td title={r.query === null ? 'every query is its own entry' : 'other parameters bypass the cache'}>
+                {r.query === null ? <span className="muted">any</span> : r.query.length > 0 ? r.query.join(', ') : 'none'}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -14,6 +14,8 @@ export interface CacheRoute {
   readonly public: boolean;
   /** Request headers put in its cache key. */
   readonly vary: readonly string[];
+  /** The query parameters it caches by; null: every query is its own entry. */
+  readonly query: readonly string[] | null;
 }
 
 export type Mode = { readonly mode: 'd1' } | { readonly mode: 'origin'; readonly routes: readonly CacheRoute[] };
@@ -29,6 +31,7 @@ function route(value: unknown): CacheRoute | null {
     id: typeof r.id === 'string' ? r.id : null,
     public: r.public === true,
     vary: Array.isArray(r.vary) ? r.vary.filter((h): h is string => typeof h === 'string') : [],
+    query: Array.isArray(r.query) ? r.query.filter((q): q is string => typeof q === 'string') : null,
   };
 }
 

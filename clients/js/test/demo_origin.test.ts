@@ -13,7 +13,7 @@ import { isEntityKey, plan } from '../src/invalidator.js';
 import { matchRoute, readKey } from '../demo/origin.js';
 import type { CacheRoute } from '../demo/mode.js';
 
-const route = (path: string, type: string, id: string | null = null): CacheRoute => ({ path, type, id, public: false, vary: [] });
+const route = (path: string, type: string, id: string | null = null): CacheRoute => ({ path, type, id, public: false, vary: [], query: null });
 const ROUTES = [
   route('/v1/products', 'products'),
   route('/v1/products/:id', 'products', 'id'),

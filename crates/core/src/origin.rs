@@ -32,6 +32,10 @@ pub const MAX_ROUTES: usize = 256;
 const MAX_ROUTE_PATH_LEN: usize = 512;
 /// The most `vary` headers a route may key on.
 const MAX_VARY: usize = 8;
+/// Most query parameters a route's `query` lists.
+const MAX_QUERY_NAMES: usize = 32;
+/// Longest query parameter name a route's `query` lists.
+const MAX_QUERY_NAME_LEN: usize = 64;
 /// Cache keys longer than this are cut and end in a SHA-256 of the whole:
 /// Workers KV refuses keys over 512 bytes, and the type and generation go
 /// in front.
@@ -213,8 +217,26 @@ pub struct Route {
     pub public: bool,
     /// Request headers (lower case) whose values are part of the cache key.
     pub vary: Vec<String>,
+    /// The query parameters its answers depend on, when the route lists
+    /// them: a request with any other parameter is passed to the origin
+    /// without the cache, so that made-up parameters (`?cb=<random>`)
+    /// cannot fill the cache with copies. `None`: every query is its own
+    /// entry.
+    pub query: Option<Vec<String>>,
     #[serde(skip)]
     segments: Vec<Segment>,
+}
+
+impl Route {
+    /// Whether a request with `query` may be served through the cache: the
+    /// route lists no parameters, or the query names only listed ones.
+    pub fn takes_query(&self, query: Option<&str>) -> bool {
+        let Some(listed) = &self.query else {
+            return true;
+        };
+        url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .all(|(name, _)| listed.iter().any(|l| *l == name))
+    }
 }
 
 /// A route as written in the setting.
@@ -230,6 +252,8 @@ struct RawRoute {
     public: bool,
     #[serde(default)]
     vary: Vec<String>,
+    #[serde(default)]
+    query: Option<Vec<String>>,
 }
 
 /// A path matched against the table: the route and its parameters' values.
@@ -320,7 +344,9 @@ impl RouteTable {
 
 fn parse_route(value: Value) -> std::result::Result<Route, String> {
     let raw: RawRoute = serde_json::from_value(value).map_err(|e| {
-        format!("{e}; a route is {{\"path\", \"type\", \"id\"?, \"public\"?, \"vary\"?}}")
+        format!(
+            "{e}; a route is {{\"path\", \"type\", \"id\"?, \"public\"?, \"vary\"?, \"query\"?}}"
+        )
     })?;
     if !raw.path.starts_with('/') || raw.path.len() > MAX_ROUTE_PATH_LEN {
         return Err(format!(
@@ -389,14 +415,38 @@ fn parse_route(value: Value) -> std::result::Result<Route, String> {
             vary.push(lower);
         }
     }
+    let query = raw.query.map(query_names).transpose()?;
     Ok(Route {
         path: raw.path,
         type_name: raw.type_name,
         id: raw.id,
         public: raw.public,
         vary,
+        query,
         segments,
     })
+}
+
+/// A route's `query` list, checked: names as a query carries them (after
+/// percent-decoding), each once.
+fn query_names(names: Vec<String>) -> std::result::Result<Vec<String>, String> {
+    if names.len() > MAX_QUERY_NAMES {
+        return Err(format!("query lists at most {MAX_QUERY_NAMES} parameters"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        if name.is_empty() || name.len() > MAX_QUERY_NAME_LEN || name.chars().any(char::is_control)
+        {
+            return Err(format!(
+                "query: {} must be 1 to {MAX_QUERY_NAME_LEN} bytes without control characters",
+                quote(&name)
+            ));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
 }
 
 /// Whether some path of polycache's own would match `segments`.
@@ -506,6 +556,8 @@ pub enum Bypass {
     TooLarge,
     /// A stored answer varies on a header whose value differs.
     VaryMismatch,
+    /// The query names a parameter the route's `query` does not list.
+    Query,
 }
 
 impl Bypass {
@@ -519,6 +571,7 @@ impl Bypass {
             Bypass::VaryAll => "vary",
             Bypass::TooLarge => "too-large",
             Bypass::VaryMismatch => "vary-mismatch",
+            Bypass::Query => "query",
         }
     }
 }
@@ -679,6 +732,50 @@ mod tests {
     }
 
     #[test]
+    fn a_route_that_lists_its_query_takes_only_those_parameters() {
+        let t = table(
+            r#"[{"path":"/v1/products","type":"products","query":["page","sort","page"]},
+                {"path":"/v1/tags","type":"tags","query":[]},
+                {"path":"/v1/all","type":"all"}]"#,
+        );
+        let products = t.find("/v1/products").unwrap().route;
+        assert_eq!(
+            products.query.as_deref(),
+            Some(&["page".to_owned(), "sort".to_owned()][..])
+        );
+        for ok in [
+            None,
+            Some(""),
+            Some("page=2"),
+            Some("sort=id&page=2&page=3"),
+            Some("pa%67e=1"),
+        ] {
+            assert!(products.takes_query(ok), "{ok:?}");
+        }
+        for refused in [
+            Some("cb=123"),
+            Some("page=2&utm=x"),
+            Some("Page=2"),
+            Some("page"),
+        ] {
+            let takes = products.takes_query(refused);
+            // `page` alone is the parameter with an empty value: taken.
+            assert_eq!(takes, refused == Some("page"), "{refused:?}");
+        }
+        let tags = t.find("/v1/tags").unwrap().route;
+        assert!(tags.takes_query(None) && tags.takes_query(Some("")));
+        assert!(!tags.takes_query(Some("a=1")));
+        let all = t.find("/v1/all").unwrap().route;
+        assert!(all.query.is_none() && all.takes_query(Some("anything=1&else")));
+        let listed = serde_json::to_value(products).unwrap();
+        assert_eq!(listed["query"], serde_json::json!(["page", "sort"]));
+        assert_eq!(
+            serde_json::to_value(all).unwrap()["query"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
     fn every_error_names_its_entry() {
         let ok = r#"{"path":"/v1/a","type":"a"}"#;
         for (json, expected) in [
@@ -729,6 +826,14 @@ mod tests {
             (
                 format!(r#"[{ok},{{"path":"/v1/:a/:a","type":"b"}}]"#),
                 "used twice",
+            ),
+            (
+                format!(r#"[{ok},{{"path":"/v1/b","type":"b","query":[""]}}]"#),
+                r#"[1] ("/v1/b"): query: "" must be"#,
+            ),
+            (
+                format!(r#"[{ok},{{"path":"/v1/b","type":"b","query":"page"}}]"#),
+                "invalid type: string",
             ),
             ("[]".to_string(), "1 to 256 routes"),
             ("{".to_string(), "JSON list of routes"),
