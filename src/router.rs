@@ -27,7 +27,7 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
         .map_err(|_| ApiError::BadRequest("malformed URL".into()))?;
     let path = url.path().to_owned();
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let method = req.method();
+    let method = method_of(&req)?;
     let config = settings::load(&env)?;
     if config.origin.is_none() && !matches!(segments.first(), Some(&"api")) {
         return Err(ApiError::NotFound(format!("no route for {path}")));
@@ -104,7 +104,30 @@ async fn route(req: Request, env: Env, exec: Context) -> ApiResult<Response> {
     }
 }
 
-fn not_allowed(allowed: &'static [&'static str]) -> ApiResult<Response> {
+/// The methods worker-rs reads as themselves (in any case); it reads every
+/// other one (`PURGE`, `PROPFIND`, `QUERY`) as GET.
+const KNOWN_METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE", "REPORT",
+];
+
+/// The request's method, refused (405) when worker-rs would read it as GET:
+/// a `PURGE` on a route would otherwise be served as a cached read, and in
+/// origin mode reach the origin as a GET without its body.
+fn method_of(req: &Request) -> ApiResult<Method> {
+    if is_known_method(&req.inner().method()) {
+        Ok(req.method())
+    } else {
+        not_allowed(&["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+    }
+}
+
+fn is_known_method(method: &str) -> bool {
+    KNOWN_METHODS
+        .iter()
+        .any(|known| known.eq_ignore_ascii_case(method))
+}
+
+fn not_allowed<T>(allowed: &'static [&'static str]) -> ApiResult<T> {
     Err(ApiError::MethodNotAllowed { allowed })
 }
 
@@ -186,6 +209,29 @@ fn request_region(config: &Config, req: &Request) -> Region {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_methods_worker_rs_reads_as_themselves_are_known() {
+        for known in [
+            "GET", "head", "Post", "PATCH", "DELETE", "OPTIONS", "TRACE", "REPORT",
+        ] {
+            assert!(is_known_method(known), "{known}");
+            // As worker-rs reads it: not the GET it falls back to, unless it is GET.
+            let read = Method::from(known.to_owned());
+            assert!(
+                read.as_ref().eq_ignore_ascii_case(known),
+                "{known} read as {read:?}"
+            );
+        }
+        for unknown in ["PURGE", "PROPFIND", "QUERY", "MKCOL", "COPY", "GETX", ""] {
+            assert!(!is_known_method(unknown), "{unknown}");
+            assert_eq!(
+                Method::from(unknown.to_owned()),
+                Method::Get,
+                "the fallback this guards against"
+            );
+        }
+    }
 
     #[test]
     fn an_unknown_type_lists_every_content_type() {

@@ -315,6 +315,13 @@ async fn fetch(
             .await
             .map_err(|_| ApiError::OriginUnreachable("the origin could not be reached".into()))?;
         let status = resp.status_code();
+        if !(200..=599).contains(&status) {
+            // No response can carry it to the client (a 1xx the origin sent
+            // on its own; `expect` is not forwarded).
+            return Err(ApiError::OriginUnreachable(format!(
+                "the origin answered with status {status}, which cannot be passed on"
+            )));
+        }
         let headers = answer_headers(resp.headers(), &origin.url, &public);
         let announced = resp
             .headers()
@@ -376,8 +383,10 @@ fn too_large(limit: u64) -> ApiError {
 
 /// The caller's headers for the origin: all but hop-by-hop ones, those
 /// of Cloudflare's and polycache's own (`cf-*`, `x-polycache-*`), any
-/// `x-forwarded-*` the caller made up, and `accept-encoding` (the runtime
-/// negotiates its own); with `x-forwarded-host`, `-proto` and `-for`.
+/// `x-forwarded-*` the caller made up, `accept-encoding` (the runtime
+/// negotiates its own) and `expect` (polycache has the whole body before
+/// it asks, and the origin's `100 Continue` would come back as its
+/// answer); with `x-forwarded-host`, `-proto` and `-for`.
 fn forward_headers(req: &Request, url: &Url) -> ApiResult<Headers> {
     let incoming = req.headers();
     let connection = connection_names(incoming);
@@ -389,7 +398,8 @@ fn forward_headers(req: &Request, url: &Url) -> ApiResult<Headers> {
             || name.starts_with("x-forwarded-")
             || name == "x-real-ip"
             || name == "accept-encoding"
-            || name == "content-length";
+            || name == "content-length"
+            || name == "expect";
         if ours || is_hop_by_hop(&name, &connection) {
             continue;
         }
