@@ -310,6 +310,15 @@ export class Origin {
 
   async listen(port) {
     this.server = createServer((req, res) => { this.receive(req, res); });
+    // A request Node's parser refuses (a head over its 16 KiB, bad
+    // syntax) is answered as the shop answers: its JSON and x-shop-request,
+    // so that a test can tell the origin's answer from a proxy's.
+    this.server.on('clientError', (err, socket) => {
+      if (!socket.writable) return;
+      const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+      const body = JSON.stringify({ message: `the request cannot be parsed: ${err.code}` });
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nx-shop-request: ${++this.served}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    });
     // A proxy's pooled connections stay open between tests; keep-alive as
     // an Express app would, the default 5 s.
     await new Promise((resolve, reject) => {

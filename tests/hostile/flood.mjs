@@ -213,6 +213,10 @@ export function send(base, agent, req) {
     if (req.contentType !== undefined && req.body !== undefined) headers['content-type'] = req.contentType;
     const body = req.body === undefined ? undefined : Buffer.from(req.body);
     if (body && !req.chunked) headers['content-length'] = String(body.length);
+    // Named, not left to node:http, which sends a DELETE's, OPTIONS' or
+    // TRACE's body with neither framing header: the server then reads those
+    // bytes as the next request on the connection.
+    if (body && req.chunked) headers['transfer-encoding'] = 'chunked';
     let settled = false;
     let timer;
     const done = (v) => { if (!settled) { settled = true; clearTimeout(timer); resolve(v); } };

@@ -5,8 +5,7 @@
 // the route table's paths and beside them, ids of every shape, queries
 // listed and made up, repeated, huge and badly encoded, URLs near and past
 // the limits, paths and Host headers that try to leave the origin's host or
-// prefix, absolute-form targets, credentials and cookies on public and
-// private routes, bodies of every shape and size past ORIGIN_MAX_BODY_BYTES,
+// prefix, credentials and cookies on public and private routes, bodies of every shape and size past ORIGIN_MAX_BODY_BYTES,
 // chunked, and clients that hang up mid-body.
 //
 // What must hold: no 5xx (the stand-in is never told to fail, and a 502 or
@@ -145,9 +144,6 @@ const tricks = () => [
   '/..%2F..', '/..%2F..%2Fadmin', '/../../admin', '/v1/../../admin', '/%2e%2e/%2e%2e/admin', '/v1/products/..%2f..%2f..%2fadmin',
   '/\\evil.example', `/\\\\${trapHost()}/x`, '/.', '/..', `/:@${trapHost()}`, `/${trapHost()}`, '/%00', '/%0d%0aHost:%20evil',
 ];
-/** Absolute-form targets: the request line names a host. */
-const absolute = () => [`http://evil.example/v1/products`, `http://${trapHost()}/v1/products/1`, `https://${trapHost()}/x`,
-  `http://${trapHost()}//evil.example/x`, `http://127.0.0.1:${origin.port}/v1/products`];
 const LANGUAGES = ['fr', 'de', 'en', 'FR-ca;q=0.1, de;q=0.9', '*', '', ',,,,', 'en;q=abc', 'x'.repeat(8000), 'fr\t', 'd\u00e9', 'zz', Array(300).fill('fr').join(',')];
 
 /** Credentials a client may carry: the shop's tokens, junk, cookies. */
@@ -187,9 +183,12 @@ function makeRequest(r) {
       headers: r.chance(0.3) ? credentials(r) : {}, ...(r.chance(0.4) ? { body: r.chance(0.5) ? shopBody(r) : filler(r.pick(SIZES)), contentType: 'application/json', chunked: r.chance(0.3) } : {}) })],
     [6, () => ({ method: r.pick(['GET', 'GET', 'HEAD', 'POST', 'DELETE']), path: r.pick(OUTSIDE), headers: r.chance(0.3) ? credentials(r) : {} })],
     // Paths, targets and Host headers that try to leave the origin's host or prefix.
+    // No absolute-form target (`GET http://evil.example/x`) nor a Host
+    // with a path or user info: workerd answers those 500 itself, before
+    // the Worker runs ("kj/compat/url.c++: invalid URL", "invalid hostname
+    // when stringifying URL" in its log), so they cannot reach polycache here.
     [8, () => ({ method: r.pick(['GET', 'GET', 'POST', 'PATCH']), path: r.pick(tricks()) })],
-    [3, () => ({ method: r.pick(['GET', 'PATCH']), path: r.pick(absolute()) })],
-    [3, () => ({ method: 'GET', path: routePath(r), headers: { host: r.pick(['evil.example', trapHost(), `${trapHost()}/x`, 'evil.example:80@127.0.0.1']) } })],
+    [4, () => ({ method: r.pick(['GET', 'GET', 'POST']), path: r.pick([routePath(r), r.pick(tricks())]), headers: { host: r.pick(['evil.example', trapHost(), `evil.example:${origin.port}`]) } })],
     // URLs near and past the limits of workerd, Cloudflare (16 KB) and the stand-in (Node's 16 KiB of head).
     [3, () => ({ method: 'GET', path: `${r.pick(['/v1/products', '/v1/products/1', '/v1/x'])}?q=${'q'.repeat(r.pick([8_000, 15_000, 16_500, 33_000, 70_000]))}` })],
     // polycache's own paths: any method, junk bodies and tokens.
@@ -333,7 +332,8 @@ function originLogProblems(logged) {
     const method = READS.has(req.method) && req.route ? 'GET' : req.method;
     if (seen.method !== method) note(`method ${seen.method} for a client's ${req.method}`);
     if (seen.headers.host !== hostWanted) note('another Host than ORIGIN_URL\'s');
-    const ours = Object.keys(seen.headers).filter((h) => h.startsWith('x-polycache-') || h.startsWith('cf-'));
+    // cf-worker is the platform's: it names the zone on every subrequest of a Worker.
+    const ours = Object.keys(seen.headers).filter((h) => h.startsWith('x-polycache-') || (h.startsWith('cf-') && h !== 'cf-worker'));
     if (ours.length) note(`polycache's own headers forwarded (${ours.join(', ')})`);
     if (req.oversized && !READS.has(seen.method)) note(`a body over ${ORIGIN_BODY_LIMIT} bytes reached the origin`);
     if (req.hangUp) note('the body of a client that hung up reached the origin');
