@@ -5,7 +5,8 @@
 #      (durable_objects/src/js/streams.js) under Node's test runner
 #   3. build: the Worker bundle, and `wrangler deploy --dry-run` with a size check
 #   4. runtime: end-to-end tests against `wrangler dev` (real workerd, D1, KV, DOs)
-#   5. hostile traffic: 10,000 seeded random requests against the built Worker in workerd
+#   5. hostile traffic: 10,000 seeded random requests against the built Worker in workerd,
+#      and 3,000 in origin mode in front of the stand-in shop API
 #      (bench/lib/runtime-host.mjs: D1, KV, DOs, without wrangler dev's proxy) (tests/hostile/):
 #      no 5xx, every error JSON, no crash in the Worker's log, nothing refused changed data;
 #      it prints its seed (POLYCACHE_HOSTILE_SEED=<seed> replays it), its duration and statuses
@@ -71,7 +72,7 @@ cargo build -p polycache-cli --quiet # target/debug/polycache, run by tests/runt
 step "runtime tests (wrangler dev)"
 POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 "$e2e_timeout" tests/runtime/
 
-step "hostile traffic (10,000 random requests, workerd without wrangler dev's proxy)"
+step "hostile traffic (10,000 random requests, 3,000 in origin mode, workerd without wrangler dev's proxy)"
 POLYCACHE_PREBUILT=1 node --test --test-concurrency=1 "$e2e_timeout" tests/hostile/
 
 step "browser tests (Chromium, wrangler dev)"

@@ -222,16 +222,20 @@ const notAllowed = (method, path) => new ShopError(405, `${method} is not allowe
  * `writeLatencyMs` (default: latencyMs): how long a write (POST, PUT,
  * PATCH, DELETE) waits instead, as a database's writes take longer than its
  * reads (the consistency checker uses it: reads then race writes).
+ * `prefix` (e.g. '/shop'): the shop answers only below it, as an API
+ * mounted under a path does, and `vars()` puts it in ORIGIN_URL; any other
+ * path answers 404 (the hostile tier checks that no request leaves it).
  */
-export async function startOrigin({ latencyMs = 0, writeLatencyMs = null, seed = 10, port = 0 } = {}) {
-  const origin = new Origin({ latencyMs, writeLatencyMs, seed });
+export async function startOrigin({ latencyMs = 0, writeLatencyMs = null, seed = 10, port = 0, prefix = '' } = {}) {
+  const origin = new Origin({ latencyMs, writeLatencyMs, seed, prefix });
   await origin.listen(port);
   return origin;
 }
 
 export class Origin {
-  constructor({ latencyMs, writeLatencyMs = null, seed }) {
+  constructor({ latencyMs, writeLatencyMs = null, seed, prefix = '' }) {
     this.shop = new Shop(seed);
+    this.prefix = prefix;
     this.latencyMs = latencyMs;
     this.writeLatencyMs = writeLatencyMs; // null: latencyMs
     this.requests = [];
@@ -252,7 +256,7 @@ export class Origin {
   /** `{ORIGIN_URL, CACHE_ROUTES, CACHE_DEPENDENCIES}` to spread into a worker's vars. */
   vars() {
     return {
-      ORIGIN_URL: this.url,
+      ORIGIN_URL: `${this.url}${this.prefix}`,
       CACHE_ROUTES: JSON.stringify(this.routes),
       CACHE_DEPENDENCIES: JSON.stringify(DEPENDENCIES),
     };
@@ -306,6 +310,15 @@ export class Origin {
 
   async listen(port) {
     this.server = createServer((req, res) => { this.receive(req, res); });
+    // A request Node's parser refuses (a head over its 16 KiB, bad
+    // syntax) is answered as the shop answers: its JSON and x-shop-request,
+    // so that a test can tell the origin's answer from a proxy's.
+    this.server.on('clientError', (err, socket) => {
+      if (!socket.writable) return;
+      const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : [400, 'Bad Request'];
+      const body = JSON.stringify({ message: `the request cannot be parsed: ${err.code}` });
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nx-shop-request: ${++this.served}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    });
     // A proxy's pooled connections stay open between tests; keep-alive as
     // an Express app would, the default 5 s.
     await new Promise((resolve, reject) => {
@@ -396,7 +409,9 @@ export class Origin {
 
   /** The answer {status, headers, body} to a request whose body was read. */
   handle(req, body) {
-    const { pathname, searchParams } = new URL(req.url, 'http://origin.invalid');
+    const { pathname: full, searchParams } = new URL(req.url, 'http://origin.invalid');
+    if (full !== this.prefix && !full.startsWith(`${this.prefix}/`)) throw new ShopError(404, `no route ${full}: outside ${this.prefix}`);
+    const pathname = full.slice(this.prefix.length) || '/';
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const parts = pathname.split('/').filter(Boolean);
     if (WRITES.has(method)) requireEditorFor(pathname, req.headers);
@@ -469,7 +484,7 @@ export class Origin {
         return json(200, { now: Date.now() }, { 'cache-control': 'no-store' });
       case 'redirect':
         one(id === undefined);
-        return { status: 302, headers: { location: `${this.url}/v1/products`, 'content-type': 'text/plain' }, body: 'see /v1/products' };
+        return { status: 302, headers: { location: `${this.url}${this.prefix}/v1/products`, 'content-type': 'text/plain' }, body: 'see /v1/products' };
       case 'version':
         one(id === undefined);
         return json(200, { version: '1.4.2', served: this.served + 1 });

@@ -24,41 +24,26 @@
 // `make test` runs it as a tier of its own (scripts/test.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, freePort, TEST_SECRETS } from '../common/harness.mjs';
-import { NodeChild } from '../../bench/lib/systems.mjs';
+import { freePort, TEST_SECRETS } from '../common/harness.mjs';
 import { ADMIN, EDITOR, SERVICE } from '../common/accounts.mjs';
 import {
   login, read, post, status, expectStatus, eventIdOf, itemsOf, originSnapshot,
   decodeJwt, signJwt, unsignedJwt, nowSecs,
 } from '../common/api.mjs';
 import { connect } from '../common/sse.mjs';
+import {
+  CONCURRENCY, RuntimeInstance, watchCrashes, flood, problemOf as problemOfAnswer, describe as describeRequest, reportOf,
+  ABSENT_IDS, BAD_IDS, METHODS, JSON_TYPES, OTHER_MEDIA, badBody, filler,
+} from './flood.mjs';
 
 const REQUESTS = Number(process.env.POLYCACHE_HOSTILE_REQUESTS ?? 10_000);
 const SEED = Number(process.env.POLYCACHE_HOSTILE_SEED ?? Math.floor(Math.random() * 2 ** 32));
-/** Requests in flight at once: enough to overlap, few enough for a 2-core machine. */
-const CONCURRENCY = 12;
 /** The whole flood must be done within this; it takes about a minute. */
 const BUDGET_MS = 150_000;
-/** How long one request may take before it counts as a hang. */
-const REQUEST_TIMEOUT_MS = 20_000;
-/** How long a stream is read before it is closed: long enough for its first bytes. */
-const STREAM_READ_MS = 300;
-/**
- * How a request whose body is over the limit may end besides a 413: the
- * Worker answers 413 without reading the rest, and workerd closes the
- * connection under the client while it is still sending, as any server does
- * with an upload it refuses; the client may then see the reset before the
- * 413. Counted apart ("upload cut").
- */
-const CUT_UPLOAD = /ECONNRESET|EPIPE|aborted|socket hang up/;
 /** The Worker's body limit (413 past it; README "Security"). */
 const BODY_LIMIT = 64 * 1024;
-/** Problems kept per kind, as examples for the report. */
-const EXAMPLES_PER_KIND = 3;
 
 const INSTANCE_ID = 'hostile-test';
 // A receiver of this instance's mirror deliveries, for the check afterwards.
@@ -67,80 +52,10 @@ let worker;
 const tokens = {};
 /** Where the Worker's output goes, as it comes. */
 const LOG_FILE = join(tmpdir(), `polycache-hostile-${SEED}-${process.pid}.log`);
-let log;
+/** The watch over the Worker's log: crashes, clients gone. */
+let watch;
 /** Whether every test passed: the log file is removed then. */
 let passed = false;
-/** Every line of the Worker's output that shows a crash, read as it comes (the host keeps only its last 20 KB). */
-const crashes = [];
-
-/**
- * Lines of the runtime's output that mean the Worker crashed or failed
- * unexpectedly: a Rust panic (console_error_panic_hook prints "panicked
- * at"), a wasm trap, an uncaught JS error (workerd's "Uncaught exception",
- * or with --verbose "Uncaught (in promise)"), an internal error logged by
- * src/error.rs, or an error banner.
- */
-const CRASH = /panicked at|RuntimeError|unreachable executed|Uncaught|internal error:|\[ERROR\]|✘/;
-
-/**
- * The one uncaught error that is not a crash: workerd reports "Network
- * connection lost." without a stack (none of our JavaScript is on it) when
- * it moves a stream's bytes to a client that is gone, once per such stream.
- * The flood cuts streams, and they stay registered until a write (or the
- * next heartbeat) finds them gone; a write to all of them then logs one line
- * each (with --verbose: "info: uncaught exception; source = Uncaught (in
- * promise); stack = Error: Network connection lost.", no frame after it).
- * Counted and printed apart; any other uncaught error fails the run.
- */
-const CLIENT_GONE = /Uncaught(?: \(in promise\); stack =)? Error: Network connection lost\.?\s*$/;
-let clientsGone = 0;
-/** A line without its terminal colours, should any come. */
-const plain = (line) => line.replace(/\x1b\[[0-9;]*m/g, '');
-
-/** Calls onLine for every complete line written to the child's stdout and stderr from now on. */
-function watchLines(child, onLine) {
-  for (const stream of [child.stdout, child.stderr]) {
-    let carry = '';
-    stream.on('data', (d) => {
-      const lines = (carry + d).split('\n');
-      carry = lines.pop().slice(-10_000);
-      for (const line of lines) onLine(line);
-    });
-  }
-}
-
-/**
- * The bench's runtime host (bench/lib/runtime-host.mjs) with a new state
- * directory and the test secrets, in the shape the tier needs: url, the
- * child's output (`child`), dispose().
- */
-class RuntimeInstance {
-  constructor({ name, port, vars }) {
-    this.name = name;
-    this.port = port;
-    this.vars = { ...TEST_SECRETS, ...vars };
-    this.stateDir = mkdtempSync(join(tmpdir(), 'polycache-hostile-state-'));
-    this.host = null;
-  }
-
-  get url() { return `http://127.0.0.1:${this.port}`; }
-
-  get child() { return this.host?.child; }
-
-  async start() {
-    this.port ??= await freePort();
-    // --verbose: workerd then logs an uncaught rejection too, which the crash check reads.
-    this.host = new NodeChild(this.name, join(ROOT, 'bench/lib/runtime-host.mjs'),
-      ['--port', String(this.port), '--state', this.stateDir, '--vars', JSON.stringify(this.vars), '--migrate', '--verbose']);
-    await this.host.start();
-    return this;
-  }
-
-  async dispose() {
-    await this.host?.stop();
-    rmSync(this.stateDir, { recursive: true, force: true });
-  }
-}
 
 before(async () => {
   const receiverPort = await freePort();
@@ -155,17 +70,8 @@ before(async () => {
     },
   });
   await Promise.all([receiver.start(), worker.start()]);
-  // Each crash with the lines before it. The whole log goes to a file too
-  // (the host keeps only its last 20 KB), kept when the run fails.
-  const recent = [];
-  log = createWriteStream(LOG_FILE);
-  watchLines(worker.child, (line) => {
-    log.write(`${line}\n`);
-    if (CLIENT_GONE.test(plain(line))) clientsGone += 1;
-    else if (CRASH.test(line) && crashes.length < 20) crashes.push([...recent, `>>> ${line}`].join('\n    ').slice(0, 3000));
-    recent.push(line.slice(0, 300));
-    if (recent.length > 6) recent.shift();
-  });
+  // The whole log goes to a file, kept when the run fails.
+  watch = watchCrashes(worker.child, LOG_FILE);
   tokens.editor = await login(worker, EDITOR);
   tokens.service = await login(worker, SERVICE);
   tokens.admin = await login(worker, ADMIN);
@@ -174,9 +80,8 @@ before(async () => {
 
 after(async () => {
   await Promise.all([worker?.dispose(), receiver?.dispose()]);
-  await new Promise((resolve) => (log ? log.end(resolve) : resolve()));
-  if (passed) rmSync(LOG_FILE, { force: true });
-  else console.log(`hostile: the Worker's whole log is in ${LOG_FILE}`);
+  await watch?.close(!passed);
+  if (!passed) console.log(`hostile: the Worker's whole log is in ${LOG_FILE}`);
 });
 
 /**
@@ -210,84 +115,16 @@ function badTokens(editor) {
   };
 }
 
-// --- a seeded PRNG ------------------------------------------------------------
-// mulberry32: a few lines, seeded by one 32-bit number that the run prints.
-// A property-testing library (fast-check) would bring shrinking and its own
-// runner, neither of which fits a concurrent stream of requests replayed
-// from one printed seed.
-
-function prng(seed) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const int = (n) => Math.floor(next() * n);
-  const pick = (list) => list[int(list.length)];
-  const chance = (p) => next() < p;
-  /** One of [weight, value] pairs, by weight. */
-  const weighted = (pairs) => {
-    let r = next() * pairs.reduce((s, [w]) => s + w, 0);
-    for (const [w, v] of pairs) { r -= w; if (r < 0) return v; }
-    return pairs[pairs.length - 1][1];
-  };
-  return { next, int, pick, chance, weighted };
-}
-
 // --- what the requests are made of -----------------------------------------------
 
 const CONTENT = ['posts', 'pages', 'categories', 'pictures', 'translations', 'types'];
 // Type names match in any case, by design.
 const ALIASES = ['post', 'page', 'category', 'picture', 'translation', 'type', 'Posts', 'PAGES'];
 const OTHER_TYPES = ['feed', 'auth', 'widgets', 'posts%00', 'posts%0A', 'p%6Fsts', '..', '.', '%2e%2e', 'posts;', 'posts%2F1', 'ポスト', '%F0%9F%92%A9', '%FF%FE', '%ZZ', '%', '__proto__', 'constructor'];
-// Ids no row has (or that are no id at all): 2^53 + 1 rounds to 2^53 in a double.
-const ABSENT_IDS = ['987654', '2147483648', '4294967297', '9007199254740992', '9007199254740993', '9007199254740995',
-  '9223372036854775807', '9223372036854775808', '18446744073709551616', '99999999999999999999999999'];
-const BAD_IDS = ['0', '-1', '-0', '1.5', '1e3', '0x10', '+1', ' 1', '1 ', '%201', '1%0A', '%00', 'abc', 'null', 'NaN', 'Infinity',
-  '-9223372036854775808', '%EF%BC%91', '%31', '1%2F2', '1;drop', "1'", '1%22', `${'9'.repeat(5000)}`, '٣', '%E2%80%8B1'];
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'];
 const EVENT_IDS = ['', '0', '1', '-1', '2', '999999999', '9007199254740993', '18446744073709551616', '1e3', '1.5', 'abc', ' 3', '3 ',
   '0x10', '-0', 'null', '\u00e9', '9'.repeat(2000), '1,2', '+1'];
 const STREAM_TYPES = ['posts', 'posts,pages', 'feed', 'widgets', '', ',', ',,,,', 'posts,', 'POSTS', 'post', 'posts%0Adata:%20x', 'posts%00',
   Array(500).fill('posts').join(','), Array(50).fill('widgets').join(','), '%ZZ', 'auth', 'types,translations,pictures'];
-const JSON_TYPES = ['application/json', 'application/json; charset=utf-8', 'APPLICATION/JSON', ' application/json ', 'application/json;;;'];
-const OTHER_MEDIA = [undefined, '', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
-  'application/jsonx', 'text/json', 'application/json-patch+json', 'application/*', '*/*', 'json', '\u00e9'];
-
-/** Bodies that no route may take, whatever the token: not JSON, not an object, or of the wrong shape. */
-function badBody(r) {
-  return r.weighted([
-    [4, () => '{"title": '],
-    [2, () => 'not json'],
-    [2, () => ''],
-    [2, () => 'null'],
-    [2, () => '[]'],
-    [2, () => '"a string"'],
-    [2, () => '123'],
-    [2, () => '{"title": 5}'],
-    [2, () => '{"colour": "red"}'],
-    [2, () => '{"title": "x", "colour": "red"}'],
-    [2, () => '{"title": "x", "categoryId": "abc"}'],
-    [2, () => '{"title": "x", "categoryId": 1e400}'],
-    [2, () => '{"title": "x", "categoryId": 9007199254740993}'],
-    [2, () => '{"title": "x", "categoryId": -1}'],
-    [2, () => '{"title": "x", "id": 1}'],
-    [1, () => '\ufeff{"title": "x"}'],
-    [1, () => '{"title": "x",}'],
-    [1, () => '{"title": "x"} trailing'],
-    [1, () => '{"title": "\\ud800"}'],
-    [1, () => Buffer.from([0x7b, 0x22, 0x74, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])],
-    [1, () => `{"title": ${'['.repeat(5000)}${']'.repeat(5000)}}`],
-    [1, () => `{"title": "x", ${Array.from({ length: 2000 }, (_, i) => `"k${i}": ${i}`).join(', ')}}`],
-    [1, () => '{"title": "x", "title": 7}'],
-    [1, () => '{"__proto__": {"title": "x"}}'],
-    [1, () => JSON.stringify({ title: 'x'.repeat(70 * 1024) })],
-  ])();
-}
-
 /** A body as a client of the API would send it (these are taken when the token may write). */
 function plausibleBody(r) {
   return JSON.stringify(r.pick([{ title: 'hostile' }, { title: 'hostile', body: 'b' }, { name: 'hostile' }, { body: 'x' }]));
@@ -333,12 +170,6 @@ function badInvalidation(r) {
 /** A valid delivery, sent only with tokens that must be refused. */
 function goodInvalidation(r) {
   return JSON.stringify({ type: r.pick(CONTENT), id: String(r.int(100)), origin: 'elsewhere', eventId: 1 + r.int(1000), mirror: false });
-}
-
-/** A body of `bytes` bytes, big or small, mostly filler. */
-function filler(bytes) {
-  const head = '{"title": "';
-  return `${head}${'x'.repeat(Math.max(0, bytes - head.length - 2))}"}`;
 }
 
 /** Tokens that must be refused whatever they ask. */
@@ -452,52 +283,7 @@ function makeRequest(r, ids) {
   return req;
 }
 
-// --- sending ------------------------------------------------------------------
-
-/**
- * Sends one request over node:http, which leaves paths, methods and headers
- * as given (fetch would normalise them) and sends a body without
- * content-length as chunked. A stream is read for STREAM_READ_MS, then cut.
- * Resolves with {status, headers, text} or {error}.
- */
-function send(base, agent, req) {
-  return new Promise((resolve) => {
-    const headers = { ...req.headers };
-    if (req.contentType !== undefined && req.body !== undefined) headers['content-type'] = req.contentType;
-    const body = req.body === undefined ? undefined : Buffer.from(req.body);
-    if (body && !req.chunked) headers['content-length'] = String(body.length);
-    let settled = false;
-    let timer;
-    const done = (v) => { if (!settled) { settled = true; clearTimeout(timer); resolve(v); } };
-    // A body the Worker refuses before reading it all goes on a connection of
-    // its own, which the server closes after its 413: on a shared keep-alive
-    // socket that close would reset whichever request came next on it.
-    const own = req.oversized || req.hangUp;
-    const out = httpRequest({ host: base.hostname, port: base.port, method: req.method, path: req.path, headers, agent: own ? false : agent }, (res) => {
-      const chunks = [];
-      let size = 0;
-      const finish = () => done({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
-      res.on('data', (c) => { if (size < 64 * 1024) { chunks.push(c); size += c.length; } });
-      res.on('end', finish);
-      res.on('error', (e) => done({ error: `reading the answer: ${e.message}` }));
-      if (req.stream && res.statusCode === 200) {
-        // A stream never ends: take what arrived, then hang up as a client would.
-        setTimeout(() => { finish(); res.destroy(); out.destroy(); }, STREAM_READ_MS);
-      }
-    });
-    out.on('error', (e) => done({ error: e.message }));
-    timer = setTimeout(() => { out.destroy(); done({ error: `no answer within ${REQUEST_TIMEOUT_MS} ms` }); }, REQUEST_TIMEOUT_MS);
-    if (req.hangUp) {
-      // Half the body, then gone: the Worker reads a body that never ends.
-      out.write(body.subarray(0, body.length >> 1), () => setTimeout(() => { out.destroy(); done({ hungUp: true }); }, 50));
-    } else if (body && req.chunked) {
-      for (let at = 0; at < body.length; at += 16_384) out.write(body.subarray(at, at + 16_384));
-      out.end();
-    } else {
-      out.end(body);
-    }
-  });
-}
+// --- checking ------------------------------------------------------------------
 
 /**
  * Whether the Worker's API answers this path: /api/*. Other paths (after
@@ -508,76 +294,11 @@ function send(base, agent, req) {
  */
 const isApi = (path) => new URL(path, 'http://127.0.0.1').pathname.startsWith('/api/');
 
-/** What is wrong with this answer to this request, or null. */
-function problemOf(req, res) {
-  if (res.hungUp) return null;
-  if (res.error && req.oversized && CUT_UPLOAD.test(res.error)) return null;
-  if (res.error) return `no answer: ${res.error}`;
-  if (res.status >= 500) return `${res.status}`;
-  if (!isApi(req.path)) return null;
-  const type = res.headers['content-type'] ?? '';
-  if (res.status >= 400) {
-    if (!/^application\/json/.test(type)) return `${res.status} with content-type ${JSON.stringify(type)}`;
-    if (req.method === 'HEAD') return null;
-    let json;
-    try { json = JSON.parse(res.text); } catch { return `${res.status} with a body that is not JSON`; }
-    const e = json?.error;
-    if (typeof e?.code !== 'string' || typeof e?.message !== 'string' || !e.message) return `${res.status} without {"error":{code,message}}`;
-    return null;
-  }
-  if (req.refuse) return `taken (${res.status}) though it must be refused`;
-  if (req.stream && res.status === 200 && !/^text\/event-stream/.test(type)) return `stream with content-type ${JSON.stringify(type)}`;
-  return null;
-}
+/** What is wrong with this answer to this request, or null: only /api/* answers are the Worker's to shape. */
+const problemOf = (req, res) => problemOfAnswer(req, res, (q) => isApi(q.path));
 
-/** The request in a line: method, path and the parts that matter, shortened. */
-function describe(req) {
-  const cut = (s, n = 160) => (s.length > n ? `${s.slice(0, n)}... (${s.length} chars)` : s);
-  const parts = [`${req.method} ${cut(req.path)}`];
-  const auth = req.headers.authorization;
-  if (auth) parts.push(`auth: ${Object.entries(tokens).find(([, t]) => auth === `Bearer ${t}`)?.[0] ?? cut(auth, 40)}`);
-  if (req.headers['last-event-id'] !== undefined) parts.push(`last-event-id: ${cut(req.headers['last-event-id'], 40)}`);
-  if (req.contentType !== undefined && req.body !== undefined) parts.push(`content-type: ${JSON.stringify(req.contentType)}`);
-  if (req.body !== undefined) parts.push(`${req.chunked ? 'chunked ' : ''}body: ${cut(Buffer.from(req.body).toString('utf8'), 120)}`);
-  return parts.join(', ');
-}
-
-/**
- * Sends `count` requests, CONCURRENCY at a time, within BUDGET_MS.
- * Returns {sent, ms, statuses (status -> count), problems (kind -> {count, examples})}.
- */
-async function flood(url, count, seed, ids) {
-  const r = prng(seed);
-  const base = new URL(url);
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const statuses = {};
-  const problems = new Map();
-  const started = performance.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < count && performance.now() - started < BUDGET_MS) {
-      next += 1;
-      const req = makeRequest(r, ids);
-      const res = await send(base, agent, req);
-      const key = res.hungUp ? 'hung up' : res.error && req.oversized && CUT_UPLOAD.test(res.error) ? 'upload cut'
-        : res.error ? 'no answer' : String(res.status);
-      statuses[key] = (statuses[key] ?? 0) + 1;
-      const problem = problemOf(req, res);
-      if (!problem) continue;
-      const kind = `${problem} on ${req.method} ${req.path.split('?')[0].replace(/\/[^/]*$/, (m) => (/^\/[0-9]/.test(m) ? '/:id' : m)).slice(0, 60)}`;
-      const entry = problems.get(kind) ?? { count: 0, examples: [] };
-      entry.count += 1;
-      if (entry.examples.length < EXAMPLES_PER_KIND) entry.examples.push(`${describe(req)} -> ${res.error ?? `${res.status} ${(res.text ?? '').slice(0, 200)}`}`);
-      problems.set(kind, entry);
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  } finally {
-    agent.destroy();
-  }
-  return { sent: next, ms: performance.now() - started, statuses, problems };
-}
+/** The request in a line, the tokens by the names this run gave them. */
+const describe = (req) => describeRequest(req, (auth) => Object.entries(tokens).find(([, t]) => auth === `Bearer ${t}`)?.[0]);
 
 // --- the tier -------------------------------------------------------------------
 
@@ -595,17 +316,17 @@ test(`${REQUESTS} hostile requests: no 5xx, every error a JSON error, nothing re
   assert.ok(ids.length > 0, 'the demo data has posts');
 
   console.log(`hostile: seed ${SEED} (replay with POLYCACHE_HOSTILE_SEED=${SEED}), ${REQUESTS} requests, ${CONCURRENCY} at a time`);
-  result = await flood(worker.url, REQUESTS, SEED, ids);
+  result = await flood({ url: worker.url, count: REQUESTS, seed: SEED, budgetMs: BUDGET_MS, makeRequest: (r) => makeRequest(r, ids), problemOf, describe });
   const { sent, ms, statuses, problems } = result;
   console.log(`hostile: ${sent} requests in ${(ms / 1000).toFixed(1)} s (${Math.round(sent / (ms / 1000))}/s); statuses ${JSON.stringify(statuses)}`);
-  const report = [...problems].map(([kind, { count, examples }]) => `${count} x ${kind}\n    ${examples.join('\n    ')}`);
+  const report = reportOf(problems);
   if (report.length) console.log(`hostile: problems (seed ${SEED}):\n  ${report.join('\n  ')}`);
-  console.log(`# hostile: ${clientsGone} "Network connection lost" lines (streams whose client had gone)`);
-  if (crashes.length) console.log(`hostile: crashes in the Worker's log:\n  ${crashes.join('\n  ')}`);
+  console.log(`# hostile: ${watch.clientsGone} "Network connection lost" lines (streams whose client had gone)`);
+  if (watch.crashes.length) console.log(`hostile: crashes in the Worker's log:\n  ${watch.crashes.join('\n  ')}`);
 
   assert.equal(sent, REQUESTS, `all ${REQUESTS} requests sent within ${BUDGET_MS} ms`);
   assert.deepEqual(report, [], `${report.length} kinds of wrong answers (seed ${SEED})`);
-  assert.deepEqual(crashes, [], `the Worker's log shows a crash (seed ${SEED})`);
+  assert.deepEqual(watch.crashes, [], `the Worker's log shows a crash (seed ${SEED})`);
   flooded = true;
 });
 
@@ -635,7 +356,7 @@ test('afterwards a write, a read, a stream and a mirror delivery still work', { 
     here.close();
     there.close();
   }
-  console.log(`# hostile: ${clientsGone} "Network connection lost" lines in all (streams whose client had gone)`);
-  assert.deepEqual(crashes, [], 'the Worker\'s log shows no crash');
+  console.log(`# hostile: ${watch.clientsGone} "Network connection lost" lines in all (streams whose client had gone)`);
+  assert.deepEqual(watch.crashes, [], 'the Worker\'s log shows no crash');
   passed = flooded && unchanged;
 });
