@@ -219,25 +219,33 @@ export function send(base, agent, req) {
     if (body && req.chunked) headers['transfer-encoding'] = 'chunked';
     let settled = false;
     let timer;
+    let answered = 0; // the status, once the answer's head came
     const done = (v) => { if (!settled) { settled = true; clearTimeout(timer); resolve(v); } };
     // A body the Worker refuses before reading it all goes on a connection of
     // its own, which the server closes after its 413: on a shared keep-alive
     // socket that close would reset whichever request came next on it.
     const own = req.oversized || req.hangUp;
     const out = httpRequest({ host: base.hostname, port: base.port, method: req.method, path: req.path, headers, agent: own ? false : agent }, (res) => {
+      answered = res.statusCode;
       const chunks = [];
       let size = 0;
       const finish = () => done({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
       res.on('data', (c) => { if (size < 64 * 1024) { chunks.push(c); size += c.length; } });
       res.on('end', finish);
       res.on('error', (e) => done({ error: `reading the answer: ${e.message}` }));
-      if (req.stream && res.statusCode === 200) {
-        // A stream never ends: take what arrived, then hang up as a client would.
+      // A stream never ends: take what arrived, then hang up as a client
+      // would. By its content-type too: a GET of /api/stream that the
+      // generator made as one of polycache's paths opens a stream as well.
+      const eventStream = /^text\/event-stream/.test(res.headers['content-type'] ?? '');
+      if ((req.stream || eventStream) && res.statusCode === 200) {
         setTimeout(() => { finish(); res.destroy(); out.destroy(); }, STREAM_READ_MS);
       }
     });
     out.on('error', (e) => done({ error: e.message }));
-    timer = setTimeout(() => { out.destroy(); done({ error: `no answer within ${REQUEST_TIMEOUT_MS} ms` }); }, REQUEST_TIMEOUT_MS);
+    timer = setTimeout(() => {
+      out.destroy();
+      done({ error: answered ? `the answer did not end within ${REQUEST_TIMEOUT_MS} ms (status ${answered})` : `no answer within ${REQUEST_TIMEOUT_MS} ms` });
+    }, REQUEST_TIMEOUT_MS);
     if (req.hangUp) {
       // Half the body, then gone: the Worker reads a body that never ends.
       out.write(body.subarray(0, body.length >> 1), () => setTimeout(() => { out.destroy(); done({ hungUp: true }); }, 50));

@@ -89,9 +89,11 @@ const trapHost = () => `127.0.0.1:${trap.address().port}`;
 const SHOP_IDS = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'];
 /**
  * Methods workerd takes besides the usual ones (WebDAV's, PURGE, QUERY):
- * a client may send any of them.
+ * a client may send any of them. polycache refuses every one but REPORT
+ * with 405 (README, "Security"): worker-rs would read them as GET.
  */
 const OTHER_METHODS = ['PURGE', 'PROPFIND', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'SEARCH', 'REPORT', 'QUERY'];
+const REFUSED_METHODS = new Set(OTHER_METHODS.filter((m) => m !== 'REPORT'));
 const LISTED = ['limit', 'sort'];
 /** Query strings: listed parameters (the products route keys on these), made-up ones, repeated, odd. */
 function query(r) {
@@ -273,6 +275,9 @@ function problemOf(req, res) {
     // The stand-in answers 5xx only when told (failNext), which this run never does.
     if (fromShop(res) && res.status >= 500) return `the stand-in answered ${res.status} unasked`;
     if (res.status >= 500) return `${res.status} ${res.headers['content-type'] ?? ''} made by polycache`;
+    if (REFUSED_METHODS.has(req.method)) {
+      return res.status === 405 && !fromShop(res) ? problemOfAnswer(req, res, () => true) : `${req.method} answered ${res.status}, not refused 405`;
+    }
     if (req.oversized && !req.own && !READS.has(req.method) && res.status !== 413) {
       return `a body over ORIGIN_MAX_BODY_BYTES answered ${res.status}, not 413`;
     }

@@ -100,6 +100,9 @@ const CASES = [
   ['POST on the stream', 'POST', '/api/stream', { body: {} }, 405, 'method_not_allowed'],
   ['GET on the invalidate endpoint', 'GET', '/api/cache/invalidate', {}, 405, 'method_not_allowed'],
   ['GET on login', 'GET', '/api/auth/login', {}, 405, 'method_not_allowed'],
+  // Methods the Worker's HTTP library does not know, which it would read as GET.
+  ['PURGE on an item', 'PURGE', '/api/posts/1', {}, 405, 'method_not_allowed'],
+  ['PROPFIND with a body on a list', 'PROPFIND', '/api/posts', { token: 'editor', body: { title: 'x' } }, 405, 'method_not_allowed'],
   ['newline in a type path', 'GET', '/api/posts%0A', {}, 404, 'not_found'],
   ['SSE injection in a type path', 'GET', '/api/posts%0Aevent:%20reset%0A/1', {}, 404, 'not_found'],
   ['control character in a type path', 'GET', '/api/post%00s', {}, 404, 'not_found'],
