@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { startWorker, TEST_SECRETS } from '../common/harness.mjs';
 import { get, request, show, expectStatus, eventIdOf, itemsOf } from '../common/api.mjs';
 import { streamPool } from '../common/sse.mjs';
@@ -126,6 +127,36 @@ test('a route that lists its query parameters: one it does not list (a cache-bus
   // The listed parameters are cached as before.
   const listed = [await read('/v1/products?sort=id&limit=2'), await read('/v1/products?limit=2&sort=id')];
   assert.deepEqual(listed.map((r) => r.cache), ['miss', 'hit']);
+});
+
+/** A request through node:http (the raw socket one, rawRequest, is below), which sends headers that fetch refuses (Expect): {status, headers, text}. */
+function nodeRequest(method, path, headers, body) {
+  const url = new URL(path, worker.url);
+  return new Promise((resolve, reject) => {
+    const out = httpRequest({ host: url.hostname, port: url.port, method, path: url.pathname + url.search, headers, timeout: 15_000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    out.on('timeout', () => out.destroy(new Error(`${method} ${path}: no answer in 15 s`)));
+    out.on('error', reject);
+    out.end(body);
+  });
+}
+
+test('Expect: 100-continue from a client is not passed to the origin, whose 100 Continue would come back as its answer: reads and writes answer as without it', async () => {
+  origin.resetCounts();
+  const read = await nodeRequest('GET', '/v1/products/2', { expect: '100-continue' });
+  assert.equal(read.status, 200, read.text);
+  assert.equal(String(JSON.parse(read.text).id), '2');
+  const body = JSON.stringify({ price: 41 });
+  const write = await nodeRequest('PATCH', '/v1/products/2', { expect: '100-continue', ...EDITOR, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }, body);
+  assert.equal(write.status, 200, write.text);
+  assert.equal(JSON.parse(write.text).price, 41);
+  const seen = origin.requests.filter((r) => r.path.startsWith('/v1/products/2'));
+  assert.deepEqual(seen.map((r) => [r.method, r.headers.expect]), [['GET', undefined], ['PATCH', undefined]]);
+  // The Worker is still whole: the next plain read answers.
+  assert.equal((await get(worker, '/v1/products/2')).status, 200);
 });
 
 test('Vary: two Accept-Language values are two entries, each with its own language', async () => {
